@@ -1,0 +1,139 @@
+"""The one interface between the app and the login platforms.
+
+Adapters (``channels.wechat``, ``channels.alipay``, ``channels.fake``) implement
+:class:`LoginChannel`; they return frozen dataclasses and raise :class:`ChannelError`
+subclasses, never ``(False, "message")`` pairs. Nothing here imports Flask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+
+class Platform(StrEnum):
+    """The platforms a resident can log in from."""
+
+    WECHAT = "wechat"
+    ALIPAY = "alipay"
+
+
+@dataclass(frozen=True)
+class LoginIdentity:
+    """What a platform says about a login code, exchanged on the server only.
+
+    ``subject`` is the openid (WeChat) or the user_id / open_id (Alipay).
+    ``session_key`` is secret: it is kept out of ``repr`` so it never lands in a log.
+    """
+
+    platform: Platform
+    app_id: str
+    subject: str
+    unionid: str | None = None
+    session_key: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class VerifiedPhone:
+    """A phone number the platform vouches for. ``repr`` shows it masked."""
+
+    phone: str = field(repr=False)
+    country_code: str = "86"
+
+    @property
+    def masked(self) -> str:
+        return self.phone[:3] + "****" + self.phone[-4:] if len(self.phone) >= 7 else "****"
+
+    def __repr__(self) -> str:
+        return f"VerifiedPhone(phone={self.masked!r}, country_code={self.country_code!r})"
+
+
+@dataclass(frozen=True)
+class MessageReceipt:
+    """A platform accepted a push message."""
+
+    platform: Platform
+    recipient: str
+    message_id: str | None = None
+
+
+class ChannelError(Exception):
+    """Base of everything an adapter raises.
+
+    ``platform_code`` is the platform's own error code (e.g. ``40029``, ``isv.code-invalid``)
+    for logs and error details; it is never a secret.
+    """
+
+    def __init__(self, message: str, *, platform_code: str | int | None = None) -> None:
+        super().__init__(message)
+        self.platform_code = platform_code
+
+
+class InvalidCode(ChannelError):
+    """The login or phone code is unknown, used, or expired (WeChat 40029/40163, Alipay isv.code-invalid)."""
+
+
+class InvalidPayload(ChannelError):
+    """Data handed over by the mini-program does not verify or decrypt (bad signature, wrong appid)."""
+
+
+class RateLimited(ChannelError):
+    """The platform throttles us (WeChat 45011, Alipay 20000 / ACQ...); try again later."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        platform_code: str | int | None = None,
+        retry_after: float = 1.0,
+    ) -> None:
+        super().__init__(message, platform_code=platform_code)
+        self.retry_after = retry_after
+
+
+class ChannelUnavailable(ChannelError):
+    """The platform failed (system busy -1, 5xx, timeout, unreadable answer)."""
+
+
+class SubscriptionRefused(ChannelError):
+    """The user has not accepted, or has spent, the subscription (WeChat 43101). Never retried."""
+
+
+class ChannelMisconfigured(ChannelError):
+    """Our credentials or keys are wrong (WeChat 40013/40125, Alipay isv.invalid-app-id, bad signature)."""
+
+
+@runtime_checkable
+class LoginChannel(Protocol):
+    """A platform adapter, as services see it."""
+
+    @property
+    def platform(self) -> Platform: ...
+
+    @property
+    def app_id(self) -> str: ...
+
+    def exchange_code(self, code: str) -> LoginIdentity:
+        """Trade a login code (``wx.login`` code, ``my.getAuthCode`` auth code) for an identity."""
+        ...
+
+    def verify_phone(self, proof: Mapping[str, str], session_key: str | None) -> VerifiedPhone:
+        """Turn what ``getPhoneNumber`` gave the mini-program into a verified phone number.
+
+        WeChat takes ``{"code"}`` (new flow) or ``{"encrypted_data", "iv"}`` (legacy, needs the
+        session_key); Alipay takes ``{"response"}``. A proof of the wrong shape is
+        :class:`InvalidPayload`.
+        """
+        ...
+
+    def send_message(
+        self,
+        recipient: str,
+        template_id: str,
+        data: Mapping[str, str],
+        page: str | None = None,
+    ) -> MessageReceipt:
+        """Send one subscribe / subscription message to ``recipient`` (openid or user_id)."""
+        ...

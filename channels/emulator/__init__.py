@@ -1,0 +1,7 @@
+"""A local stand-in for the WeChat and Alipay HTTP APIs (DESIGN §9), for the real SDKs to talk to."""
+
+from channels.emulator.app import create_emulator
+from channels.emulator.config import AlipayApp, EmulatorConfig
+from channels.emulator.server import RunningEmulator, start_in_thread
+
+__all__ = ["AlipayApp", "EmulatorConfig", "RunningEmulator", "create_emulator", "start_in_thread"]

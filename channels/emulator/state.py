@@ -1,0 +1,135 @@
+"""In-memory state of the platform emulator: issued codes, injected faults, sent messages."""
+
+from __future__ import annotations
+
+import random
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Fault:
+    """An injected fault for one platform API: extra latency and/or an error at some rate."""
+
+    latency_ms: int = 0
+    errcode: str | int | None = None
+    rate: float = 1.0
+
+
+@dataclass
+class IssuedCode:
+    """A single-use code handed to the 'phone' by a control endpoint."""
+
+    subject: str
+    expires_at: float
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+class EmulatorState:
+    """Thread-safe store shared by the emulator's blueprints.
+
+    Codes are single use: :meth:`take_code` removes the code whether it is still valid or
+    not, the way the platforms answer a second use of a code with "invalid code".
+    """
+
+    def __init__(self, code_ttl_seconds: float = 300.0, clock: Any = time.monotonic) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        self.code_ttl_seconds = code_ttl_seconds
+        self._codes: dict[tuple[str, str], IssuedCode] = {}
+        self._faults: dict[tuple[str, str], Fault] = {}
+        self._messages: list[dict[str, Any]] = []
+        self._sessions: dict[str, str] = {}  # wechat openid -> session_key
+        self._tokens: dict[str, tuple[str, float]] = {}  # access token -> (app id, expiry)
+
+    # codes -----------------------------------------------------------------
+    def issue_code(self, kind: str, subject: str, **payload: Any) -> str:
+        code = secrets.token_urlsafe(24)
+        with self._lock:
+            self._codes[(kind, code)] = IssuedCode(
+                subject, self._clock() + self.code_ttl_seconds, dict(payload)
+            )
+        return code
+
+    def take_code(self, kind: str, code: str) -> IssuedCode | None:
+        """Return the code's record once; None if unknown, used or expired."""
+        with self._lock:
+            issued = self._codes.pop((kind, code), None)
+        if issued is None or issued.expires_at < self._clock():
+            return None
+        return issued
+
+    def expire_codes(self) -> None:
+        """Make every outstanding code expired (tests of the expiry path)."""
+        with self._lock:
+            for issued in self._codes.values():
+                issued.expires_at = self._clock() - 1
+
+    # wechat session keys and access tokens ----------------------------------
+    def session_key_for(self, openid: str) -> str:
+        with self._lock:
+            return self._sessions.setdefault(openid, secrets.token_bytes(16).hex()[:24])
+
+    def rotate_session_key(self, openid: str, session_key: str) -> None:
+        with self._lock:
+            self._sessions[openid] = session_key
+
+    def new_access_token(self, app_id: str, ttl: float = 7200.0) -> str:
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            # A fresh token voids the app's previous ones, as the real /cgi-bin/token does.
+            self._tokens = {t: v for t, v in self._tokens.items() if v[0] != app_id}
+            self._tokens[token] = (app_id, self._clock() + ttl)
+        return token
+
+    def access_token_app(self, token: str) -> str | None:
+        with self._lock:
+            entry = self._tokens.get(token)
+        if entry is None or entry[1] < self._clock():
+            return None
+        return entry[0]
+
+    def expire_access_tokens(self) -> None:
+        with self._lock:
+            self._tokens.clear()
+
+    # faults ------------------------------------------------------------------
+    def set_fault(self, platform: str, api: str, fault: Fault) -> None:
+        with self._lock:
+            self._faults[(platform, api)] = fault
+
+    def fault_for(self, platform: str, api: str) -> Fault | None:
+        with self._lock:
+            return self._faults.get((platform, api)) or self._faults.get((platform, "*"))
+
+    def roll_fault(self, platform: str, api: str) -> tuple[float, str | int | None]:
+        """Apply an injected fault: returns (seconds slept, errcode to answer or None)."""
+        fault = self.fault_for(platform, api)
+        if fault is None:
+            return 0.0, None
+        delay = fault.latency_ms / 1000.0
+        if delay:
+            time.sleep(delay)
+        if fault.errcode is not None and random.random() < fault.rate:
+            return delay, fault.errcode
+        return delay, None
+
+    # messages ----------------------------------------------------------------
+    def record_message(self, message: dict[str, Any]) -> None:
+        with self._lock:
+            self._messages.append(message)
+
+    def messages(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._messages)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._codes.clear()
+            self._faults.clear()
+            self._messages.clear()
+            self._sessions.clear()
+            self._tokens.clear()
