@@ -72,11 +72,11 @@ class ChannelError(Exception):
 
 
 class InvalidCode(ChannelError):
-    """The login or phone code is unknown, used, or expired (WeChat 40029/40163, Alipay isv.code-invalid)."""
+    """The login or phone code is unknown, used or expired (WeChat 40029, isv.code-invalid)."""
 
 
 class InvalidPayload(ChannelError):
-    """Data handed over by the mini-program does not verify or decrypt (bad signature, wrong appid)."""
+    """What the mini-program handed over does not verify or decrypt (signature, wrong appid)."""
 
 
 class RateLimited(ChannelError):
@@ -102,7 +102,7 @@ class SubscriptionRefused(ChannelError):
 
 
 class ChannelMisconfigured(ChannelError):
-    """Our credentials or keys are wrong (WeChat 40013/40125, Alipay isv.invalid-app-id, bad signature)."""
+    """Our credentials or keys are wrong (WeChat 40013/40125, Alipay isv.invalid-app-id)."""
 
 
 @runtime_checkable

@@ -1,4 +1,4 @@
-"""A local stand-in for the WeChat and Alipay HTTP APIs (DESIGN §9), for the real SDKs to talk to."""
+"""A local stand-in for the WeChat and Alipay HTTP APIs (DESIGN §9) for the real SDKs."""
 
 from channels.emulator.app import create_emulator
 from channels.emulator.config import AlipayApp, EmulatorConfig

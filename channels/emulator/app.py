@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from channels.emulator import alipay, control, wechat
+from channels.emulator import alipay, control, cors, wechat
 from channels.emulator.config import EmulatorConfig
 from channels.emulator.state import EmulatorState
 
@@ -19,4 +19,5 @@ def create_emulator(config: EmulatorConfig) -> Flask:
     app.register_blueprint(control.blueprint(state))
     app.register_blueprint(wechat.blueprint(state, config))
     app.register_blueprint(alipay.blueprint(state, config))
+    cors.allow_cross_origin(app)
     return app

@@ -54,6 +54,8 @@ def generate_rsa_private_key_pem(bits: int = 2048) -> str:
 def public_key_pem(private_key_pem: str) -> str:
     """The SubjectPublicKeyInfo PEM of a PEM private key."""
     key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
-    return key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )

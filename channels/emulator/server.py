@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass
 
 from flask import Flask
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from channels.emulator.app import create_emulator
 from channels.emulator.config import EmulatorConfig
@@ -29,10 +29,19 @@ class RunningEmulator:
         self.thread.join(timeout=5)
 
 
-def start_in_thread(config: EmulatorConfig, host: str = "127.0.0.1", port: int = 0) -> RunningEmulator:
+class _QuietHandler(WSGIRequestHandler):
+    """No access log: the platforms' request lines carry secrets and codes in the query string."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return
+
+
+def start_in_thread(
+    config: EmulatorConfig, host: str = "127.0.0.1", port: int = 0
+) -> RunningEmulator:
     """Serve an emulator from a daemon thread; port 0 picks a free port."""
     app = create_emulator(config)
-    server = make_server(host, port, app, threaded=True)
+    server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="platform-emulator", daemon=True)
     thread.start()
     return RunningEmulator(app, server, thread)

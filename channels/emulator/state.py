@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import random
 import secrets
 import threading
@@ -42,7 +43,8 @@ class EmulatorState:
         self._codes: dict[tuple[str, str], IssuedCode] = {}
         self._faults: dict[tuple[str, str], Fault] = {}
         self._messages: list[dict[str, Any]] = []
-        self._sessions: dict[str, str] = {}  # wechat openid -> session_key
+        self._sessions: dict[str, str] = {}
+        self._issued_session_keys: set[str] = set()  # wechat openid -> session_key
         self._tokens: dict[str, tuple[str, float]] = {}  # access token -> (app id, expiry)
 
     # codes -----------------------------------------------------------------
@@ -70,12 +72,23 @@ class EmulatorState:
 
     # wechat session keys and access tokens ----------------------------------
     def session_key_for(self, openid: str) -> str:
+        """The openid's current session_key: base64 of 16 random bytes, as WeChat's is."""
         with self._lock:
-            return self._sessions.setdefault(openid, secrets.token_bytes(16).hex()[:24])
+            key = self._sessions.setdefault(
+                openid, base64.b64encode(secrets.token_bytes(16)).decode()
+            )
+            self._issued_session_keys.add(key)
+            return key
+
+    def issued_session_keys(self) -> set[str]:
+        """Every session_key handed out since start (kept across resets, for leak checks)."""
+        with self._lock:
+            return set(self._issued_session_keys)
 
     def rotate_session_key(self, openid: str, session_key: str) -> None:
         with self._lock:
             self._sessions[openid] = session_key
+            self._issued_session_keys.add(session_key)
 
     def new_access_token(self, app_id: str, ttl: float = 7200.0) -> str:
         token = secrets.token_urlsafe(32)

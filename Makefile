@@ -1,0 +1,42 @@
+# Two commands for a newcomer: `make run` and `make test`. Everything installs itself into .venv.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test lint bench-login emulator migrate clean machine
+
+$(STAMP): pyproject.toml requirements.lock
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+## run: the embedded default (SQLite, in-process Redis stand-in, platform emulator, simulator page)
+run: $(STAMP)
+	$(VENV)/bin/miniapp dev
+
+## test: the whole suite against real PostgreSQL and Redis, the emulator, headless Chromium
+test: $(STAMP) machine
+	$(PY) -m pytest
+
+## machine: make sure Redis, PostgreSQL and Chromium are there (starts/installs what is missing)
+machine:
+	bash .ci/machine
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+## bench-login: login rate through gunicorn with 0 ms and 100 ms platform latency, and their ratio
+bench-login: $(STAMP) machine
+	$(PY) bench/login.py
+
+migrate: $(STAMP)
+	$(VENV)/bin/miniapp db upgrade
+
+emulator: $(STAMP)
+	$(VENV)/bin/miniapp emulator
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

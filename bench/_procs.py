@@ -1,0 +1,203 @@
+"""Benchmark plumbing: child processes we own, a throwaway PostgreSQL database, CPU accounting.
+
+Only loopback addresses are used. Every child is started in its own session (process group), so
+stopping it also stops what it forked (gunicorn's workers), and nothing else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+LOOPBACK = "127.0.0.1"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    """A port that was free a moment ago (the kernel's pick for port 0)."""
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class Child:
+    """One child process in its own process group, its output kept in a temporary log file."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: Path,
+        *,
+        stdout_pipe: bool = False,
+    ) -> None:
+        self.name = name
+        # Outlives __init__ (read after the run, closed by close()), hence no ``with``.
+        self.log: IO[bytes] = tempfile.TemporaryFile(prefix=f"bench-{name}-")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            list(argv),
+            env=dict(env),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if stdout_pipe else self.log,
+            stderr=self.log,
+            start_new_session=True,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def read_line(self, timeout: float) -> str:
+        """The first line the child prints on stdout (e.g. its URL), or raise after ``timeout``."""
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        os.set_blocking(self.proc.stdout.fileno(), False)
+        buffer = b""
+        while time.monotonic() < deadline:
+            chunk = self.proc.stdout.read()
+            if chunk:
+                buffer += chunk
+                if b"\n" in buffer:
+                    return buffer.split(b"\n", 1)[0].decode().strip()
+            elif not self.alive():
+                break
+            time.sleep(0.02)
+        raise RuntimeError(f"{self.name} printed no line within {timeout:.0f}s\n{self.log_tail()}")
+
+    def log_text(self) -> str:
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    def stop(self, grace: float = 10.0) -> None:
+        """SIGTERM the child's process group, then SIGKILL it if it is still there."""
+        if self.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=grace)
+        # Workers may outlive a master that was killed; the group id is still ours.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+    def close(self) -> None:
+        self.log.close()
+
+
+# --- CPU accounting ----------------------------------------------------------------------------
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            text = Path(f"/proc/{pid}/task/{task}/children").read_text()
+            found.extend(int(p) for p in text.split())
+    return found
+
+
+def _own_cpu(pid: int) -> float:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    # Fields after the command name (which may contain spaces) start at field 3 (state).
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds used so far by ``pid`` and its living descendants (gunicorn and its workers)."""
+    total, stack = 0.0, [pid]
+    while stack:
+        current = stack.pop()
+        total += _own_cpu(current)
+        stack.extend(_children(current))
+    return total
+
+
+def machine_busy_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    total = sum(fields[:8])  # guest time is already counted in user
+    return (total - idle) / CLOCK_TICKS, total / CLOCK_TICKS
+
+
+# --- HTTP on loopback --------------------------------------------------------------------------
+def http_json(
+    port: int, method: str, path: str, body: Any = None, timeout: float = 10.0
+) -> tuple[int, Any]:
+    """One request on a fresh connection; returns (status, decoded JSON or None)."""
+    connection = http.client.HTTPConnection(LOOPBACK, port, timeout=timeout)
+    try:
+        payload = None if body is None else json.dumps(body).encode()
+        headers = {} if body is None else {"Content-Type": "application/json"}
+        connection.request(method, path, payload, headers)
+        response = connection.getresponse()
+        raw = response.read()
+    finally:
+        connection.close()
+    try:
+        return response.status, json.loads(raw) if raw else None
+    except ValueError:
+        return response.status, None
+
+
+def wait_healthy(port: int, path: str, child: Child, timeout: float) -> None:
+    """Poll ``path`` until it answers 200; fail early if the child died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not child.alive():
+            raise RuntimeError(f"{child.name} exited during start-up\n{child.log_tail()}")
+        with contextlib.suppress(OSError):
+            if http_json(port, "GET", path, timeout=1.0)[0] == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{child.name} not healthy within {timeout:.0f}s\n{child.log_tail()}")
+
+
+# --- a throwaway PostgreSQL database -----------------------------------------------------------
+class ScratchDatabase:
+    """``CREATE DATABASE <prefix>_<random>`` on the admin URL's server; :meth:`drop` removes it."""
+
+    def __init__(self, admin_url: str, prefix: str) -> None:
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+
+        self.name = f"{prefix}_{secrets.token_hex(4)}"
+        self._admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with self._admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{self.name}"'))
+        self.url = make_url(admin_url).set(database=self.name).render_as_string(
+            hide_password=False
+        )
+
+    def drop(self) -> None:
+        from sqlalchemy import text
+
+        with self._admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+        self._admin.dispose()

@@ -1,0 +1,169 @@
+"""The SDK's ``DefaultAlipayClient`` with our own HTTP step, and a logger that cannot leak.
+
+alipay-sdk-python 3.7.1411 posts through ``util.WebUtils.do_post``, whose
+``get_http_connection`` drops the port of ``server_url`` (and crashes on an explicit one: it adds
+an int to a str) and always dials 80/443, one new connection per call. ``execute`` calls that
+module-level function directly, so there is no hook to override: :class:`GatewayClient`
+re-implements ``execute`` around the SDK's own request preparation (signing) and response parsing
+(signature verification), replacing only the POST. Nothing in the SDK is patched, so other
+clients in the process are unaffected, and each client only ever talks to its own URL.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from alipay.aop.api.AlipayClientConfig import AlipayClientConfig
+from alipay.aop.api.constant.CommonConstants import ALIPAY_SDK_PYTHON_VERSION, THREAD_LOCAL
+from alipay.aop.api.DefaultAlipayClient import DefaultAlipayClient
+from alipay.aop.api.exception.Exception import RequestException
+from alipay.aop.api.util.WebUtils import url_encode
+
+from channels.alipay.errors import SUB_CODES
+from channels.base import ChannelError, ChannelMisconfigured, ChannelUnavailable
+
+SDK_LOGGER_NAME = "channels.alipay.sdk"
+_SDK_LINE = re.compile(r"^\[(?P<uuid>[0-9a-fA-F-]{1,64})\](?P<kind>request|response)")
+
+
+class SdkLog:
+    """The ``logger`` we give the SDK.
+
+    The SDK logs every request URL (auth codes, tokens, signatures) and every raw response
+    (access tokens) at INFO. This keeps only the SDK's per-call uuid and the direction, at DEBUG,
+    on the ``channels.alipay.sdk`` logger; the SDK text itself never reaches a handler.
+    """
+
+    def __init__(self) -> None:
+        self._log = logging.getLogger(SDK_LOGGER_NAME)
+
+    def _redacted(self, msg: object) -> None:
+        match = _SDK_LINE.match(str(msg))
+        if match:
+            self._log.debug("alipay sdk %s [%s]", match["kind"], match["uuid"])
+        else:
+            self._log.debug("alipay sdk message (content withheld)")
+
+    def debug(self, msg: object, *args: object, **kwargs: object) -> None:
+        self._redacted(msg)
+
+    def info(self, msg: object, *args: object, **kwargs: object) -> None:
+        self._redacted(msg)
+
+    def warning(self, msg: object, *args: object, **kwargs: object) -> None:
+        self._redacted(msg)
+
+    def error(self, msg: object, *args: object, **kwargs: object) -> None:
+        self._redacted(msg)
+
+
+def check_gateway_url(url: str) -> str:
+    """Return ``url`` if it is an absolute http(s) URL without query or fragment."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ChannelMisconfigured("alipay gateway URL must be an absolute http(s) URL")
+    if parts.query or parts.fragment:
+        raise ChannelMisconfigured("alipay gateway URL must not carry a query or fragment")
+    try:
+        port = parts.port  # raises ValueError on a malformed or out-of-range port
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise ChannelMisconfigured("alipay gateway URL has an invalid port")
+    return url
+
+
+def _unverified_answer(raw: bytes, api: str) -> ChannelError:
+    """Why an answer failed the SDK's signature check.
+
+    Alipay leaves some refusals unsigned (``isv.invalid-app-id``): when the body is such a
+    refusal naming one of our own configuration errors, say so; anything else is an answer we
+    cannot trust. Nothing of an unverified body is ever returned to callers.
+    """
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and "sign" not in body:
+        for key, node in body.items():
+            if key.endswith("_response") and isinstance(node, dict):
+                sub_code = node.get("sub_code")
+                if isinstance(sub_code, str) and SUB_CODES.get(sub_code) is ChannelMisconfigured:
+                    return ChannelMisconfigured(
+                        f"alipay {api} refused our app: {sub_code}", platform_code=sub_code
+                    )
+    return ChannelUnavailable(f"alipay {api} answer failed signature verification")
+
+
+# The SDK is untyped (``Any`` to mypy); subclassing it is the point of this module.
+class GatewayClient(DefaultAlipayClient):  # type: ignore[misc]
+    """A ``DefaultAlipayClient`` that posts to the configured host *and port*.
+
+    ``execute`` keeps the SDK's signing (``__prepare_request``) and verification
+    (``__parse_response``, over the raw text of the ``*_response`` node) and raises only
+    :class:`channels.base.ChannelError` subclasses. Thread-safe: the SDK keeps per-call state in a
+    thread-local, and ``requests.Session`` pools connections across threads.
+    """
+
+    def __init__(self, config: AlipayClientConfig, session: requests.Session) -> None:
+        super().__init__(config, logger=SdkLog())
+        self._url = check_gateway_url(config.server_url)
+        self._charset: str = config.charset
+        self._timeout: float = config.timeout
+        self._session = session
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    def execute(self, request: Any) -> str:
+        """Sign and send ``request``; return the verified ``*_response`` node as JSON text."""
+        api = str(request.get_params().get("method", "?"))
+        if request.get_multipart_params():
+            raise ChannelMisconfigured(f"alipay {api}: file uploads are not supported here")
+        THREAD_LOCAL.uuid = str(uuid.uuid1())
+        try:
+            # Name-mangled SDK internals, pinned by version (alipay-sdk-python==3.7.1411).
+            query_string, params = self._DefaultAlipayClient__prepare_request(request)
+        except RequestException:
+            # Its message may quote the signing error; it is never about the network.
+            raise ChannelMisconfigured(f"alipay {api}: request could not be signed") from None
+        raw = self._post(api, query_string, params)
+        try:
+            return str(self._DefaultAlipayClient__parse_response(raw))
+        except Exception:
+            # ResponseException (bad or missing signature, odd shape), UnicodeDecodeError, ...:
+            # all mean the answer cannot be trusted. ``from None``: the SDK's message embeds the
+            # whole response (access tokens) and must not ride along in a logged traceback.
+            raise _unverified_answer(raw, api) from None
+
+    def _post(self, api: str, query_string: str, params: dict[str, Any]) -> bytes:
+        headers = {
+            "Content-type": f"application/x-www-form-urlencoded;charset={self._charset}",
+            "Cache-Control": "no-cache",
+            "User-Agent": ALIPAY_SDK_PYTHON_VERSION,
+            "log-uuid": THREAD_LOCAL.uuid,
+        }
+        body = url_encode(params, self._charset).encode(self._charset) if params else None
+        try:
+            response = self._session.post(
+                f"{self._url}?{query_string}",
+                data=body,
+                headers=headers,
+                timeout=self._timeout,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            # Only the exception type: its text can include the URL, whose query is signed data.
+            raise ChannelUnavailable(
+                f"alipay {api}: gateway unreachable ({type(exc).__name__})"
+            ) from None
+        if response.status_code != 200:
+            raise ChannelUnavailable(f"alipay {api}: gateway answered HTTP {response.status_code}")
+        return bytes(response.content)

@@ -1,0 +1,67 @@
+"""The Flask app for the screening mini-programs. ``create_app`` is the only thing here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from channels.base import LoginChannel, Platform
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+def create_app(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    channels: Mapping[Platform, LoginChannel] | None = None,
+) -> Flask:
+    """Build the app: config, logging, wiring, blueprints, error handlers. No I/O happens here.
+
+    ``channels`` replaces the adapters built from configuration (tests use the fake channel).
+    """
+    # Imported here so that importing the package (e.g. for Alembic) stays cheap.
+    from miniapp_api.auth.sessions import SessionStore
+    from miniapp_api.db import Database
+    from miniapp_api.errors import register_error_handlers
+    from miniapp_api.logging import configure_logging, register_request_logging
+    from miniapp_api.platforms import build_channels
+    from miniapp_api.redis_client import make_redis
+    from miniapp_api.security.crypto import PersonalDataCrypto
+    from miniapp_api.settings import load_config, validate
+    from miniapp_api.wiring import EXTENSION_KEY, Wiring
+
+    app = Flask(__name__, template_folder=str(TEMPLATES))
+    load_config(app.config, overrides)
+    settings = validate(app.config)
+    configure_logging(settings.log_level)
+
+    redis_client = make_redis(settings.redis)
+    app.extensions[EXTENSION_KEY] = Wiring(
+        settings=settings,
+        db=Database(settings.database_url, settings.database_pool_size),
+        redis=redis_client,
+        crypto=PersonalDataCrypto(settings.data_key, settings.index_key),
+        sessions=SessionStore(redis_client, settings.session_ttl_seconds),
+        channels=dict(channels) if channels is not None else build_channels(settings, redis_client),
+    )
+
+    register_request_logging(app)
+    register_blueprints(app, simulator=bool(settings.simulator_emulator_url))
+    register_error_handlers(app)
+    return app
+
+
+def register_blueprints(app: Flask, *, simulator: bool) -> None:
+    """Every blueprint, listed explicitly. The simulator page exists only where configured."""
+    from miniapp_api.auth.views import bp as auth_bp
+    from miniapp_api.ops.views import bp as ops_bp
+    from miniapp_api.residents.views import bp as residents_bp
+    from miniapp_api.simulator.views import bp as simulator_bp
+
+    for blueprint in (auth_bp, residents_bp, ops_bp):
+        app.register_blueprint(blueprint)
+    if simulator:
+        app.register_blueprint(simulator_bp)

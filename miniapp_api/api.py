@@ -1,0 +1,87 @@
+"""Routes that describe themselves: schemas and traffic class, for parsing and OpenAPI.
+
+``@operation(...)`` only attaches an :class:`Operation` to the view function; it registers
+nothing. :func:`parse_body` is called explicitly by views. :mod:`miniapp_api.openapi` reads the
+operations back from ``app.url_map`` to build the document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from flask import request
+from pydantic import BaseModel, ValidationError
+
+from miniapp_api.errors import BadRequest, UnsupportedMediaType, ValidationFailed
+
+F = TypeVar("F", bound=Callable[..., Any])
+M = TypeVar("M", bound=BaseModel)
+
+
+class TrafficClass(StrEnum):
+    """How a route is treated under overload (DESIGN §7)."""
+
+    CRITICAL = "critical"  # show code, look up results, login
+    NORMAL = "normal"  # profile, family
+    SHEDDABLE = "sheddable"  # history and everything else
+
+
+@dataclass(frozen=True)
+class Operation:
+    summary: str
+    traffic: TrafficClass
+    body: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    auth: bool = True
+    errors: tuple[int, ...] = ()
+
+
+def operation(
+    summary: str,
+    *,
+    traffic: TrafficClass,
+    body: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
+    status: int = 200,
+    auth: bool = True,
+    errors: tuple[int, ...] = (),
+) -> Callable[[F], F]:
+    """Describe a view: what it takes, what it returns, and its traffic class."""
+
+    def attach(view: F) -> F:
+        view.api_operation = Operation(  # type: ignore[attr-defined]
+            summary, traffic, body, response, status, auth, errors
+        )
+        return view
+
+    return attach
+
+
+def operation_of(view: Callable[..., Any]) -> Operation | None:
+    found = getattr(view, "api_operation", None)
+    return found if isinstance(found, Operation) else None
+
+
+def parse_body(model: type[M]) -> M:
+    """Parse the JSON body into ``model``: 415 if not JSON, 400 if malformed, 422 if invalid.
+
+    Validation details name fields and rules only, never the submitted values (they may be
+    ID or phone numbers).
+    """
+    if not request.is_json:
+        raise UnsupportedMediaType("Send the body as application/json.")
+    raw = request.get_data(cache=True)
+    try:
+        return model.model_validate_json(raw or b"{}")
+    except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise BadRequest("The body is not valid JSON.", code="malformed_json") from None
+        problems = [
+            {"field": ".".join(str(p) for p in e["loc"]) or "(body)", "problem": e["msg"]}
+            for e in exc.errors(include_url=False, include_input=False, include_context=False)
+        ]
+        raise ValidationFailed("The request body is not valid.", detail=problems) from None

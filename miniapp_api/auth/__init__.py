@@ -1,0 +1,1 @@
+"""Login through the platforms, our session tokens, and the account behind a token."""

@@ -1,0 +1,81 @@
+"""The `miniapp` console command: one Flask CLI group for operators and scripts."""
+
+from __future__ import annotations
+
+import os
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup
+
+from miniapp_api.wiring import EXTENSION_KEY
+
+
+def _create_app() -> object:
+    from miniapp_api import create_app
+
+    return create_app()
+
+
+@click.group(
+    cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False
+)
+def main() -> None:
+    """Operate the screening mini-program backend."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema migrations."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION on the configured database."""
+    from miniapp_api.migrate import upgrade
+
+    url = current_app.extensions[EXTENSION_KEY].settings.database_url
+    upgrade(url, revision)
+    click.echo(f"database at {revision}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION (e.g. base)."""
+    from miniapp_api.migrate import downgrade
+
+    downgrade(current_app.extensions[EXTENSION_KEY].settings.database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+@main.command("dev", with_appcontext=False)
+@click.option("--port", type=int, default=lambda: int(os.environ.get("MINIAPP_PORT", "8000")))
+@click.option(
+    "--emulator-port",
+    type=int,
+    default=lambda: int(os.environ.get("MINIAPP_EMULATOR_PORT", "8765")),
+)
+def dev(port: int, emulator_port: int) -> None:
+    """Run the embedded default: API, platform emulator and simulator page in one process."""
+    from miniapp_api.devserver import run
+
+    run(port, emulator_port)
+
+
+@main.command("emulator", with_appcontext=False)
+@click.option("--port", type=int, default=8765, show_default=True)
+def emulator(port: int) -> None:
+    """Run only the platform emulator, with the development apps registered."""
+    from flask import Config
+
+    from channels.emulator import start_in_thread
+    from miniapp_api.devserver import dev_secrets, emulator_config
+    from miniapp_api.settings import load_config
+
+    config = Config(".")
+    load_config(config)
+    running = start_in_thread(emulator_config(dev_secrets(), dict(config)), port=port)
+    click.echo(f"platform emulator on {running.base_url}; Ctrl-C stops it")
+    running.thread.join()

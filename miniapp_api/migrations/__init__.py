@@ -1,0 +1,1 @@
+"""Alembic migrations; run through `miniapp db upgrade` (see miniapp_api/cli.py)."""

@@ -1,0 +1,1 @@
+"""Residents (natural persons), the account-resident links, profiles, phones and family."""

@@ -1,0 +1,55 @@
+"""Loading an account and its links; shared by the profile, phone and family use cases."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from miniapp_api.auth.models import Account
+from miniapp_api.errors import Unauthorized
+from miniapp_api.residents.models import AccountResident, Relation, Resident
+from miniapp_api.residents.schemas import ResidentOut
+
+
+def load_account(session: Session, account_id: str, *, for_update: bool = False) -> Account:
+    """The account behind a session; a session whose account is gone is no longer valid."""
+    query = select(Account).where(Account.public_id == account_id)
+    if for_update:
+        query = query.with_for_update()
+    account = session.scalars(query).one_or_none()
+    if account is None:
+        raise Unauthorized("This login no longer exists; log in again.")
+    return account
+
+
+def links_of(session: Session, account: Account) -> list[AccountResident]:
+    query = (
+        select(AccountResident)
+        .where(AccountResident.account_id == account.id)
+        .order_by(AccountResident.id)
+    )
+    return list(session.scalars(query))
+
+
+def self_link(session: Session, account: Account) -> AccountResident | None:
+    return next(
+        (link for link in links_of(session, account) if link.relation == Relation.SELF), None
+    )
+
+
+def resident_out(resident: Resident, relation: str) -> ResidentOut:
+    return ResidentOut(
+        id=resident.public_id,
+        relation=Relation(relation).value,
+        name_masked=resident.name_masked,
+        id_type=resident.id_type,  # type: ignore[arg-type]  # validated on write
+        id_masked=resident.id_masked,
+        phone_masked=resident.phone_masked,
+    )
+
+
+def count_links(session: Session, resident: Resident, relation: Relation | None = None) -> int:
+    query = select(AccountResident).where(AccountResident.resident_id == resident.id)
+    if relation is not None:
+        query = query.where(AccountResident.relation == relation)
+    return len(list(session.scalars(query)))

@@ -1,0 +1,82 @@
+"""Reading and writing the encrypted personal fields of residents and accounts."""
+
+from __future__ import annotations
+
+import hmac
+import unicodedata
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from miniapp_api.residents.identity import IdDocument, mask_name, mask_phone
+from miniapp_api.residents.models import Resident
+from miniapp_api.security.crypto import PersonalDataCrypto
+
+ID_PURPOSE = "resident.id_number"
+NAME_PURPOSE = "resident.name"
+PHONE_PURPOSE = "phone"  # the same purpose for accounts and residents, so indexes compare
+
+
+class HasPhone(Protocol):
+    phone_enc: bytes | None
+    phone_index: str | None
+    phone_masked: str | None
+
+
+def id_index(crypto: PersonalDataCrypto, doc: IdDocument) -> str:
+    return crypto.blind_index(ID_PURPOSE, f"{doc.id_type.value}:{doc.number}")
+
+
+def find_by_id(session: Session, crypto: PersonalDataCrypto, doc: IdDocument) -> Resident | None:
+    return session.scalars(
+        select(Resident).where(Resident.id_index == id_index(crypto, doc))
+    ).one_or_none()
+
+
+def normalize_name(name: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", name).split()).casefold()
+
+
+def new_resident(crypto: PersonalDataCrypto, doc: IdDocument, name: str) -> Resident:
+    resident = Resident(id_type=doc.id_type.value, birth_date=doc.birth_date)
+    set_identity(resident, crypto, doc, name)
+    return resident
+
+
+def set_identity(
+    resident: Resident, crypto: PersonalDataCrypto, doc: IdDocument, name: str
+) -> None:
+    resident.id_type = doc.id_type.value
+    resident.id_index = id_index(crypto, doc)
+    resident.id_enc = crypto.encrypt(ID_PURPOSE, doc.number)
+    resident.id_masked = doc.masked
+    resident.birth_date = doc.birth_date or resident.birth_date
+    set_name(resident, crypto, name)
+
+
+def set_name(resident: Resident, crypto: PersonalDataCrypto, name: str) -> None:
+    clean = " ".join(unicodedata.normalize("NFKC", name).split())
+    resident.name_enc = crypto.encrypt(NAME_PURPOSE, clean)
+    resident.name_masked = mask_name(clean)
+
+
+def name_matches(resident: Resident, crypto: PersonalDataCrypto, name: str) -> bool:
+    stored = normalize_name(crypto.decrypt(NAME_PURPOSE, resident.name_enc))
+    return hmac.compare_digest(stored.encode(), normalize_name(name).encode())
+
+
+def phone_index(crypto: PersonalDataCrypto, phone: str) -> str:
+    return crypto.blind_index(PHONE_PURPOSE, phone)
+
+
+def set_phone(target: HasPhone, crypto: PersonalDataCrypto, phone: str) -> None:
+    target.phone_enc = crypto.encrypt(PHONE_PURPOSE, phone)
+    target.phone_index = phone_index(crypto, phone)
+    target.phone_masked = mask_phone(phone)
+
+
+def copy_phone(source: HasPhone, target: HasPhone) -> None:
+    target.phone_enc = source.phone_enc
+    target.phone_index = source.phone_index
+    target.phone_masked = source.phone_masked

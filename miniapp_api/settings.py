@@ -1,0 +1,190 @@
+"""Configuration: TOML layers, MINIAPP_* environment, overrides; validated into frozen settings."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import tomllib
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Config
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+ENV_PREFIX = "MINIAPP"
+
+
+class ConfigurationError(RuntimeError):
+    """Start-up refused: the message lists every missing or invalid setting."""
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    url: str
+    socket_timeout: float
+    connect_timeout: float
+
+    @property
+    def embedded(self) -> bool:
+        return self.url.startswith("memory://")
+
+
+@dataclass(frozen=True)
+class WechatSettings:
+    app_id: str
+    app_secret: str = ""
+    api_base_url: str = "https://api.weixin.qq.com"
+    timeout: float = 3.0
+
+
+@dataclass(frozen=True)
+class AlipaySettings:
+    app_id: str
+    app_private_key: str = ""
+    alipay_public_key: str = ""
+    aes_key: str = ""
+    gateway_url: str = "https://openapi.alipay.com/gateway.do"
+    timeout: float = 3.0
+
+
+@dataclass(frozen=True)
+class ResidentSettings:
+    max_dependents: int = 6
+    guardian_consent_under_age: int = 14
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app needs to start, checked. Secrets are excluded from ``repr``."""
+
+    env: str
+    public_base_url: str
+    database_url: str
+    database_pool_size: int
+    redis: RedisSettings
+    session_ttl_seconds: int
+    residents: ResidentSettings
+    wechat: WechatSettings | None
+    alipay: AlipaySettings | None
+    log_level: str
+    simulator_emulator_url: str = ""  # set only where the simulator page may be served
+    data_key: bytes = b""
+    index_key: bytes = b""
+
+    def __repr__(self) -> str:
+        return f"Settings(env={self.env!r}, database_url=<set>, redis={self.redis.url!r})"
+
+
+def load_config(config: Config, overrides: Mapping[str, Any] | None = None) -> None:
+    """Fill a Flask ``Config`` from the layers, lowest first."""
+    env = os.environ.get(f"{ENV_PREFIX}_ENV", "development")
+    _deep_merge(config, _read_toml(CONFIG_DIR / "default.toml"))
+    env_file = CONFIG_DIR / f"{env}.toml"
+    if env_file.exists():
+        _deep_merge(config, _read_toml(env_file))
+    config["ENV_NAME"] = env
+    config.from_prefixed_env(ENV_PREFIX)
+    if overrides:
+        _deep_merge(config, dict(overrides))
+
+
+def validate(config: Mapping[str, Any]) -> Settings:
+    """Turn the merged config into :class:`Settings` or raise naming everything that is wrong."""
+    problems: list[str] = []
+
+    def section(name: str) -> Mapping[str, Any]:
+        value = config.get(name, {})
+        return value if isinstance(value, Mapping) else {}
+
+    def required(sect: str, key: str) -> str:
+        value = section(sect).get(key)
+        if value in (None, ""):
+            problems.append(f"{ENV_PREFIX}_{sect}__{key} is missing")
+            return ""
+        return str(value)
+
+    def key_bytes(key: str) -> bytes:
+        raw = required("SECURITY", key)
+        if not raw:
+            return b""
+        try:
+            decoded = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            decoded = b""
+        if len(decoded) != 32:
+            problems.append(f"{ENV_PREFIX}_SECURITY__{key} must be base64 of 32 random bytes")
+        return decoded
+
+    redis_cfg = section("REDIS")
+    settings = Settings(
+        env=str(config.get("ENV_NAME", "development")),
+        public_base_url=str(section("APP").get("PUBLIC_BASE_URL", "")).rstrip("/"),
+        database_url=required("DATABASE", "URL"),
+        database_pool_size=int(section("DATABASE").get("POOL_SIZE", 10)),
+        redis=RedisSettings(
+            url=required("REDIS", "URL"),
+            socket_timeout=float(redis_cfg.get("SOCKET_TIMEOUT", 0.25)),
+            connect_timeout=float(redis_cfg.get("CONNECT_TIMEOUT", 0.25)),
+        ),
+        session_ttl_seconds=int(section("SESSION").get("TTL_SECONDS", 604800)),
+        residents=ResidentSettings(
+            max_dependents=int(section("RESIDENTS").get("MAX_DEPENDENTS", 6)),
+            guardian_consent_under_age=int(
+                section("RESIDENTS").get("GUARDIAN_CONSENT_UNDER_AGE", 14)
+            ),
+        ),
+        wechat=_wechat(section("WECHAT"), required),
+        alipay=_alipay(section("ALIPAY"), required),
+        log_level=str(section("LOGGING").get("LEVEL", "INFO")).upper(),
+        simulator_emulator_url=str(section("SIMULATOR").get("EMULATOR_URL", "")).rstrip("/"),
+        data_key=key_bytes("DATA_KEY"),
+        index_key=key_bytes("INDEX_KEY"),
+    )
+    if settings.wechat is None and settings.alipay is None:
+        problems.append(f"set {ENV_PREFIX}_WECHAT__APP_ID or {ENV_PREFIX}_ALIPAY__APP_ID")
+    if problems:
+        raise ConfigurationError("configuration is incomplete:\n  - " + "\n  - ".join(problems))
+    return settings
+
+
+def _wechat(cfg: Mapping[str, Any], required: Any) -> WechatSettings | None:
+    if not cfg.get("APP_ID"):
+        return None
+    return WechatSettings(
+        app_id=str(cfg["APP_ID"]),
+        app_secret=required("WECHAT", "APP_SECRET"),
+        api_base_url=str(cfg.get("API_BASE_URL", "https://api.weixin.qq.com")).rstrip("/"),
+        timeout=float(cfg.get("TIMEOUT", 3.0)),
+    )
+
+
+def _alipay(cfg: Mapping[str, Any], required: Any) -> AlipaySettings | None:
+    if not cfg.get("APP_ID"):
+        return None
+    return AlipaySettings(
+        app_id=str(cfg["APP_ID"]),
+        app_private_key=required("ALIPAY", "APP_PRIVATE_KEY"),
+        alipay_public_key=required("ALIPAY", "ALIPAY_PUBLIC_KEY"),
+        aes_key=required("ALIPAY", "AES_KEY"),
+        gateway_url=str(cfg.get("GATEWAY_URL", "https://openapi.alipay.com/gateway.do")),
+        timeout=float(cfg.get("TIMEOUT", 3.0)),
+    )
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    with path.open("rb") as handle:
+        return tomllib.load(handle)
+
+
+def _deep_merge(target: MutableMapping[str, Any], source: Mapping[str, Any]) -> None:
+    for key, value in source.items():
+        current = target.get(key)
+        if isinstance(value, Mapping) and isinstance(current, MutableMapping):
+            _deep_merge(current, value)
+        elif isinstance(value, Mapping):
+            target[key] = dict(value)
+        else:
+            target[key] = value

@@ -1,0 +1,1 @@
+"""The mini-program simulator page of the embedded default (`make run`)."""

@@ -1,0 +1,1 @@
+"""Test helpers: ID numbers that pass validation, a driver for the emulated phones, API clients."""

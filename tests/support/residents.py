@@ -1,0 +1,67 @@
+"""A resident using the mini-program through our API: login, profile, phone, family."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from tests.support.phones import EmulatorPhone
+from tests.support.sensitive import TOKENS, remember
+
+
+@dataclass
+class MiniProgramUser:
+    """One platform login of a person, acting through the Flask test client."""
+
+    client: FlaskClient
+    phone: EmulatorPhone
+    platform: str
+    subject: str | None = None
+    token: str | None = None
+    last: TestResponse | None = field(default=None, repr=False)
+
+    def login(self) -> TestResponse:
+        if self.platform == "wechat":
+            code, self.subject = self.phone.wechat_login(self.subject)
+            response = self.client.post("/api/v1/auth/wechat", json={"code": code})
+        else:
+            code, self.subject = self.phone.alipay_login(self.subject)
+            response = self.client.post("/api/v1/auth/alipay", json={"auth_code": code})
+        if response.status_code == 200:
+            self.token = response.get_json()["token"]
+            TOKENS.add(self.token)
+        self.last = response
+        return response
+
+    @property
+    def auth(self) -> dict[str, str]:
+        assert self.token, "log in first"
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def bind_phone(self, number: str) -> TestResponse:
+        assert self.subject
+        remember(number)
+        if self.platform == "wechat":
+            proof: dict[str, Any] = {"code": self.phone.wechat_phone_code(self.subject, number)}
+        else:
+            proof = {"response": self.phone.alipay_phone(self.subject, number)}
+        return self.client.post("/api/v1/me/phone", json=proof, headers=self.auth)
+
+    def declare(self, name: str, id_number: str, id_type: str = "cn_id") -> TestResponse:
+        remember(id_number)
+        body = {"name": name, "id_type": id_type, "id_number": id_number}
+        return self.client.put("/api/v1/me/profile", json=body, headers=self.auth)
+
+    def me(self) -> dict[str, Any]:
+        response = self.client.get("/api/v1/me", headers=self.auth)
+        assert response.status_code == 200, response.get_json()
+        found: dict[str, Any] = response.get_json()
+        return found
+
+    def add_dependent(self, name: str, id_number: str, **extra: Any) -> TestResponse:
+        remember(id_number)
+        body = {"name": name, "id_type": "cn_id", "id_number": id_number, **extra}
+        return self.client.post("/api/v1/me/dependents", json=body, headers=self.auth)

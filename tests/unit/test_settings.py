@@ -1,0 +1,60 @@
+"""Start-up validation names everything that is missing."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+
+import pytest
+from flask import Config
+
+from miniapp_api.settings import ConfigurationError, load_config, validate
+
+
+def key() -> str:
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def test_missing_secrets_are_all_named_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MINIAPP_ENV", "production")
+    config = Config(".")
+    load_config(config, {"WECHAT": {"APP_ID": "wx1"}, "ALIPAY": {"APP_ID": "2021"}})
+    with pytest.raises(ConfigurationError) as raised:
+        validate(config)
+    message = str(raised.value)
+    for name in (
+        "MINIAPP_DATABASE__URL",
+        "MINIAPP_REDIS__URL",
+        "MINIAPP_SECURITY__DATA_KEY",
+        "MINIAPP_SECURITY__INDEX_KEY",
+        "MINIAPP_WECHAT__APP_SECRET",
+        "MINIAPP_ALIPAY__APP_PRIVATE_KEY",
+        "MINIAPP_ALIPAY__AES_KEY",
+    ):
+        assert name in message
+
+
+def test_environment_overrides_files_and_nests(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MINIAPP_ENV", "development")
+    monkeypatch.setenv("MINIAPP_WECHAT__APP_SECRET", "s3cret")
+    monkeypatch.setenv("MINIAPP_SECURITY__DATA_KEY", key())
+    monkeypatch.setenv("MINIAPP_SECURITY__INDEX_KEY", key())
+    monkeypatch.setenv("MINIAPP_SESSION__TTL_SECONDS", "60")
+    config = Config(".")
+    load_config(config, {"ALIPAY": {"APP_ID": ""}})
+    settings = validate(config)
+    assert settings.session_ttl_seconds == 60
+    assert settings.wechat is not None
+    assert settings.wechat.app_secret == "s3cret"
+    assert settings.alipay is None
+    assert "s3cret" not in repr(settings)
+
+
+def test_a_short_data_key_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MINIAPP_SECURITY__DATA_KEY", base64.b64encode(b"short").decode())
+    monkeypatch.setenv("MINIAPP_SECURITY__INDEX_KEY", key())
+    monkeypatch.setenv("MINIAPP_WECHAT__APP_SECRET", "x")
+    config = Config(".")
+    load_config(config, {"ALIPAY": {"APP_ID": ""}})
+    with pytest.raises(ConfigurationError, match="DATA_KEY must be base64 of 32"):
+        validate(config)
