@@ -19,5 +19,6 @@ def create_emulator(config: EmulatorConfig) -> Flask:
     app.register_blueprint(control.blueprint(state))
     app.register_blueprint(wechat.blueprint(state, config))
     app.register_blueprint(alipay.blueprint(state, config))
+    # The simulator page (another origin) drives the /_emulator controls from the browser.
     cors.allow_cross_origin(app)
     return app
