@@ -24,6 +24,7 @@ def create_app(
     """
     # Imported here so that importing the package (e.g. for Alembic) stays cheap.
     from miniapp_api.auth.sessions import SessionStore
+    from miniapp_api.clock import apply_process_timezone
     from miniapp_api.db import Database
     from miniapp_api.errors import register_error_handlers
     from miniapp_api.logging import configure_logging, register_request_logging
@@ -37,6 +38,7 @@ def create_app(
     load_config(app.config, overrides)
     settings = validate(app.config)
     configure_logging(settings.log_level)
+    apply_process_timezone(settings.timezone)
 
     redis_client = make_redis(settings.redis)
     app.extensions[EXTENSION_KEY] = Wiring(

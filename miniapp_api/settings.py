@@ -70,6 +70,7 @@ class Settings:
     wechat: WechatSettings | None
     alipay: AlipaySettings | None
     log_level: str
+    timezone: str
     simulator_emulator_url: str = ""  # set only where the simulator page may be served
     data_key: bytes = b""
     index_key: bytes = b""
@@ -139,6 +140,7 @@ def validate(config: Mapping[str, Any]) -> Settings:
         wechat=_wechat(section("WECHAT"), required),
         alipay=_alipay(section("ALIPAY"), required),
         log_level=str(section("LOGGING").get("LEVEL", "INFO")).upper(),
+        timezone=str(section("APP").get("TIMEZONE", "Asia/Shanghai")),
         simulator_emulator_url=str(section("SIMULATOR").get("EMULATOR_URL", "")).rstrip("/"),
         data_key=key_bytes("DATA_KEY"),
         index_key=key_bytes("INDEX_KEY"),

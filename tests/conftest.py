@@ -21,10 +21,16 @@ from flask.testing import FlaskClient
 
 from channels.emulator import AlipayApp, EmulatorConfig, RunningEmulator, start_in_thread
 from channels.emulator.config import generate_rsa_private_key_pem, public_key_pem
+from miniapp_api.clock import apply_process_timezone
 from miniapp_api.logging import build_handler, quiet_noisy_loggers
 from tests.support import sensitive
 from tests.support.phones import EmulatorPhone
 from tests.support.residents import MiniProgramUser
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Run in Beijing time, as create_app makes every server process do (miniapp_api/clock.py)."""
+    apply_process_timezone("Asia/Shanghai")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

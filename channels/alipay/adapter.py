@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,6 +46,9 @@ from channels.base import (
 # Alipay user_ids are "2088" and 12 digits; newer apps may be given open_ids instead.
 _USER_ID = re.compile(r"2088\d{12}")
 
+log = logging.getLogger(__name__)
+BEIJING_UTC_OFFSET = 8 * 3600
+
 
 class AlipayChannel:
     """One Alipay mini-program, as a :class:`channels.base.LoginChannel`.
@@ -79,6 +84,9 @@ class AlipayChannel:
         self._own_session = session is None
         self._session = session or requests.Session()
         self._client = GatewayClient(config, self._session)
+        if time.localtime().tm_gmtoff != BEIJING_UTC_OFFSET:
+            # The SDK stamps requests with local time; the gateway reads them as Beijing time.
+            log.warning("alipay: the process zone is not UTC+8; set TZ=Asia/Shanghai")
 
     def __repr__(self) -> str:
         return f"AlipayChannel(app_id={self._app_id!r}, gateway_url={self._client.url!r})"

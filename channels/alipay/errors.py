@@ -40,6 +40,7 @@ SUB_CODES: Mapping[str, type[ChannelError]] = {
     "isv.missing-signature-config": ChannelMisconfigured,
     "isv.insufficient-isv-permissions": ChannelMisconfigured,
     "isv.app-unauthorized": ChannelMisconfigured,
+    "isv.invalid-timestamp": ChannelMisconfigured,  # our clock or zone: must be Beijing time
     # alipay.open.app.mini.templatemessage.send: the user holds no (unspent) subscription to
     # this template. Never retried.
     "USER_TEMPLATE_ILLEGAL": SubscriptionRefused,

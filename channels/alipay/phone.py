@@ -78,9 +78,7 @@ def open_phone_payload(text: str, alipay_public_key: rsa.RSAPublicKey, aes_key: 
         # A plaintext answer is legal for non-sensitive data only; a phone number never is.
         raise InvalidPayload("phone payload is not encrypted")
     try:
-        alipay_public_key.verify(
-            signature, f'"{content}"'.encode(), PKCS1v15(), hashes.SHA256()
-        )
+        alipay_public_key.verify(signature, f'"{content}"'.encode(), PKCS1v15(), hashes.SHA256())
     except InvalidSignature:
         raise InvalidPayload("phone payload signature does not verify") from None
     try:

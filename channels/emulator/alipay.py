@@ -19,7 +19,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -59,6 +59,9 @@ ACCESS_TOKEN_TTL = 1_296_000
 REFRESH_TOKEN_TTL = 2_592_000
 
 Params = Mapping[str, str]
+
+BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+TIMESTAMP_TOLERANCE_SECONDS = 15 * 60
 
 
 class GatewayError(Exception):
@@ -289,9 +292,13 @@ def _check_request(app_keys: Mapping[str, rsa.RSAPublicKey], params: Params) -> 
     if not rsa2_verifies(app_keys[app_id], sign_content(params).encode(), signature):
         raise GatewayError("40002", "isv.invalid-signature", "验签出错，检查私钥与应用公钥是否匹配")
     try:
-        datetime.strptime(params.get("timestamp", ""), "%Y-%m-%d %H:%M:%S")
+        sent = datetime.strptime(params.get("timestamp", ""), "%Y-%m-%d %H:%M:%S")
     except ValueError:
         raise GatewayError("40002", "isv.invalid-timestamp", "非法的时间戳参数") from None
+    # The gateway reads the timestamp as Beijing time; a server on UTC sends one 8 h off.
+    beijing_now = datetime.now(BEIJING).replace(tzinfo=None)
+    if abs((beijing_now - sent).total_seconds()) > TIMESTAMP_TOLERANCE_SECONDS:
+        raise GatewayError("40002", "isv.invalid-timestamp", "时间戳与服务器时间相差过大")
     return app_id
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -277,3 +278,20 @@ def test_message_without_a_subscription_is_refused_and_not_sent(
     with pytest.raises(SubscriptionRefused):
         channel.send_message(phone.login()["user_id"], "tmpl-result", {"result": "阴性"})
     assert requests.get(f"{phone.base_url}/_emulator/messages", timeout=5).json()["messages"] == []
+
+
+def test_a_server_clock_outside_beijing_time_is_a_misconfiguration(
+    make_channel: Callable[..., AlipayChannel], phone: Phone, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # alipay-sdk-python stamps requests with local time; the gateway reads Beijing time.
+    channel = make_channel()
+    code = phone.login()["auth_code"]
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        with pytest.raises(ChannelMisconfigured) as raised:
+            channel.exchange_code(code)
+        assert raised.value.platform_code == "isv.invalid-timestamp"
+    finally:
+        monkeypatch.setenv("TZ", "Asia/Shanghai")
+        time.tzset()

@@ -146,9 +146,11 @@ def test_malformed_payload_is_refused(
 
 @pytest.fixture(scope="module")
 def channel(platform_key: rsa.RSAPrivateKey, aes_key: bytes) -> AlipayChannel:
-    platform_pem = platform_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    platform_pem = (
+        platform_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return AlipayChannel(
         "2021000000000001",
         generate_rsa_private_key_pem(),
