@@ -26,6 +26,7 @@ machine:
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
 ## bench-login: login rate through gunicorn with 0 ms and 100 ms platform latency, and their ratio
