@@ -27,6 +27,26 @@ preload_app = False
 accesslog = None  # our JSON access line (miniapp_api.logging) carries the request id
 errorlog = "-"
 loglevel = os.environ.get("MINIAPP_LOGGING__LEVEL", "info").lower()
+# gunicorn's own lines (boot, worker timeouts) in the same JSON shape as the app's.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "miniapp_api.logging.JsonFormatter"}},
+    # gunicorn merges this over its defaults, whose loggers use these two handler names.
+    "handlers": {
+        name: {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+        for name in ("console", "error_console")
+    },
+    # The app installs its own root handler (request id, redaction) in each worker.
+    "root": {"level": "WARNING", "handlers": []},
+    "loggers": {
+        "gunicorn.error": {
+            "level": loglevel.upper(),
+            "handlers": ["error_console"],
+            "propagate": False,
+        }
+    },
+}
 
 
 def on_starting(server: object) -> None:

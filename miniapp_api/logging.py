@@ -17,6 +17,7 @@ from typing import Any, TextIO
 from flask import Flask, Response, g, has_request_context, request
 
 REQUEST_ID_HEADER = "X-Request-ID"
+HANDLER_NAME = "miniapp-json"
 _REQUEST_ID_OK = re.compile(r"[A-Za-z0-9._-]{8,64}")
 _ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{3})\d{11}(\d{3}[\dXx])(?![0-9A-Za-z])")
 _MOBILE = re.compile(r"(?<!\d)((?:86)?1[3-9]\d)\d{4}(\d{4})(?!\d)")
@@ -64,6 +65,7 @@ class JsonFormatter(logging.Formatter):
 def build_handler(stream: TextIO) -> logging.Handler:
     """The one way our log lines are written: JSON, with request id, redacted."""
     handler = logging.StreamHandler(stream)
+    handler.set_name(HANDLER_NAME)
     handler.setFormatter(JsonFormatter())
     handler.addFilter(RequestIdFilter())
     handler.addFilter(RedactingFilter())
@@ -84,7 +86,7 @@ def quiet_noisy_loggers() -> None:
 def configure_logging(level: str) -> None:
     """Install the JSON handler on the root logger once (gunicorn's loggers propagate to it)."""
     root = logging.getLogger()
-    if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
+    if any(h.get_name() == HANDLER_NAME for h in root.handlers):
         root.setLevel(level)
         quiet_noisy_loggers()
         return
