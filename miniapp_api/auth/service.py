@@ -11,8 +11,7 @@ from miniapp_api.auth.models import Account
 from miniapp_api.auth.schemas import LoginOut
 from miniapp_api.auth.sessions import SessionStore
 from miniapp_api.db import utcnow
-from miniapp_api.residents.accounts import resident_out, self_link
-from miniapp_api.residents.schemas import AccountOut
+from miniapp_api.residents.accounts import account_out, resident_out, self_link
 from miniapp_api.security.crypto import PersonalDataCrypto
 
 SESSION_KEY_PURPOSE = "account.session_key"
@@ -37,11 +36,9 @@ def login(
         account.last_login_at = utcnow()
         link = self_link(session, account)
         me = resident_out(link.resident, link.relation) if link else None
-        account_out = AccountOut(
-            id=account.public_id, platform=account.platform, phone_masked=account.phone_masked
-        )
-    token = sessions.create(account_out.id, account_out.platform)
-    return LoginOut(token=token, expires_in=sessions.ttl_seconds, account=account_out, self=me)
+        out = account_out(account)
+    token = sessions.create(out.id, out.platform)
+    return LoginOut(token=token, expires_in=sessions.ttl_seconds, account=out, self=me)
 
 
 def _account_for(session: Session, identity: LoginIdentity) -> Account:

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from miniapp_api.auth.models import Account
 from miniapp_api.errors import Unauthorized
 from miniapp_api.residents.models import AccountResident, Relation, Resident
-from miniapp_api.residents.schemas import ResidentOut
+from miniapp_api.residents.schemas import AccountOut, ResidentOut
 
 
 def load_account(session: Session, account_id: str, *, for_update: bool = False) -> Account:
@@ -34,6 +34,12 @@ def links_of(session: Session, account: Account) -> list[AccountResident]:
 def self_link(session: Session, account: Account) -> AccountResident | None:
     return next(
         (link for link in links_of(session, account) if link.relation == Relation.SELF), None
+    )
+
+
+def account_out(account: Account) -> AccountOut:
+    return AccountOut(
+        id=account.public_id, platform=account.platform, phone_masked=account.phone_masked
     )
 
 

@@ -18,6 +18,7 @@ from miniapp_api.auth.models import Account
 from miniapp_api.errors import Conflict, ValidationFailed
 from miniapp_api.residents import records
 from miniapp_api.residents.accounts import (
+    account_out,
     count_links,
     links_of,
     load_account,
@@ -26,7 +27,7 @@ from miniapp_api.residents.accounts import (
 )
 from miniapp_api.residents.identity import IdDocument, IdType, InvalidIdNumber, parse_id
 from miniapp_api.residents.models import AccountResident, Consent, Relation, Resident
-from miniapp_api.residents.schemas import AccountOut, ConsentOut, MeOut, ProfileIn, ResidentOut
+from miniapp_api.residents.schemas import ConsentOut, MeOut, ProfileIn, ResidentOut
 from miniapp_api.security.crypto import PersonalDataCrypto
 
 CLAIM_REFUSED = (
@@ -54,9 +55,7 @@ def me(session: Session, account_id: str) -> MeOut:
     )
     me_self = next((link for link in links if link.relation == Relation.SELF), None)
     return MeOut(
-        account=AccountOut(
-            id=account.public_id, platform=account.platform, phone_masked=account.phone_masked
-        ),
+        account=account_out(account),
         self=resident_out(me_self.resident, me_self.relation) if me_self else None,
         dependents=[
             resident_out(link.resident, link.relation)
