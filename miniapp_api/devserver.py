@@ -25,6 +25,10 @@ def dev_secrets(path: Path = SECRETS_FILE) -> dict[str, str]:
     """Load the development secrets, generating them on first use."""
     if path.exists():
         loaded: dict[str, str] = json.loads(path.read_text())
+        # Files from before registration codes existed get their key added once.
+        if "code_signing_key" not in loaded:
+            loaded["code_signing_key"] = base64.b64encode(secrets.token_bytes(32)).decode()
+            path.write_text(json.dumps(loaded, indent=2))
         return loaded
     app_key = generate_rsa_private_key_pem()
     platform_key = generate_rsa_private_key_pem()
@@ -37,6 +41,7 @@ def dev_secrets(path: Path = SECRETS_FILE) -> dict[str, str]:
         "alipay_platform_private_key": platform_key,
         "alipay_platform_public_key": public_key_pem(platform_key),
         "alipay_aes_key": base64.b64encode(secrets.token_bytes(16)).decode(),
+        "code_signing_key": base64.b64encode(secrets.token_bytes(32)).decode(),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(created, indent=2))
@@ -61,6 +66,9 @@ def embedded_environment(found: dict[str, str], port: int, emulator_port: int) -
         "MINIAPP_ALIPAY__ALIPAY_PUBLIC_KEY": found["alipay_platform_public_key"],
         "MINIAPP_ALIPAY__AES_KEY": found["alipay_aes_key"],
         "MINIAPP_SIMULATOR__EMULATOR_URL": emulator,
+        "MINIAPP_CODES__SIGNING_KEYS": json.dumps(
+            [{"kid": "dev-1", "private_key": found["code_signing_key"]}]
+        ),
     }
 
 

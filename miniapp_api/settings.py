@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import os
 import tomllib
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,48 @@ class ResidentSettings:
 
 
 @dataclass(frozen=True)
+class SigningKey:
+    """An Ed25519 key of the registration codes; ``private_key`` is empty for verify-only keys."""
+
+    kid: str
+    public_key: bytes  # raw 32 bytes
+    private_key: bytes = field(default=b"", repr=False)  # raw 32 bytes
+
+
+@dataclass(frozen=True)
+class CodeSettings:
+    ttl_days: int = 30
+    # The first key signs new codes; all are published in the JWKS, so codes signed by a
+    # retired key stay valid in people's photo albums until they expire.
+    keys: tuple[SigningKey, ...] = ()
+
+    @property
+    def signing_key(self) -> SigningKey:
+        return self.keys[0]
+
+
+@dataclass(frozen=True)
+class LabSettings:
+    max_batch: int = 1000
+    timestamp_tolerance_seconds: int = 300
+    nonce_ttl_seconds: int = 900
+
+
+@dataclass(frozen=True)
+class ResultSettings:
+    overdue_hours: int = 48
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    wechat_template_id: str = ""
+    alipay_template_id: str = ""
+    max_attempts: int = 8
+    backoff_base_seconds: float = 2.0
+    batch_size: int = 100
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the app needs to start, checked. Secrets are excluded from ``repr``."""
 
@@ -71,6 +114,10 @@ class Settings:
     alipay: AlipaySettings | None
     log_level: str
     timezone: str
+    codes: CodeSettings = CodeSettings()
+    lab: LabSettings = LabSettings()
+    results: ResultSettings = ResultSettings()
+    notify: NotifySettings = NotifySettings()
     simulator_emulator_url: str = ""  # set only where the simulator page may be served
     data_key: bytes = b""
     index_key: bytes = b""
@@ -141,6 +188,23 @@ def validate(config: Mapping[str, Any]) -> Settings:
         alipay=_alipay(section("ALIPAY"), required),
         log_level=str(section("LOGGING").get("LEVEL", "INFO")).upper(),
         timezone=str(section("APP").get("TIMEZONE", "Asia/Shanghai")),
+        codes=CodeSettings(
+            ttl_days=int(section("CODES").get("TTL_DAYS", 30)),
+            keys=_signing_keys(section("CODES"), problems),
+        ),
+        lab=LabSettings(
+            max_batch=int(section("LAB").get("MAX_BATCH", 1000)),
+            timestamp_tolerance_seconds=int(section("LAB").get("TIMESTAMP_TOLERANCE_SECONDS", 300)),
+            nonce_ttl_seconds=int(section("LAB").get("NONCE_TTL_SECONDS", 900)),
+        ),
+        results=ResultSettings(overdue_hours=int(section("RESULTS").get("OVERDUE_HOURS", 48))),
+        notify=NotifySettings(
+            wechat_template_id=str(section("NOTIFY").get("WECHAT_TEMPLATE_ID", "")),
+            alipay_template_id=str(section("NOTIFY").get("ALIPAY_TEMPLATE_ID", "")),
+            max_attempts=int(section("NOTIFY").get("MAX_ATTEMPTS", 8)),
+            backoff_base_seconds=float(section("NOTIFY").get("BACKOFF_BASE_SECONDS", 2.0)),
+            batch_size=int(section("NOTIFY").get("BATCH_SIZE", 100)),
+        ),
         simulator_emulator_url=str(section("SIMULATOR").get("EMULATOR_URL", "")).rstrip("/"),
         data_key=key_bytes("DATA_KEY"),
         index_key=key_bytes("INDEX_KEY"),
@@ -150,6 +214,44 @@ def validate(config: Mapping[str, Any]) -> Settings:
     if problems:
         raise ConfigurationError("configuration is incomplete:\n  - " + "\n  - ".join(problems))
     return settings
+
+
+def _signing_keys(cfg: Mapping[str, Any], problems: list[str]) -> tuple[SigningKey, ...]:
+    """``SIGNING_KEYS``: JSON list of ``{"kid", "private_key"}`` (base64 of the raw 32-byte
+    Ed25519 seed), the first signing; ``VERIFY_KEYS``: ``{"kid", "public_key"}`` of retired keys.
+    """
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    name = f"{ENV_PREFIX}_CODES__SIGNING_KEYS"
+    keys: list[SigningKey] = []
+    try:
+        signing = _json_list(cfg.get("SIGNING_KEYS"))
+        verify_only = _json_list(cfg.get("VERIFY_KEYS"))
+        for entry in signing:
+            seed = base64.b64decode(entry["private_key"], validate=True)
+            public = Ed25519PrivateKey.from_private_bytes(seed).public_key()
+            raw = public.public_bytes(Encoding.Raw, PublicFormat.Raw)
+            keys.append(SigningKey(str(entry["kid"]), raw, seed))
+        for entry in verify_only:
+            keys.append(SigningKey(str(entry["kid"]), base64.b64decode(entry["public_key"])))
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        problems.append(f"{name} / VERIFY_KEYS must be JSON lists of keys (see .env.example)")
+        return ()
+    if not signing:
+        problems.append(f"{name} is missing")
+    if len({k.kid for k in keys}) != len(keys):
+        problems.append(f"{name}: key ids (kid) must be unique")
+    return tuple(keys)
+
+
+def _json_list(value: Any) -> list[dict[str, Any]]:
+    if value in (None, ""):
+        return []
+    found = json.loads(value) if isinstance(value, str) else value
+    if not isinstance(found, list):
+        raise ValueError("not a list")
+    return found
 
 
 def _wechat(cfg: Mapping[str, Any], required: Any) -> WechatSettings | None:

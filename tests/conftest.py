@@ -8,6 +8,7 @@ Real services come from the environment with local defaults (CI has both running
 from __future__ import annotations
 
 import base64
+import json
 import os
 import secrets
 from collections.abc import Iterator
@@ -125,7 +126,10 @@ def redis_client() -> Iterator[redis.Redis]:
 
 # --- the app on real PostgreSQL, real Redis and the emulated platforms -----------------------
 
-TABLES = ("consents", "account_residents", "residents", "accounts")
+
+def code_signing_keys() -> str:
+    """A fresh Ed25519 code-signing key, as MINIAPP_CODES__SIGNING_KEYS takes it."""
+    return json.dumps([{"kid": "test-1", "private_key": _keys_b64()}])
 
 
 def _keys_b64() -> str:
@@ -155,6 +159,7 @@ def app_overrides(
             "TIMEOUT": 1.0,
         },
         "SIMULATOR": {"EMULATOR_URL": ""},
+        "CODES": {"SIGNING_KEYS": code_signing_keys()},
     }
 
 
@@ -216,11 +221,19 @@ def app(
     session_app: Flask, emulator: RunningEmulator, redis_client: redis.Redis
 ) -> Iterator[Flask]:
     """The app on PostgreSQL + Redis + emulator; tables emptied after each test."""
+    yield session_app
+    empty_tables(session_app)
+
+
+def empty_tables(app: Flask) -> None:
+    """Empty every table of the app's (PostgreSQL) database."""
     from sqlalchemy import text
 
-    yield session_app
-    with session_app.extensions["miniapp"].db.engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    from miniapp_api.models import metadata
+
+    tables = ", ".join(table.name for table in metadata.sorted_tables)
+    with app.extensions["miniapp"].db.engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from werkzeug.serving import make_server
 
 from channels.emulator import RunningEmulator
-from tests.conftest import REDIS_URL, TABLES, PlatformKeys, app_overrides
+from tests.conftest import REDIS_URL, PlatformKeys, app_overrides, empty_tables
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -84,11 +84,8 @@ def live_app(
     live_url: str, browser_app: Flask, emulator: RunningEmulator, redis_client: redis.Redis
 ) -> Iterator[str]:
     """The served app with a reset emulator and empty Redis; tables emptied afterwards."""
-    from sqlalchemy import text
-
     yield live_url
-    with browser_app.extensions["miniapp"].db.engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    empty_tables(browser_app)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, inspect
 
 from miniapp_api.cli import main
+from tests.conftest import code_signing_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,6 +32,7 @@ def test_db_upgrade_creates_the_schema(tmp_path: Path, monkeypatch: pytest.Monke
         key = base64.b64encode(secrets.token_bytes(32)).decode()
         monkeypatch.setenv(f"MINIAPP_SECURITY__{name}", key)
     monkeypatch.setenv("MINIAPP_ALIPAY__APP_ID", "")
+    monkeypatch.setenv("MINIAPP_CODES__SIGNING_KEYS", code_signing_keys())
 
     result = CliRunner().invoke(main, ["db", "upgrade"])
 

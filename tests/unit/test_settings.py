@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import json
 import secrets
 
 import pytest
 from flask import Config
 
 from miniapp_api.settings import ConfigurationError, load_config, validate
+from tests.conftest import code_signing_keys
 
 
 def key() -> str:
@@ -30,6 +32,7 @@ def test_missing_secrets_are_all_named_at_once(monkeypatch: pytest.MonkeyPatch) 
         "MINIAPP_WECHAT__APP_SECRET",
         "MINIAPP_ALIPAY__APP_PRIVATE_KEY",
         "MINIAPP_ALIPAY__AES_KEY",
+        "MINIAPP_CODES__SIGNING_KEYS",
     ):
         assert name in message
 
@@ -40,6 +43,7 @@ def test_environment_overrides_files_and_nests(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("MINIAPP_SECURITY__DATA_KEY", key())
     monkeypatch.setenv("MINIAPP_SECURITY__INDEX_KEY", key())
     monkeypatch.setenv("MINIAPP_SESSION__TTL_SECONDS", "60")
+    monkeypatch.setenv("MINIAPP_CODES__SIGNING_KEYS", code_signing_keys())
     config = Config(".")
     load_config(config, {"ALIPAY": {"APP_ID": ""}})
     settings = validate(config)
@@ -57,4 +61,33 @@ def test_a_short_data_key_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     config = Config(".")
     load_config(config, {"ALIPAY": {"APP_ID": ""}})
     with pytest.raises(ConfigurationError, match="DATA_KEY must be base64 of 32"):
+        validate(config)
+
+
+def test_code_signing_keys_are_parsed_and_the_first_signs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MINIAPP_SECURITY__DATA_KEY", key())
+    monkeypatch.setenv("MINIAPP_SECURITY__INDEX_KEY", key())
+    monkeypatch.setenv("MINIAPP_WECHAT__APP_SECRET", "x")
+    retired = base64.b64encode(secrets.token_bytes(32)).decode()
+    signing = [{"kid": "new", "private_key": key()}]
+    monkeypatch.setenv("MINIAPP_CODES__SIGNING_KEYS", json.dumps(signing))
+    monkeypatch.setenv(
+        "MINIAPP_CODES__VERIFY_KEYS", json.dumps([{"kid": "old", "public_key": retired}])
+    )
+    config = Config(".")
+    load_config(config, {"ALIPAY": {"APP_ID": ""}})
+    codes = validate(config).codes
+    assert codes.signing_key.kid == "new"
+    assert len(codes.signing_key.public_key) == 32
+    assert [(k.kid, bool(k.private_key)) for k in codes.keys] == [("new", True), ("old", False)]
+
+
+def test_malformed_code_signing_keys_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MINIAPP_SECURITY__DATA_KEY", key())
+    monkeypatch.setenv("MINIAPP_SECURITY__INDEX_KEY", key())
+    monkeypatch.setenv("MINIAPP_WECHAT__APP_SECRET", "x")
+    monkeypatch.setenv("MINIAPP_CODES__SIGNING_KEYS", '[{"kid": "k"}]')
+    config = Config(".")
+    load_config(config, {"ALIPAY": {"APP_ID": ""}})
+    with pytest.raises(ConfigurationError, match="SIGNING_KEYS / VERIFY_KEYS must be JSON lists"):
         validate(config)

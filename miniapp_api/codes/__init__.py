@@ -1,0 +1,1 @@
+"""Registration codes: signed tokens a scanner verifies offline, valid as screenshots (§5)."""

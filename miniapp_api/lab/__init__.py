@@ -1,0 +1,1 @@
+"""Labs: signed machine-to-machine result uploads, idempotent, with explicit amendments."""

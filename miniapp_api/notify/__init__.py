@@ -1,0 +1,1 @@
+"""Push: subscriptions the residents accepted, the transactional outbox and its worker."""

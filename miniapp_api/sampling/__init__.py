@@ -1,0 +1,1 @@
+"""Screening rounds, sampling sites, staff, tubes and the scans that bind people to tubes."""

@@ -1,0 +1,99 @@
+"""Rounds, sites, staff, tubes, and the binding of a resident to a tube in a round."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from miniapp_api.auth.models import new_public_id
+from miniapp_api.db import Base, utcnow
+
+
+class ScreeningRound(Base):
+    """A screening round an operator opens, e.g. "2022-03-16 Pudong"."""
+
+    __tablename__ = "screening_rounds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(
+        String(24), unique=True, default=lambda: new_public_id("rd")
+    )
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Site(Base):
+    """A sampling site. Its tubes go to ``lab_id``'s lab."""
+
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(
+        String(24), unique=True, default=lambda: new_public_id("st")
+    )
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    lab_id: Mapped[int | None] = mapped_column(ForeignKey("labs.id"))
+
+
+class Staff(Base):
+    """A sampling staff member; password hashed with argon2."""
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Tube(Base):
+    """A sample tube holding 1, 5, 10 or 20 swabs; open until closed by staff."""
+
+    __tablename__ = "tubes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tube_no: Mapped[str] = mapped_column(String(32), unique=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("screening_rounds.id"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    lab_id: Mapped[int | None] = mapped_column(ForeignKey("labs.id"), index=True)
+    capacity: Mapped[int] = mapped_column(Integer)
+    bound_count: Mapped[int] = mapped_column(Integer, default=0)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Sampling(Base):
+    """A resident sampled into a tube. Unique per round: nobody is bound twice in a round."""
+
+    __tablename__ = "samplings"
+    __table_args__ = (UniqueConstraint("round_id", "resident_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("screening_rounds.id"))
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
+    tube_id: Mapped[int] = mapped_column(ForeignKey("tubes.id"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    code_id: Mapped[str] = mapped_column(String(32))
+    scanned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ScanReceipt(Base):
+    """The answer given to one scan item, so a re-sent ``client_id`` gets the same answer."""
+
+    __tablename__ = "scan_receipts"
+    __table_args__ = (UniqueConstraint("staff_id", "client_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    client_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    answer: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
