@@ -67,7 +67,7 @@ def embedded_environment(found: dict[str, str], port: int, emulator_port: int) -
         "MINIAPP_ALIPAY__AES_KEY": found["alipay_aes_key"],
         "MINIAPP_SIMULATOR__EMULATOR_URL": emulator,
         "MINIAPP_CODES__SIGNING_KEYS": json.dumps(
-            [{"kid": "dev-1", "private_key": found["code_signing_key"]}]
+            [{"kid": "dev1", "private_key": found["code_signing_key"]}]
         ),
     }
 

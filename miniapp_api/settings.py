@@ -242,6 +242,9 @@ def _signing_keys(cfg: Mapping[str, Any], problems: list[str]) -> tuple[SigningK
         problems.append(f"{name} is missing")
     if len({k.kid for k in keys}) != len(keys):
         problems.append(f"{name}: key ids (kid) must be unique")
+    if any(not 1 <= len(k.kid) <= 4 for k in keys):
+        # The token must fit a version 10 QR symbol (miniapp_api/codes/tokens.py).
+        problems.append(f"{name}: key ids (kid) must be 1 to 4 characters")
     return tuple(keys)
 
 

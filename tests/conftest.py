@@ -129,7 +129,7 @@ def redis_client() -> Iterator[redis.Redis]:
 
 def code_signing_keys() -> str:
     """A fresh Ed25519 code-signing key, as MINIAPP_CODES__SIGNING_KEYS takes it."""
-    return json.dumps([{"kid": "test-1", "private_key": _keys_b64()}])
+    return json.dumps([{"kid": "t1", "private_key": _keys_b64()}])
 
 
 def _keys_b64() -> str:

@@ -22,14 +22,16 @@ class SessionInfo:
 
 
 class SessionStore:
-    def __init__(self, client: redis.Redis, ttl_seconds: int) -> None:
+    """Sessions of one kind: residents' (``namespace="session"``) or staff's (``"staff"``)."""
+
+    def __init__(self, client: redis.Redis, ttl_seconds: int, namespace: str = "session") -> None:
         self._redis = client
         self.ttl_seconds = ttl_seconds
+        self.namespace = namespace
 
-    @staticmethod
-    def _key(token: str) -> str:
+    def _key(self, token: str) -> str:
         digest = hashlib.sha256(token.encode()).hexdigest()
-        return f"session:{{{digest[:16]}}}:{digest[16:]}"
+        return f"{self.namespace}:{{{digest[:16]}}}:{digest[16:]}"
 
     def create(self, account_id: str, platform: str) -> str:
         token = secrets.token_urlsafe(32)
