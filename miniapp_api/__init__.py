@@ -59,11 +59,26 @@ def create_app(
 def register_blueprints(app: Flask, *, simulator: bool) -> None:
     """Every blueprint, listed explicitly. The simulator page exists only where configured."""
     from miniapp_api.auth.views import bp as auth_bp
+    from miniapp_api.codes.views import bp as codes_bp
+    from miniapp_api.lab.views import bp as lab_bp
+    from miniapp_api.notify.views import bp as notify_bp
     from miniapp_api.ops.views import bp as ops_bp
     from miniapp_api.residents.views import bp as residents_bp
+    from miniapp_api.results.views import bp as results_bp
+    from miniapp_api.sampling.views import bp as sampling_bp
     from miniapp_api.simulator.views import bp as simulator_bp
 
-    for blueprint in (auth_bp, residents_bp, ops_bp):
+    blueprints = (
+        auth_bp,
+        residents_bp,
+        codes_bp,
+        sampling_bp,
+        lab_bp,
+        results_bp,
+        notify_bp,
+        ops_bp,
+    )
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
     if simulator:
         app.register_blueprint(simulator_bp)

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from miniapp_api.auth.models import Account
-from miniapp_api.errors import Unauthorized
+from miniapp_api.errors import NotFound, Unauthorized
 from miniapp_api.residents.models import AccountResident, Relation, Resident
 from miniapp_api.residents.schemas import AccountOut, ResidentOut
 
@@ -59,3 +59,14 @@ def count_links(session: Session, resident: Resident, relation: Relation | None 
     if relation is not None:
         query = query.where(AccountResident.relation == relation)
     return len(list(session.scalars(query)))
+
+
+def resident_for_account(session: Session, account: Account, resident_id: str) -> AccountResident:
+    """The caller's link to ``resident_id`` (self or dependent). Unknown and other people's
+    residents are the same 404, so ids cannot be probed."""
+    link = next(
+        (x for x in links_of(session, account) if x.resident.public_id == resident_id), None
+    )
+    if link is None:
+        raise NotFound("No such resident on your account.", code="resident_not_found")
+    return link
