@@ -1,9 +1,11 @@
-"""A closed-loop HTTP load generator: N client threads, each one keep-alive connection, one
-request in flight per client, for a warm-up and then a measured window.
+"""A closed-loop HTTP load generator: N client threads, each one keep-alive connection and one
+request in flight, running until stopped; the caller cuts measurement windows out of the log.
 
-Each request body comes from a shared queue of pre-built bodies (single-use login codes), so
-the measured window touches only the server under test. Threads spend their time blocked on
-sockets, where they release the GIL; the client's own CPU is reported so that it can be checked.
+Each request body comes from a shared queue of pre-built bodies (single-use login codes), so a
+run touches only the server under test. Threads spend their time blocked on sockets, where they
+release the GIL. Every request is logged as (sent, done, status); a window counts the requests
+that *completed* in it and were *sent* after the last change of conditions (so none of them
+saw the previous setting), which does not under-count the way "sent and done inside" would.
 """
 
 from __future__ import annotations
@@ -15,17 +17,17 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 
 LOOPBACK = "127.0.0.1"
+Record = tuple[float, float, str]  # (sent, done, status) on time.monotonic()
 
 
 @dataclass
-class WindowResult:
-    """What one measured window produced."""
+class Tally:
+    """What some measured windows produced (several windows add up into one tally)."""
 
-    seconds: float
+    seconds: float = 0.0
     ok_latencies: list[float] = field(default_factory=list)  # seconds, 200 responses only
     failures: Counter[str] = field(default_factory=Counter)  # "502", "conn", ...
     client_cpu_seconds: float = 0.0
-    exhausted: bool = False  # the body queue ran dry before the window ended
 
     @property
     def ok(self) -> int:
@@ -43,83 +45,84 @@ class WindowResult:
         rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered)) - 1))
         return ordered[rank] * 1000
 
+    def add(self, records: list[Record], since: float, start: float, end: float) -> None:
+        """Count the records done in [start, end) and sent at or after ``since``."""
+        self.seconds += end - start
+        for sent, done, status in records:
+            if sent >= since and start <= done < end:
+                if status == "200":
+                    self.ok_latencies.append(done - sent)
+                else:
+                    self.failures[status] += 1
+
 
 class _Client(threading.Thread):
-    def __init__(
-        self,
-        port: int,
-        path: str,
-        bodies: deque[bytes],
-        window: tuple[float, float],
-        timeout: float,
-    ) -> None:
+    def __init__(self, loop: ClosedLoop) -> None:
         super().__init__(daemon=True)
-        self._port, self._path, self._bodies = port, path, bodies
-        self._start_at, self._end_at = window
-        self._timeout = timeout
-        self.latencies: list[float] = []
-        self.failures: Counter[str] = Counter()
-        self.ran_dry = False
+        self._loop = loop
+        self.records: list[Record] = []
+        self.sent_at: float | None = None  # when the request now in flight was sent
 
     def run(self) -> None:
-        headers = {"Content-Type": "application/json", "Connection": "keep-alive"}
-        connection = http.client.HTTPConnection(LOOPBACK, self._port, timeout=self._timeout)
+        loop = self._loop
+        headers = {"Content-Type": "application/json"}
+        connection = http.client.HTTPConnection(LOOPBACK, loop.port, timeout=loop.timeout)
         try:
-            while (sent := time.monotonic()) < self._end_at:
+            while not loop.stopping.is_set():
                 try:
-                    body = self._bodies.popleft()  # atomic: threads share the queue
+                    body = loop.bodies.popleft()  # atomic: the threads share the queue
                 except IndexError:
-                    self.ran_dry = True
+                    loop.ran_dry_at = loop.ran_dry_at or time.monotonic()
                     return
+                sent = self.sent_at = time.monotonic()
                 try:
-                    connection.request("POST", self._path, body, headers)
+                    connection.request("POST", loop.path, body, headers)
                     response = connection.getresponse()
                     response.read()
                     status = str(response.status)
                 except (OSError, http.client.HTTPException):
-                    connection.close()  # reconnects on the next request
+                    connection.close()  # http.client reconnects on the next request
                     status = "conn"
-                done = time.monotonic()
-                # A request counts in the window it completes in, if it started in it too.
-                if self._start_at <= sent and done <= self._end_at:
-                    if status == "200":
-                        self.latencies.append(done - sent)
-                    else:
-                        self.failures[status] += 1
+                self.records.append((sent, time.monotonic(), status))
+                self.sent_at = None
         finally:
             connection.close()
 
 
-def closed_loop(
-    port: int,
-    path: str,
-    bodies: deque[bytes],
-    *,
-    concurrency: int,
-    warmup: float,
-    duration: float,
-    timeout: float = 10.0,
-) -> WindowResult:
-    """Run ``concurrency`` clients for ``warmup + duration`` seconds; measure the last part.
+class ClosedLoop:
+    """``concurrency`` clients posting ``bodies`` to ``path`` until :meth:`stop` or the end of
+    the bodies (``ran_dry_at`` then tells when)."""
 
-    Returns early, flagged ``exhausted``, if the bodies run out first (seeding relies on that).
-    """
-    now = time.monotonic()
-    window = (now + warmup, now + warmup + duration)
-    clients = [_Client(port, path, bodies, window, timeout) for _ in range(concurrency)]
-    for client in clients:
-        client.start()
-    time.sleep(max(0.0, window[0] - time.monotonic()))
-    cpu_before = time.process_time()
-    while time.monotonic() < window[1] and any(c.is_alive() for c in clients):
-        time.sleep(0.05)
-    measured = min(time.monotonic(), window[1]) - window[0]
-    cpu_after = time.process_time()
-    for client in clients:
-        client.join(timeout + 5)
-    result = WindowResult(seconds=measured, client_cpu_seconds=cpu_after - cpu_before)
-    for client in clients:
-        result.ok_latencies.extend(client.latencies)
-        result.failures.update(client.failures)
-        result.exhausted |= client.ran_dry
-    return result
+    def __init__(
+        self, port: int, path: str, bodies: deque[bytes], concurrency: int, timeout: float = 10.0
+    ) -> None:
+        self.port, self.path, self.bodies, self.timeout = port, path, bodies, timeout
+        self.stopping = threading.Event()
+        self.ran_dry_at: float | None = None
+        self._clients = [_Client(self) for _ in range(concurrency)]
+
+    def start(self) -> None:
+        for client in self._clients:
+            client.start()
+
+    def alive(self) -> bool:
+        return any(client.is_alive() for client in self._clients)
+
+    def wait_for_in_flight(self, sent_before: float, deadline: float) -> None:
+        """Block until no request sent before ``sent_before`` is in flight (or ``deadline``)."""
+        while time.monotonic() < deadline and any(
+            (sent := client.sent_at) is not None and sent < sent_before for client in self._clients
+        ):
+            time.sleep(0.01)
+
+    def wait_until_done(self, deadline: float) -> None:
+        """Block until every client has stopped (bodies used up) or ``deadline`` passes."""
+        while self.alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def stop(self) -> list[Record]:
+        """Stop the clients (each finishes its request in flight) and return every record."""
+        self.stopping.set()
+        for client in self._clients:
+            client.join(self.timeout + 5)
+        return [record for client in self._clients for record in client.records]

@@ -7,6 +7,7 @@ stopping it also stops what it forked (gunicorn's workers), and nothing else.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import http.client
 import json
 import os
@@ -16,12 +17,13 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 LOOPBACK = "127.0.0.1"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def free_port() -> int:
@@ -30,6 +32,22 @@ def free_port() -> int:
         probe.bind((LOOPBACK, 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def _child_setup(cpus: set[int] | None) -> Callable[[], None]:
+    """What runs in the child before exec: optional CPU pinning, and dying with the bench.
+
+    PR_SET_PDEATHSIG: if the bench is killed outright (no cleanup), the kernel sends the child
+    SIGTERM; gunicorn's workers then notice their master is gone and exit too.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def setup() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if cpus is not None:
+            os.sched_setaffinity(0, cpus)
+
+    return setup
 
 
 class Child:
@@ -41,8 +59,7 @@ class Child:
         argv: Sequence[str],
         env: Mapping[str, str],
         cwd: Path,
-        *,
-        stdout_pipe: bool = False,
+        cpus: set[int] | None = None,
     ) -> None:
         self.name = name
         # Outlives __init__ (read after the run, closed by close()), hence no ``with``.
@@ -52,9 +69,10 @@ class Child:
             env=dict(env),
             cwd=cwd,
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE if stdout_pipe else self.log,
+            stdout=self.log,
             stderr=self.log,
             start_new_session=True,
+            preexec_fn=_child_setup(cpus),  # children are started before any thread is
         )
 
     @property
@@ -64,30 +82,15 @@ class Child:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def read_line(self, timeout: float) -> str:
-        """The first line the child prints on stdout (e.g. its URL), or raise after ``timeout``."""
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + timeout
-        os.set_blocking(self.proc.stdout.fileno(), False)
-        buffer = b""
-        while time.monotonic() < deadline:
-            chunk = self.proc.stdout.read()
-            if chunk:
-                buffer += chunk
-                if b"\n" in buffer:
-                    return buffer.split(b"\n", 1)[0].decode().strip()
-            elif not self.alive():
-                break
-            time.sleep(0.02)
-        raise RuntimeError(f"{self.name} printed no line within {timeout:.0f}s\n{self.log_tail()}")
-
     def log_text(self) -> str:
         self.log.flush()
         self.log.seek(0)
         return self.log.read().decode(errors="replace")
 
-    def log_tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log_text().splitlines()[-lines:])
+    def log_tail(self, lines: int = 20, width: int = 300) -> str:
+        """The end of the child's output, long lines (JSON tracebacks) cut to ``width``."""
+        tail = self.log_text().splitlines()[-lines:]
+        return "\n".join(line if len(line) <= width else line[:width] + " ..." for line in tail)
 
     def stop(self, grace: float = 10.0) -> None:
         """SIGTERM the child's process group, then SIGKILL it if it is still there."""
@@ -101,8 +104,6 @@ class Child:
             os.killpg(self.proc.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
 
     def close(self) -> None:
         self.log.close()
@@ -191,9 +192,7 @@ class ScratchDatabase:
         self._admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
         with self._admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{self.name}"'))
-        self.url = make_url(admin_url).set(database=self.name).render_as_string(
-            hide_password=False
-        )
+        self.url = make_url(admin_url).set(database=self.name).render_as_string(hide_password=False)
 
     def drop(self) -> None:
         from sqlalchemy import text

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import requests
+import requests.adapters
 from alipay.aop.api.AlipayClientConfig import AlipayClientConfig
 from alipay.aop.api.domain.AlipayOpenAppMiniTemplatemessageSendModel import (
     AlipayOpenAppMiniTemplatemessageSendModel,
@@ -82,7 +83,7 @@ class AlipayChannel:
         self._public_key = public_key
         self._aes_key = load_aes_key(aes_key)
         self._own_session = session is None
-        self._session = session or requests.Session()
+        self._session = session or _pooled_session()
         self._client = GatewayClient(config, self._session)
         if time.localtime().tm_gmtoff != BEIJING_UTC_OFFSET:
             # The SDK stamps requests with local time; the gateway reads them as Beijing time.
@@ -161,3 +162,12 @@ class AlipayChannel:
         sub_code = str(response.sub_code) if response.sub_code else None
         if sub_code or (code is not None and code != SUCCESS):
             raise error_for(code, sub_code, str(response.sub_msg or ""), api)
+
+
+def _pooled_session(pool_size: int = 32) -> requests.Session:
+    """A session keeping as many gateway connections as a gthread worker has threads."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=pool_size)
+    for scheme in ("http://", "https://"):
+        session.mount(scheme, adapter)
+    return session

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import requests
+import requests.adapters
 from wechatpy import WeChatClient
 
 OFFICIAL_BASE_URL = "https://api.weixin.qq.com/"
@@ -27,8 +29,15 @@ class RebasedWeChatClient(WeChatClient):  # type: ignore[misc]  # wechatpy is un
     or refreshes tokens itself (``auto_retry`` is off: the adapter refreshes once, under a lock).
     """
 
-    def __init__(self, app_id: str, app_secret: str, base_url: str, timeout: float) -> None:
+    def __init__(
+        self, app_id: str, app_secret: str, base_url: str, timeout: float, pool_size: int = 32
+    ) -> None:
         super().__init__(app_id, app_secret, timeout=timeout, auto_retry=False)
+        # requests keeps 10 connections per host by default; a gthread worker has more threads,
+        # and every connection beyond the pool is a new TLS handshake with the platform.
+        adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=pool_size)
+        for scheme in ("http://", "https://"):
+            self._http.mount(scheme, adapter)
         self.base_url = base_url.rstrip("/") + "/"
         # Instance attributes shadow wechatpy's class-level base URLs for this client only.
         self.API_BASE_URL = self.base_url + "cgi-bin/"
