@@ -1,0 +1,38 @@
+"""Response bodies of the codes feature: a resident's code and the JWKS of the signing keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class CodeOut(BaseModel):
+    """A resident's live registration code; ``name_masked`` and ``id_last4`` are exactly what
+    a scanner shows the sampling staff (the token's claims)."""
+
+    token: str = Field(description="compact JWS (EdDSA, Ed25519): what the QR symbol holds")
+    code_id: str = Field(description="the token's random jti; changes when the code is re-issued")
+    expires_at: datetime
+    png_url: str = Field(description="the QR symbol as PNG; send the same Bearer session")
+    svg_url: str = Field(description="the QR symbol as SVG; send the same Bearer session")
+    name_masked: str
+    id_last4: str = Field(description="the ID's last four characters as the masked ID shows them")
+
+
+class JwkOut(BaseModel):
+    """One Ed25519 public key (RFC 8037)."""
+
+    kty: Literal["OKP"] = "OKP"
+    crv: Literal["Ed25519"] = "Ed25519"
+    x: str = Field(description="base64url of the raw 32-byte public key, no padding")
+    kid: str
+    alg: Literal["EdDSA"] = "EdDSA"
+    use: Literal["sig"] = "sig"
+
+
+class JwksOut(BaseModel):
+    """Every key a code may be signed with: the signing key first, then retired ones."""
+
+    keys: list[JwkOut]
