@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench-login emulator migrate clean machine
+.PHONY: run test lint bench-login emulator migrate clean machine worker
 
 $(STAMP): pyproject.toml requirements.lock
 	python3 -m venv $(VENV)
@@ -32,6 +32,10 @@ lint: $(STAMP)
 ## bench-login: login rate through gunicorn with 0 ms and 100 ms platform latency, and their ratio
 bench-login: $(STAMP) machine
 	$(PY) bench/login.py
+
+## worker: send push messages (WeChat subscribe, Alipay) from the outbox until stopped
+worker: $(STAMP)
+	$(VENV)/bin/miniapp worker
 
 migrate: $(STAMP)
 	$(VENV)/bin/miniapp db upgrade

@@ -8,6 +8,9 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup
 
+from miniapp_api.notify.commands import worker
+from miniapp_api.results.commands import readmodel
+from miniapp_api.sampling.commands import labs, rounds, sites, staff
 from miniapp_api.wiring import EXTENSION_KEY
 
 
@@ -22,6 +25,14 @@ def _create_app() -> object:
 )
 def main() -> None:
     """Operate the screening mini-program backend."""
+
+
+main.add_command(sites)
+main.add_command(staff)
+main.add_command(labs)
+main.add_command(rounds)
+main.add_command(worker)
+main.add_command(readmodel)
 
 
 @main.group()

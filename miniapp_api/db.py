@@ -29,6 +29,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands timestamps back naive (they were stored as UTC); PostgreSQL in its zone."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 class Database:
     """The engine and session factory. Services get a ``Session`` and own its transaction."""
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from miniapp_api.codes.models import RegistrationCode
 from miniapp_api.codes.tokens import CodeClaims, short_masked_name, sign_code
+from miniapp_api.db import as_utc
 from miniapp_api.residents.accounts import load_account, resident_for_account
 from miniapp_api.residents.models import Resident
 from miniapp_api.settings import CodeSettings, SigningKey
@@ -79,11 +80,6 @@ def reissue(
             if attempt == ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
-
-
-def as_utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes for timezone-aware columns; they were stored as UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _reachable(session: Session, account_id: str, resident_id: str) -> Resident:

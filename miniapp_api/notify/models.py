@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from miniapp_api.db import Base, utcnow
@@ -29,15 +39,28 @@ class Subscription(Base):
 class OutboxMessage(Base):
     """One push to send: written in the same transaction as the result it announces.
 
-    ``status``: ``pending`` → ``sending`` (claimed by a worker) → ``sent`` | ``refused`` (43101,
-    never retried) | ``no_subscription`` | ``failed`` (gave up after retries).
+    ``status``: ``pending`` (a worker may hold a lease on it: ``claimed_until``) → ``sending``
+    (acceptance spent, the platform may have been called; never re-sent) → ``sent`` |
+    ``refused`` (43101, never retried) | ``no_subscription`` | ``failed`` (gave up, or delivery
+    unknown). See ``miniapp_api/notify/worker.py`` for the crash windows.
     """
 
     __tablename__ = "outbox"
+    __table_args__ = (
+        # The worker's claim query: due pending rows in order, without sorting the whole table.
+        Index(
+            "ix_outbox_due",
+            "next_attempt_at",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     # e.g. "result:<person_result id>:<account id>:<result version>": one message per event.
     dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
-    person_result_id: Mapped[int] = mapped_column(ForeignKey("person_results.id"))
+    # Indexed: deleting person results (retention, amendments) must not scan the outbox.
+    person_result_id: Mapped[int] = mapped_column(ForeignKey("person_results.id"), index=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(16), index=True, default="pending")
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)

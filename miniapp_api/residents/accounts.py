@@ -70,3 +70,14 @@ def resident_for_account(session: Session, account: Account, resident_id: str) -
     if link is None:
         raise NotFound("No such resident on your account.", code="resident_not_found")
     return link
+
+
+def holders_of(session: Session, resident_id: str) -> list[str]:
+    """Public ids of every account holding the resident (as self or dependent)."""
+    query = (
+        select(Account.public_id)
+        .join(AccountResident, AccountResident.account_id == Account.id)
+        .join(Resident, Resident.id == AccountResident.resident_id)
+        .where(Resident.public_id == resident_id)
+    )
+    return list(session.scalars(query))

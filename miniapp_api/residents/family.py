@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import redis
 from sqlalchemy.orm import Session
 
 from miniapp_api.errors import Conflict, NotFound, ValidationFailed
@@ -13,6 +14,7 @@ from miniapp_api.residents.identity import age_on
 from miniapp_api.residents.models import AccountResident, Consent, Relation
 from miniapp_api.residents.schemas import DependentIn, ResidentOut
 from miniapp_api.residents.service import parse_document
+from miniapp_api.results.service import forget_links
 from miniapp_api.security.crypto import PersonalDataCrypto
 from miniapp_api.settings import ResidentSettings
 
@@ -22,6 +24,7 @@ GUARDIAN_CONSENT_VERSION = "2022-04"
 def add_dependent(
     session: Session,
     crypto: PersonalDataCrypto,
+    client: redis.Redis,
     rules: ResidentSettings,
     account_id: str,
     person: DependentIn,
@@ -82,10 +85,14 @@ def add_dependent(
                 )
             )
         session.flush()
-        return resident_out(resident, Relation.DEPENDENT)
+        added = resident_out(resident, Relation.DEPENDENT)
+    forget_links(client, [account_id])
+    return added
 
 
-def remove_dependent(session: Session, account_id: str, resident_id: str) -> None:
+def remove_dependent(
+    session: Session, client: redis.Redis, account_id: str, resident_id: str
+) -> None:
     """Unlink a family member. Unknown ids and other accounts' members are the same 404."""
     with session.begin():
         account = load_account(session, account_id)
@@ -101,3 +108,4 @@ def remove_dependent(session: Session, account_id: str, resident_id: str) -> Non
             raise NotFound("No such family member.", code="dependent_not_found")
         # The resident row stays: it is the system of record for their results and codes.
         session.delete(link)
+    forget_links(client, [account_id])

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 
+import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -20,6 +21,7 @@ from miniapp_api.residents import records
 from miniapp_api.residents.accounts import (
     account_out,
     count_links,
+    holders_of,
     links_of,
     load_account,
     resident_out,
@@ -28,6 +30,7 @@ from miniapp_api.residents.accounts import (
 from miniapp_api.residents.identity import IdDocument, IdType, InvalidIdNumber, parse_id
 from miniapp_api.residents.models import AccountResident, Consent, Relation, Resident
 from miniapp_api.residents.schemas import ConsentOut, MeOut, ProfileIn, ResidentOut
+from miniapp_api.results.service import forget_links
 from miniapp_api.security.crypto import PersonalDataCrypto
 
 CLAIM_REFUSED = (
@@ -75,10 +78,33 @@ def me(session: Session, account_id: str) -> MeOut:
 
 
 def declare_profile(
-    session: Session, crypto: PersonalDataCrypto, account_id: str, profile: ProfileIn, today: date
+    session: Session,
+    crypto: PersonalDataCrypto,
+    client: redis.Redis,
+    account_id: str,
+    profile: ProfileIn,
+    today: date,
 ) -> ResidentOut:
-    """Declare or correct who this account's holder is; links to an existing resident per §4."""
+    """Declare or correct who this account's holder is; links to an existing resident per §4.
+
+    Afterwards the cached holdings of every account that shows this resident are dropped
+    (a name correction changes the masked name they all show).
+    """
     doc = parse_document(profile.id_type, profile.id_number, today)
+    out = _declare(session, crypto, account_id, profile, doc)
+    with session.begin():
+        holders = holders_of(session, out.id)
+    forget_links(client, {account_id, *holders})
+    return out
+
+
+def _declare(
+    session: Session,
+    crypto: PersonalDataCrypto,
+    account_id: str,
+    profile: ProfileIn,
+    doc: IdDocument,
+) -> ResidentOut:
     with session.begin():
         account = load_account(session, account_id, for_update=True)
         current = self_link(session, account)

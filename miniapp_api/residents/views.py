@@ -53,7 +53,7 @@ def put_profile() -> ResponseReturnValue:
     profile = parse_body(ProfileIn)
     with wire.db.session() as session:
         out = service.declare_profile(
-            session, wire.crypto, caller.account_id, profile, date.today()
+            session, wire.crypto, wire.redis, caller.account_id, profile, date.today()
         )
     return out.model_dump(mode="json")
 
@@ -95,7 +95,13 @@ def post_dependent() -> ResponseReturnValue:
     person = parse_body(DependentIn)
     with wire.db.session() as session:
         out = family.add_dependent(
-            session, wire.crypto, wire.settings.residents, caller.account_id, person, date.today()
+            session,
+            wire.crypto,
+            wire.redis,
+            wire.settings.residents,
+            caller.account_id,
+            person,
+            date.today(),
         )
     return out.model_dump(mode="json"), 201
 
@@ -106,5 +112,5 @@ def delete_dependent(resident_id: str) -> ResponseReturnValue:
     wire = wiring()
     caller = require_session(wire.sessions)
     with wire.db.session() as session:
-        family.remove_dependent(session, caller.account_id, resident_id)
+        family.remove_dependent(session, wire.redis, caller.account_id, resident_id)
     return Response(status=204)

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from miniapp_api.auth.models import new_public_id
@@ -16,6 +26,16 @@ class ScreeningRound(Base):
     """A screening round an operator opens, e.g. "2022-03-16 Pudong"."""
 
     __tablename__ = "screening_rounds"
+    __table_args__ = (
+        # At most one open round: the scans bind into "the" open round.
+        Index(
+            "uq_screening_rounds_one_open",
+            text("(closed_at IS NULL)"),
+            unique=True,
+            postgresql_where=text("closed_at IS NULL"),
+            sqlite_where=text("closed_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(

@@ -1,0 +1,127 @@
+"""Lab use cases: upload a batch of tube results, amend a final result.
+
+Both run in one transaction that stores the tube results, the person results, the outbox rows
+and the idempotent answer together; the Redis read model is updated after the commit (the
+database is the system of record; ``miniapp readmodel rebuild`` repairs a missed update).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import redis
+from sqlalchemy.orm import Session
+
+from miniapp_api.errors import ApiError
+from miniapp_api.lab import idempotency
+from miniapp_api.lab.amend import amend
+from miniapp_api.lab.ingest import ingest
+from miniapp_api.lab.models import Lab
+from miniapp_api.lab.schemas import AmendIn, ResultBatchIn
+from miniapp_api.results.readmodel import ResultEntry, ResultReadModel
+from miniapp_api.settings import LabSettings
+
+log = logging.getLogger(__name__)
+
+
+class BatchTooLarge(ApiError):
+    status, code = 413, "batch_too_large"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the view returns: status and body, and whether it is a stored first answer."""
+
+    status: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class IdempotentRequest:
+    key: str | None
+    fingerprint: str
+
+
+def upload_results(
+    session: Session,
+    readmodel: ResultReadModel,
+    settings: LabSettings,
+    lab: Lab,
+    batch: ResultBatchIn,
+    request: IdempotentRequest,
+    now: datetime,
+) -> Answer:
+    """Store a batch of tube results; each item gets its own status (``ItemOut``)."""
+    if len(batch.results) > settings.max_batch:
+        raise BatchTooLarge(
+            f"At most {settings.max_batch} results per request; split the batch.",
+            detail={"max_batch": settings.max_batch, "received": len(batch.results)},
+        )
+    with _idempotent(session, lab, request, now) as owned:
+        if isinstance(owned, idempotency.StoredAnswer):
+            return Answer(owned.status, owned.body, replayed=True)
+        with session.begin():
+            body, fanned = ingest(session, lab, batch.results, settings, now)
+            if owned is not None:
+                idempotency.complete(session, owned, 200, body)
+    _publish(readmodel, fanned.entries)
+    return Answer(200, body)
+
+
+def amend_result(
+    session: Session,
+    readmodel: ResultReadModel,
+    settings: LabSettings,
+    lab: Lab,
+    tube_no: str,
+    change: AmendIn,
+    request: IdempotentRequest,
+    now: datetime,
+) -> Answer:
+    """Correct a final result, keeping the replaced one in the history; notifies again."""
+    with _idempotent(session, lab, request, now) as owned:
+        if isinstance(owned, idempotency.StoredAnswer):
+            return Answer(owned.status, owned.body, replayed=True)
+        with session.begin():
+            body, fanned = amend(session, lab, tube_no, change, settings, now)
+            if owned is not None:
+                idempotency.complete(session, owned, 200, body)
+    _publish(readmodel, fanned.entries)
+    return Answer(200, body)
+
+
+@contextmanager
+def _idempotent(
+    session: Session, lab: Lab, request: IdempotentRequest, now: datetime
+) -> Iterator[idempotency.Claim | idempotency.StoredAnswer | None]:
+    """Claim the key (if any) for the block; release it if the block fails."""
+    if request.key is None:
+        yield None
+        return
+    owned = idempotency.claim(session, lab.id, request.key, request.fingerprint, now)
+    try:
+        yield owned
+    except BaseException:
+        if isinstance(owned, idempotency.Claim):
+            idempotency.release(session, owned)
+        raise
+
+
+def _publish(readmodel: ResultReadModel, entries: list[tuple[str, ResultEntry]]) -> None:
+    """Update the read model after the commit; a failure leaves the results safe in the
+    database and is repaired by ``miniapp readmodel rebuild``."""
+    if not entries:
+        return
+    try:
+        readmodel.record(entries)
+    except redis.RedisError:
+        log.error(
+            "results read model update failed for %d entries; run `miniapp readmodel rebuild`",
+            len(entries),
+        )

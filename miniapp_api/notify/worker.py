@@ -1,0 +1,491 @@
+"""The push worker: sends outbox rows through the platforms, each at most once.
+
+A row moves through ``status`` like this::
+
+                 claim: lease (claimed_until)      begin: spend 1 acceptance, commit
+    pending ───────────────────▶ pending, leased ───────────────────▶ sending ──call──┐
+      ▲  ▲                        │          │                                        │
+      │  └──── lease runs out ────┘          └─ no acceptance left ─▶ no_subscription │
+      │                                                                               │
+      │  platform said no (45011, -1, 20000, connection refused): acceptance back,    │
+      └───────────────────────── backoff, attempts < max_attempts ◀───────────────────┤
+           sent                ◀── platform accepted ─────────────────────────────────┤
+           refused             ◀── 43101 / USER_TEMPLATE_ILLEGAL: count set to 0 ─────┤
+           failed              ◀── last attempt; permanent error; delivery unknown ───┤
+           failed (reaped)     ◀── still sending past its deadline: the worker died ──┘
+
+A claimed row stays ``pending``: ``sending`` means "the acceptance is spent and the platform may
+have been called", which is what lets a dead worker's claims be taken over safely. *Claim*
+leases due rows under ``FOR UPDATE SKIP LOCKED`` (PostgreSQL) and commits. *Begin* is one short
+transaction that spends the acceptance and moves the row to ``sending`` only if the row still
+carries our lease (after it ran out, another worker may have claimed the row), and commits
+**before** the platform is called. The call runs outside any transaction; *settle* records it.
+
+Delivery is **at most once** (WeChat one-time subscriptions allow one message per accept, and a
+result must never be announced twice). The crash windows:
+
+- after claim, before begin: the row is still ``pending``; it is claimed again once the lease
+  has run out and sent then. Nothing was spent.
+- after begin, before or during the call, or after the call and before settle: the row stays
+  ``sending`` and may or may not have been delivered. It is never sent again: once its deadline
+  (``claimed_until``) has passed, the next claim marks it ``failed`` ("interrupted"). The cost is
+  at most one lost message (and its acceptance) per row in flight when the worker died.
+- a platform call that fails: when the platform certainly did not deliver (it answered with an
+  error code such as 45011 / -1 / Alipay 20000, or the connection was never established), the
+  acceptance is given back and the row is retried with exponential backoff, up to
+  ``max_attempts``. When delivery is possible (a read timeout, a reset connection, an HTTP 5xx,
+  an answer that fails verification), the row is marked ``failed`` with "delivery unknown",
+  not retried, and the acceptance stays spent.
+
+Log lines name the outbox id, status and platform error code only: never an openid, user_id,
+phone or token.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Literal
+
+import redis
+import requests
+from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy.orm import Session
+from urllib3.exceptions import NewConnectionError
+
+from channels.base import (
+    ChannelError,
+    ChannelMisconfigured,
+    ChannelUnavailable,
+    LoginChannel,
+    MessageReceipt,
+    Platform,
+    RateLimited,
+    SubscriptionRefused,
+)
+from miniapp_api.auth.models import Account
+from miniapp_api.db import Database, utcnow
+from miniapp_api.notify import service
+from miniapp_api.notify.messages import build_message
+from miniapp_api.notify.models import OutboxMessage
+from miniapp_api.settings import NotifySettings
+
+log = logging.getLogger(__name__)
+
+# How long a claim, and then a platform call, may take before the row is given up on. Far
+# above one call's timeouts (a token refresh and a retry included); it only matters after a crash.
+DEFAULT_LEASE = timedelta(minutes=5)
+MAX_BACKOFF_SECONDS = 3600.0
+IDLE_SECONDS = 1.0
+INTERRUPTED = "interrupted during delivery (worker stopped); delivery unknown, not resent"
+
+Clock = Callable[[], datetime]
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    REFUSED = "refused"
+    NO_SUBSCRIPTION = "no_subscription"
+    FAILED = "failed"
+
+
+@dataclass
+class Stats:
+    """What one :func:`run_once` did."""
+
+    claimed: int = 0
+    sent: int = 0
+    refused: int = 0
+    no_subscription: int = 0
+    retried: int = 0
+    failed: int = 0
+    reaped: int = 0  # rows a dead worker left in ``sending``, now failed
+    lost: int = 0  # claims another worker took over (our lease had run out)
+
+    def count(self, status: Status | None) -> None:
+        name = _STAT_OF[status]
+        setattr(self, name, getattr(self, name) + 1)
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A leased row and what sending it needs. ``lease`` is our proof of ownership."""
+
+    outbox_id: int
+    lease: datetime
+    account_id: int
+    platform: str
+    recipient: str = field(repr=False)  # the openid / user_id: never logged
+    payload: Mapping[str, Any] = field(repr=False)
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A row in ``sending``: its acceptance is spent and the platform may now be called."""
+
+    claim: Claim
+    number: int  # the row's ``attempts``, this one included
+    template_id: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a platform call's outcome does to the row and to the acceptance it spent."""
+
+    status: Status
+    last_error: str | None = None
+    # "forgotten": the platform says none is left, so none is (WeChat 43101).
+    acceptance: Literal["spent", "given_back", "forgotten"] = "spent"
+    retry_in: timedelta | None = None
+
+
+class LostClaim(Exception):
+    """The row is no longer ours: another worker claimed it, or it was reaped."""
+
+
+def run_once(
+    db: Database,
+    channels: Mapping[Platform, LoginChannel],
+    settings: NotifySettings,
+    now: datetime,
+    *,
+    lease: timedelta = DEFAULT_LEASE,
+    stop: threading.Event | None = None,
+) -> Stats:
+    """Claim one batch of due rows and send each; ``now`` is the batch's time."""
+    began = time.monotonic()
+
+    def clock() -> datetime:  # ``now`` plus the time the batch has taken so far
+        return now + timedelta(seconds=time.monotonic() - began)
+
+    stats = Stats()
+    claims, stats.reaped = claim_batch(db, now, lease=lease, batch_size=settings.batch_size)
+    stats.claimed = len(claims)
+    templates = service.template_ids(settings)
+    for index, claim in enumerate(claims):
+        if stop is not None and stop.is_set():
+            release(db, claims[index:])
+            break
+        stats.count(process(db, channels, templates, settings, claim, clock, lease))
+    return stats
+
+
+def run_forever(
+    db: Database,
+    channels: Mapping[Platform, LoginChannel],
+    settings: NotifySettings,
+    stop: threading.Event,
+    *,
+    clock: Clock = utcnow,
+    lease: timedelta = DEFAULT_LEASE,
+    idle_seconds: float = IDLE_SECONDS,
+) -> None:
+    """Run batches until ``stop`` is set; pause briefly whenever a batch was not full."""
+    log.info("outbox worker started", extra={"batch_size": settings.batch_size})
+    while not stop.is_set():
+        try:
+            stats = run_once(db, channels, settings, clock(), lease=lease, stop=stop)
+        except Exception as exc:  # the database is down, or a bug: keep going, slowly
+            # Only the type: a driver's message can quote statement parameters.
+            log.error("outbox worker: batch failed (%s); retrying", type(exc).__name__)
+            stats = None
+        if stats is None or stats.claimed < settings.batch_size:
+            stop.wait(idle_seconds * (1 + random.random() / 2))
+    log.info("outbox worker stopped")
+
+
+def process(
+    db: Database,
+    channels: Mapping[Platform, LoginChannel],
+    templates: Mapping[Platform, str],
+    settings: NotifySettings,
+    claim: Claim,
+    clock: Clock,
+    lease: timedelta,
+) -> Status | None:
+    """Send one claimed row: begin, call, settle. Its new status; None if the claim was lost."""
+    platform = next((p for p in Platform if p.value == claim.platform), None)
+    channel = channels.get(platform) if platform else None
+    template_id = templates.get(platform) if platform else None
+    try:
+        if platform is None or channel is None or template_id is None:
+            return _not_configured(db, claim)
+        message = build_message(platform, template_id, claim.payload, claim.created_at)
+        attempt = begin_delivery(db, claim, template_id, clock(), lease)
+        if attempt is None:
+            _log(claim.outbox_id, Status.NO_SUBSCRIPTION)
+            return Status.NO_SUBSCRIPTION
+        receipt: MessageReceipt | None = None
+        error: Exception | None = None
+        try:  # outside any transaction
+            receipt = channel.send_message(
+                claim.recipient, message.template_id, message.data, message.page
+            )
+        except Exception as exc:  # an unexpected one (an adapter bug) is "delivery unknown"
+            error = exc
+        return settle(db, attempt, receipt, error, settings, clock())
+    except LostClaim:
+        _log(claim.outbox_id, None, "no longer ours: leased again or reaped")
+        return None
+
+
+# --- the steps, public so that tests can stop a "worker" between any two ----------------------
+
+
+def claim_batch(
+    db: Database, now: datetime, *, lease: timedelta, batch_size: int
+) -> tuple[list[Claim], int]:
+    """Lease up to ``batch_size`` due rows, oldest first, after reaping dead deliveries.
+
+    Returns the claims and the number of rows reaped.
+    """
+    until = now + lease
+    due = (
+        OutboxMessage.status == Status.PENDING,
+        OutboxMessage.next_attempt_at <= now,
+        or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+    )
+    with db.session() as session, session.begin():
+        reaped = _reap(session, now)
+        # SKIP LOCKED: parallel workers take disjoint batches instead of queueing on the same
+        # rows. SQLite has no row locks (its dialect drops the clause) and serializes writers;
+        # the UPDATE repeats the conditions, so a row another worker leased first is skipped.
+        candidates = session.scalars(
+            select(OutboxMessage.id)
+            .where(*due)
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(batch_size)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if not candidates:
+            return [], reaped
+        leased = session.scalars(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(candidates), *due)
+            .values(claimed_until=until)
+            .returning(OutboxMessage.id)
+        ).all()
+        rows = session.execute(
+            select(OutboxMessage, Account.platform, Account.subject)
+            .join(Account, Account.id == OutboxMessage.account_id)
+            .where(OutboxMessage.id.in_(leased))
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        ).all()
+    claims = [
+        Claim(
+            row.id, until, row.account_id, platform, subject, _mapping(row.payload), row.created_at
+        )
+        for row, platform, subject in rows
+    ]
+    return claims, reaped
+
+
+def begin_delivery(
+    db: Database, claim: Claim, template_id: str, now: datetime, lease: timedelta
+) -> Attempt | None:
+    """Spend one acceptance and mark the row ``sending``, committed before any platform call.
+
+    None when no acceptance is left (the row is then ``no_subscription``). Raises
+    :class:`LostClaim`, changing nothing, when the row is no longer ours.
+    """
+    with db.session() as session, session.begin():
+        if service.spend_one(session, claim.account_id, template_id, now):
+            # claimed_until becomes the call's deadline: past it the row is reaped, not resent.
+            number = _update(
+                session,
+                _ours(claim),
+                status=Status.SENDING,
+                claimed_until=now + lease,
+                attempts=OutboxMessage.attempts + 1,
+            )
+            return Attempt(claim, number, template_id)
+        _update(session, _ours(claim), status=Status.NO_SUBSCRIPTION, claimed_until=None)
+        return None
+
+
+def decide(error: BaseException | None, attempts: int, settings: NotifySettings) -> Decision:
+    """The outcome of the ``attempts``-th call, which raised ``error`` (None: it succeeded)."""
+    if error is None:
+        return Decision(Status.SENT)
+    if isinstance(error, SubscriptionRefused):
+        return Decision(Status.REFUSED, _describe(error), "forgotten")
+    if not isinstance(error, ChannelError) or not delivery_ruled_out(error):
+        return Decision(Status.FAILED, "delivery unknown: " + _describe(error))
+    transient = isinstance(error, RateLimited | ChannelUnavailable | ChannelMisconfigured)
+    if not transient or attempts >= settings.max_attempts:
+        return Decision(Status.FAILED, _describe(error), "given_back")
+    floor = error.retry_after if isinstance(error, RateLimited) else 0.0
+    wait = backoff(attempts, settings.backoff_base_seconds, floor)
+    return Decision(Status.PENDING, _describe(error), "given_back", wait)
+
+
+def settle(
+    db: Database,
+    attempt: Attempt,
+    receipt: MessageReceipt | None,
+    error: BaseException | None,
+    settings: NotifySettings,
+    now: datetime,
+) -> Status:
+    """Record the outcome of ``attempt``'s call; :class:`LostClaim` if it was reaped meanwhile."""
+    claim, decision = attempt.claim, decide(error, attempt.number, settings)
+    values: dict[str, Any] = {
+        "status": decision.status,
+        "claimed_until": None,
+        "last_error": decision.last_error,
+    }
+    if decision.status is Status.SENT:
+        values |= {"sent_at": now, "platform_message_id": receipt.message_id if receipt else None}
+    if decision.retry_in is not None:
+        values["next_attempt_at"] = now + decision.retry_in
+    owned = (
+        OutboxMessage.id == claim.outbox_id,
+        OutboxMessage.status == Status.SENDING,
+        OutboxMessage.attempts == attempt.number,
+    )
+    with db.session() as session, session.begin():
+        if decision.acceptance == "given_back":
+            service.give_back(session, claim.account_id, attempt.template_id, now)
+        elif decision.acceptance == "forgotten":
+            service.forget(session, claim.account_id, attempt.template_id, now)
+        _update(session, owned, **values)
+    code = getattr(error, "platform_code", None)
+    _log(claim.outbox_id, decision.status, attempts=attempt.number, platform_code=code)
+    return decision.status
+
+
+def release(db: Database, claims: list[Claim]) -> None:
+    """Hand unstarted claims back now (a stopping worker) rather than when the lease runs out."""
+    with db.session() as session, session.begin():
+        for claim in claims:
+            session.execute(update(OutboxMessage).where(*_ours(claim)).values(claimed_until=None))
+
+
+def backoff(attempts: int, base_seconds: float, retry_after: float = 0.0) -> timedelta:
+    """``base * 2**(attempts - 1)`` plus up to 50% jitter, at least ``retry_after``, capped.
+
+    ``attempts`` counts the calls made so far, the failed one included: the first retry waits
+    about ``base``, the next about ``2 * base``, and so on.
+    """
+    exponent = min(max(attempts - 1, 0), 30)
+    seconds = base_seconds * 2**exponent * (1 + random.random() / 2)
+    return timedelta(seconds=min(max(seconds, retry_after), MAX_BACKOFF_SECONDS))
+
+
+def delivery_ruled_out(error: ChannelError) -> bool:
+    """True when the platform certainly did not deliver the message whose call raised ``error``.
+
+    It did not when it answered with an error code (``platform_code``: a WeChat errcode, the
+    code/sub_code of a verified Alipay answer), when it refused our credentials, or when the
+    request never left: no connection was established, or the access token could not be read
+    from Redis. Anything else (read timeout, reset, HTTP 5xx, an unverifiable answer) may have
+    been delivered.
+    """
+    if error.platform_code is not None or isinstance(error, ChannelMisconfigured):
+        return True
+    # The adapters raise ``from None``: that hides the transport error from tracebacks but keeps
+    # it as ``__context__``. Only its type is looked at.
+    cause = error.__context__
+    if isinstance(cause, requests.ConnectTimeout | redis.RedisError):
+        return True
+    if isinstance(cause, requests.ConnectionError) and cause.args:
+        return isinstance(getattr(cause.args[0], "reason", None), NewConnectionError)
+    return False
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+_STAT_OF: Mapping[Status | None, str] = {
+    Status.SENT: "sent",
+    Status.REFUSED: "refused",
+    Status.NO_SUBSCRIPTION: "no_subscription",
+    Status.PENDING: "retried",
+    Status.FAILED: "failed",
+    None: "lost",
+}
+
+
+def _ours(claim: Claim) -> tuple[ColumnElement[bool], ...]:
+    """The row is still our claim: pending, under the lease we set."""
+    return (
+        OutboxMessage.id == claim.outbox_id,
+        OutboxMessage.status == Status.PENDING,
+        OutboxMessage.claimed_until == claim.lease,
+    )
+
+
+def _update(session: Session, where: tuple[ColumnElement[bool], ...], **values: Any) -> int:
+    """Update the one row matching ``where``; its ``attempts``, or :class:`LostClaim`."""
+    attempts = session.scalar(
+        update(OutboxMessage).where(*where).values(**values).returning(OutboxMessage.attempts)
+    )
+    if attempts is None:
+        raise LostClaim  # leaving the block rolls back, a spent acceptance included
+    return int(attempts)
+
+
+def _reap(session: Session, now: datetime) -> int:
+    """Fail rows left in ``sending`` past their deadline: their worker died mid-delivery."""
+    reaped = session.scalars(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == Status.SENDING, OutboxMessage.claimed_until < now)
+        .values(status=Status.FAILED, claimed_until=None, last_error=INTERRUPTED)
+        .returning(OutboxMessage.id)
+    ).all()
+    for outbox_id in reaped:
+        _log(outbox_id, Status.FAILED, "reaped: interrupted mid-delivery", level=logging.WARNING)
+    return len(reaped)
+
+
+def _not_configured(db: Database, claim: Claim) -> Status:
+    """No channel or template for the row's platform: fail it (nothing spent) so it stops
+    coming back every batch."""
+    reason = f"push to {claim.platform} is not configured here"
+    with db.session() as session, session.begin():
+        _update(session, _ours(claim), status=Status.FAILED, claimed_until=None, last_error=reason)
+    _log(claim.outbox_id, Status.FAILED, reason, level=logging.WARNING)
+    return Status.FAILED
+
+
+def _mapping(payload: object) -> Mapping[str, Any]:
+    """The payload if it is a JSON object; a malformed one still makes a (default) message."""
+    return dict(payload) if isinstance(payload, dict) else {}
+
+
+def _describe(error: BaseException) -> str:
+    """For ``last_error``. The adapters' messages carry no credentials or personal data."""
+    if isinstance(error, ChannelError):
+        return f"{type(error).__name__} ({error.platform_code}): {error}"[:500]
+    return f"{type(error).__name__} (unexpected error)"
+
+
+def _log(
+    outbox_id: int,
+    status: Status | None,
+    note: str = "",
+    *,
+    level: int = logging.INFO,
+    attempts: int | None = None,
+    platform_code: object = None,
+) -> None:
+    """One structured line per message event: ids, status and error code, nothing personal."""
+    shown = status.value if status else "-"
+    extra = {
+        "outbox_id": outbox_id,
+        "status": shown,
+        "attempts": attempts,
+        "platform_code": None if platform_code is None else str(platform_code),
+    }
+    log.log(level, "outbox %s: %s%s", outbox_id, shown, f" ({note})" if note else "", extra=extra)

@@ -1,0 +1,1 @@
+"""The push path on real PostgreSQL, Redis and the emulated platforms."""

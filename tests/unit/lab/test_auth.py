@@ -1,0 +1,164 @@
+"""The lab signature recipe, the timestamp window and the nonce store, without a database."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from contextlib import nullcontext
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import fakeredis
+import pytest
+import redis
+from sqlalchemy.orm import Session
+
+from miniapp_api.errors import ServiceUnavailable, Unauthorized
+from miniapp_api.lab import auth
+from miniapp_api.lab.models import Lab
+from miniapp_api.security.crypto import PersonalDataCrypto
+from miniapp_api.settings import LabSettings
+
+SECRET = "lab-secret-example-0123456789"
+BODY = (
+    b'{"results":[{"tube_no":"T0001","result":"negative","tested_at":"2022-03-16T10:30:00+08:00"}]}'
+)
+NOW = datetime.fromtimestamp(1647399600, UTC)
+
+
+def test_the_worked_example_of_the_docstring_holds() -> None:
+    assert auth.__doc__ is not None
+    signature = auth.sign(
+        SECRET, "POST", "/api/v1/lab/results", "1647399600", "8f14e45fceea167a", BODY
+    )
+    assert auth.body_sha256(BODY) in auth.__doc__
+    assert signature in auth.__doc__
+    assert signature == "712b57bd0bd15cc53a2ccb1ac3553247a5eeeeca2ef070ce49e9545b7119a426"
+
+
+def test_the_string_to_sign_is_the_five_parts_joined_by_newlines() -> None:
+    to_sign = auth.string_to_sign("post", "/p", "12", "n0nce", b"")
+    assert to_sign == "POST\n/p\n12\nn0nce\n" + hashlib.sha256(b"").hexdigest()
+
+
+class OneLab:
+    """A session stand-in that knows one lab (or none) and counts its queries."""
+
+    def __init__(self, lab: Lab | None) -> None:
+        self.lab, self.queries = lab, 0
+
+    def begin(self) -> Any:
+        return nullcontext()
+
+    def scalars(self, _query: Any) -> OneLab:
+        self.queries += 1
+        return self
+
+    def one_or_none(self) -> Lab | None:
+        return self.lab
+
+
+@pytest.fixture
+def crypto() -> PersonalDataCrypto:
+    return PersonalDataCrypto(secrets.token_bytes(32), secrets.token_bytes(32))
+
+
+@pytest.fixture
+def lab(crypto: PersonalDataCrypto) -> Lab:
+    return Lab(id=1, lab_id="lab_x", name="X", secret_enc=crypto.encrypt("lab.secret", SECRET))
+
+
+def signed(timestamp: str = "1647399600", **changes: str) -> auth.SignedRequest:
+    fields = {
+        "method": "POST",
+        "path": "/api/v1/lab/results",
+        "lab_id": "lab_x",
+        "timestamp": timestamp,
+        "nonce": "8f14e45fceea167a",
+    }
+    signature = auth.sign(
+        SECRET, fields["method"], fields["path"], timestamp, fields["nonce"], BODY
+    )
+    fields = {"signature": signature, **fields, **changes}
+    return auth.SignedRequest(body=BODY, **fields)
+
+
+def run(
+    request: auth.SignedRequest,
+    session: OneLab,
+    crypto: PersonalDataCrypto,
+    client: redis.Redis | None = None,
+) -> Lab:
+    return auth.authenticate(
+        cast(Session, session),
+        client or fakeredis.FakeRedis(),
+        crypto,
+        LabSettings(),
+        request,
+        NOW,
+    )
+
+
+def test_a_good_signature_names_the_lab(lab: Lab, crypto: PersonalDataCrypto) -> None:
+    assert run(signed(), OneLab(lab), crypto) is lab
+
+
+def test_an_upper_case_hex_signature_is_accepted(lab: Lab, crypto: PersonalDataCrypto) -> None:
+    request = signed()
+    assert run(signed(signature=request.signature.upper()), OneLab(lab), crypto) is lab
+
+
+def test_a_stale_timestamp_is_refused_before_any_database_work(
+    lab: Lab, crypto: PersonalDataCrypto
+) -> None:
+    session = OneLab(lab)
+    with pytest.raises(Unauthorized) as refused:
+        run(signed(timestamp="1647399299"), session, crypto)
+    assert refused.value.code == "stale_timestamp"
+    assert session.queries == 0
+
+
+def test_the_nonce_is_single_use_per_lab(lab: Lab, crypto: PersonalDataCrypto) -> None:
+    store = fakeredis.FakeRedis()
+    run(signed(), OneLab(lab), crypto, store)
+    with pytest.raises(Unauthorized) as refused:
+        run(signed(), OneLab(lab), crypto, store)
+    assert refused.value.code == "nonce_reused"
+    [key] = store.keys("labnonce:*")
+    assert key == b"labnonce:{lab_x}:8f14e45fceea167a"
+    assert store.ttl(key) >= 2 * LabSettings().timestamp_tolerance_seconds
+
+
+def test_without_redis_uploads_fail_closed(lab: Lab, crypto: PersonalDataCrypto) -> None:
+    down = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    with pytest.raises(ServiceUnavailable) as refused:
+        run(signed(), OneLab(lab), crypto, down)
+    assert "Retry-After" in refused.value.headers
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"nonce": "short"},
+        {"timestamp": "1647399600.5"},
+        {"signature": base64.b64encode(b"x" * 32).decode()},
+        {"lab_id": ""},
+    ],
+)
+def test_malformed_headers_are_refused(
+    lab: Lab, crypto: PersonalDataCrypto, bad: dict[str, str]
+) -> None:
+    with pytest.raises(Unauthorized) as refused:
+        run(signed(**bad), OneLab(lab), crypto)
+    assert refused.value.code == "lab_signature_required"
+
+
+def test_the_signature_is_an_hmac_keyed_with_the_secret_as_printed() -> None:
+    expected = hmac.new(
+        SECRET.encode(),
+        b"GET\n/\n1\nabcdefgh\n" + hashlib.sha256(b"").hexdigest().encode(),
+        hashlib.sha256,
+    )
+    assert auth.sign(SECRET, "GET", "/", "1", "abcdefgh", b"") == expected.hexdigest()

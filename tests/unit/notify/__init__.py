@@ -1,0 +1,1 @@
+"""Tests of the notify feature: message data, retry policy."""
