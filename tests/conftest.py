@@ -160,6 +160,10 @@ def app_overrides(
         },
         "SIMULATOR": {"EMULATOR_URL": ""},
         "CODES": {"SIGNING_KEYS": code_signing_keys()},
+        "NOTIFY": {
+            "WECHAT_TEMPLATE_ID": "tpl-wx-result-0001",
+            "ALIPAY_TEMPLATE_ID": "tpl-ali-result-0001",
+        },
     }
 
 

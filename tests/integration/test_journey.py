@@ -1,0 +1,85 @@
+"""The resident's whole journey over the API, for one person on both platforms:
+log in → code → scan → lab result → push → lookup (DESIGN §4–§6)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from channels.emulator import RunningEmulator
+from miniapp_api.db import utcnow
+from miniapp_api.notify.worker import run_once
+from tests.support.ids import cn_id
+from tests.support.labdata import LabClient, LabKey, result
+from tests.support.phones import EmulatorPhone
+from tests.support.residents import MiniProgramUser
+from tests.support.screening import (
+    StaffClient,
+    committed,
+    crypto_of,
+    make_lab,
+    make_round,
+    make_site,
+    make_staff,
+    scan_item,
+)
+
+
+def test_one_person_from_code_to_pushed_result_on_both_platforms(
+    app: Flask,
+    wechat_user: MiniProgramUser,
+    alipay_user: MiniProgramUser,
+    phone: EmulatorPhone,
+    emulator: RunningEmulator,
+) -> None:
+    client = wechat_user.client
+    templates = app.extensions["miniapp"].settings.notify
+    person = cn_id()
+    for user, template in (
+        (wechat_user, templates.wechat_template_id),
+        (alipay_user, templates.alipay_template_id),
+    ):
+        assert user.login().status_code == 200
+        assert user.bind_phone("13812345678").status_code == 200
+        assert user.declare("张三", person).status_code == 200
+        accepted = client.post(
+            "/api/v1/me/subscriptions", json={"accepted": [template]}, headers=user.auth
+        )
+        assert accepted.status_code == 200, accepted.get_json()
+    resident_id = wechat_user.me()["self"]["id"]
+    assert alipay_user.me()["self"]["id"] == resident_id
+
+    code = client.get(f"/api/v1/residents/{resident_id}/code", headers=alipay_user.auth)
+    assert code.status_code == 200
+    token = code.get_json()["token"]
+
+    with committed(app) as session:
+        lab, secret = make_lab(session, crypto_of(app))
+        site = make_site(session, lab=lab)
+        make_round(session)
+        staff = make_staff(session, site)
+        lab_key, staff_name = LabKey(lab.id, lab.lab_id, secret), staff.username
+    scanner = StaffClient(client, staff_name)
+    assert scanner.login().status_code == 200
+    [bound] = scanner.scan_answers(scan_item(token, "T20220316001", capacity=10))
+    [again] = scanner.scan_answers(scan_item(token, "T20220316001"))
+    assert (bound["status"], again["status"]) == ("bound", "duplicate")
+    assert scanner.close("T20220316001").status_code == 200
+
+    pending = client.get("/api/v1/results", headers=wechat_user.auth).get_json()
+    assert pending["residents"][0]["latest"]["state"] == "pending"
+
+    upload = LabClient(client, lab_key).upload([result("T20220316001", "negative")])
+    assert upload.status_code == 200, upload.get_json()
+    assert upload.get_json()["items"][0]["status"] == "accepted"
+
+    wire = app.extensions["miniapp"]
+    stats = run_once(wire.db, wire.channels, wire.settings.notify, utcnow())
+    assert stats.sent == 2
+    pushed = phone.messages()
+    assert {m["platform"] for m in pushed} == {"wechat", "alipay"}
+    assert len(pushed) == 2
+
+    for user in (wechat_user, alipay_user):
+        found = client.get("/api/v1/results", headers=user.auth).get_json()
+        [me] = found["residents"]
+        assert (me["id"], me["latest"]["state"]) == (resident_id, "negative")
