@@ -50,30 +50,25 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import Any, Literal
+from typing import Any
 
-import redis
-import requests
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
-from urllib3.exceptions import NewConnectionError
 
 from channels.base import (
-    ChannelError,
-    ChannelMisconfigured,
-    ChannelUnavailable,
     LoginChannel,
     MessageReceipt,
     Platform,
-    RateLimited,
-    SubscriptionRefused,
 )
 from miniapp_api.auth.models import Account
 from miniapp_api.db import Database, utcnow
 from miniapp_api.notify import service
 from miniapp_api.notify.messages import build_message
 from miniapp_api.notify.models import OutboxMessage
+from miniapp_api.notify.retry import (
+    Status,
+    decide,
+)
 from miniapp_api.settings import NotifySettings
 
 log = logging.getLogger(__name__)
@@ -81,20 +76,10 @@ log = logging.getLogger(__name__)
 # How long a claim, and then a platform call, may take before the row is given up on. Far
 # above one call's timeouts (a token refresh and a retry included); it only matters after a crash.
 DEFAULT_LEASE = timedelta(minutes=5)
-MAX_BACKOFF_SECONDS = 3600.0
 IDLE_SECONDS = 1.0
 INTERRUPTED = "interrupted during delivery (worker stopped); delivery unknown, not resent"
 
 Clock = Callable[[], datetime]
-
-
-class Status(StrEnum):
-    PENDING = "pending"
-    SENDING = "sending"
-    SENT = "sent"
-    REFUSED = "refused"
-    NO_SUBSCRIPTION = "no_subscription"
-    FAILED = "failed"
 
 
 @dataclass
@@ -138,17 +123,6 @@ class Attempt:
     claim: Claim
     number: int  # the row's ``attempts``, this one included
     template_id: str
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What a platform call's outcome does to the row and to the acceptance it spent."""
-
-    status: Status
-    last_error: str | None = None
-    # "forgotten": the platform says none is left, so none is (WeChat 43101).
-    acceptance: Literal["spent", "given_back", "forgotten"] = "spent"
-    retry_in: timedelta | None = None
 
 
 class LostClaim(Exception):
@@ -315,22 +289,6 @@ def begin_delivery(
         return None
 
 
-def decide(error: BaseException | None, attempts: int, settings: NotifySettings) -> Decision:
-    """The outcome of the ``attempts``-th call, which raised ``error`` (None: it succeeded)."""
-    if error is None:
-        return Decision(Status.SENT)
-    if isinstance(error, SubscriptionRefused):
-        return Decision(Status.REFUSED, _describe(error), "forgotten")
-    if not isinstance(error, ChannelError) or not delivery_ruled_out(error):
-        return Decision(Status.FAILED, "delivery unknown: " + _describe(error))
-    transient = isinstance(error, RateLimited | ChannelUnavailable | ChannelMisconfigured)
-    if not transient or attempts >= settings.max_attempts:
-        return Decision(Status.FAILED, _describe(error), "given_back")
-    floor = error.retry_after if isinstance(error, RateLimited) else 0.0
-    wait = backoff(attempts, settings.backoff_base_seconds, floor)
-    return Decision(Status.PENDING, _describe(error), "given_back", wait)
-
-
 def settle(
     db: Database,
     attempt: Attempt,
@@ -371,38 +329,6 @@ def release(db: Database, claims: list[Claim]) -> None:
     with db.session() as session, session.begin():
         for claim in claims:
             session.execute(update(OutboxMessage).where(*_ours(claim)).values(claimed_until=None))
-
-
-def backoff(attempts: int, base_seconds: float, retry_after: float = 0.0) -> timedelta:
-    """``base * 2**(attempts - 1)`` plus up to 50% jitter, at least ``retry_after``, capped.
-
-    ``attempts`` counts the calls made so far, the failed one included: the first retry waits
-    about ``base``, the next about ``2 * base``, and so on.
-    """
-    exponent = min(max(attempts - 1, 0), 30)
-    seconds = base_seconds * 2**exponent * (1 + random.random() / 2)
-    return timedelta(seconds=min(max(seconds, retry_after), MAX_BACKOFF_SECONDS))
-
-
-def delivery_ruled_out(error: ChannelError) -> bool:
-    """True when the platform certainly did not deliver the message whose call raised ``error``.
-
-    It did not when it answered with an error code (``platform_code``: a WeChat errcode, the
-    code/sub_code of a verified Alipay answer), when it refused our credentials, or when the
-    request never left: no connection was established, or the access token could not be read
-    from Redis. Anything else (read timeout, reset, HTTP 5xx, an unverifiable answer) may have
-    been delivered.
-    """
-    if error.platform_code is not None or isinstance(error, ChannelMisconfigured):
-        return True
-    # The adapters raise ``from None``: that hides the transport error from tracebacks but keeps
-    # it as ``__context__``. Only its type is looked at.
-    cause = error.__context__
-    if isinstance(cause, requests.ConnectTimeout | redis.RedisError):
-        return True
-    if isinstance(cause, requests.ConnectionError) and cause.args:
-        return isinstance(getattr(cause.args[0], "reason", None), NewConnectionError)
-    return False
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -462,13 +388,6 @@ def _not_configured(db: Database, claim: Claim) -> Status:
 def _mapping(payload: object) -> Mapping[str, Any]:
     """The payload if it is a JSON object; a malformed one still makes a (default) message."""
     return dict(payload) if isinstance(payload, dict) else {}
-
-
-def _describe(error: BaseException) -> str:
-    """For ``last_error``. The adapters' messages carry no credentials or personal data."""
-    if isinstance(error, ChannelError):
-        return f"{type(error).__name__} ({error.platform_code}): {error}"[:500]
-    return f"{type(error).__name__} (unexpected error)"
 
 
 def _log(

@@ -17,7 +17,7 @@ from channels.base import (
     RateLimited,
     SubscriptionRefused,
 )
-from miniapp_api.notify.worker import Status, backoff, decide, delivery_ruled_out
+from miniapp_api.notify.retry import Status, backoff, decide, delivery_ruled_out
 from miniapp_api.settings import NotifySettings
 
 SETTINGS = NotifySettings(max_attempts=4, backoff_base_seconds=2.0)
