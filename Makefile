@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench-login emulator migrate clean machine worker
+.PHONY: run test lint bench-login bench-ingest emulator migrate clean machine worker
 
 $(STAMP): pyproject.toml requirements.lock
 	python3 -m venv $(VENV)
@@ -36,6 +36,10 @@ bench-login: $(STAMP) machine
 ## worker: send push messages (WeChat subscribe, Alipay) from the outbox until stopped
 worker: $(STAMP)
 	$(VENV)/bin/miniapp worker
+
+## bench-ingest: 100k tubes x 10 through ingest + fan-out + outbox + read model, next to a bare COPY
+bench-ingest: $(STAMP) machine
+	$(PY) bench/ingest.py
 
 migrate: $(STAMP)
 	$(VENV)/bin/miniapp db upgrade
