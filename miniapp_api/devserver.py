@@ -1,6 +1,7 @@
 """`make run`: the embedded default in one process.
 
-SQLite, the in-process Redis stand-in, the platform emulator on loopback and the simulator page.
+SQLite, the in-process Redis stand-in, the platform emulator on loopback, the push worker in a
+thread, and the simulator page with demo operators (a round, a site, a lab, a staff member).
 Development secrets are generated once into ``instance/dev-secrets.json`` (git-ignored) so that
 encrypted data in the SQLite file stays readable across restarts. Never use this in production.
 """
@@ -11,14 +12,21 @@ import base64
 import json
 import os
 import secrets
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flask import Flask
+
 from channels.emulator import AlipayApp, EmulatorConfig, RunningEmulator, start_in_thread
 from channels.emulator.config import generate_rsa_private_key_pem, public_key_pem
+from miniapp_api.wiring import EXTENSION_KEY, Wiring
 
 INSTANCE = Path(__file__).resolve().parent.parent / "instance"
 SECRETS_FILE = INSTANCE / "dev-secrets.json"
+# How long the push worker idles between empty batches: a result reaches the phone within ~1 s.
+PUSH_POLL_SECONDS = 1.0
 
 
 def dev_secrets(path: Path = SECRETS_FILE) -> dict[str, str]:
@@ -85,29 +93,74 @@ def emulator_config(found: dict[str, str], app_config: dict[str, Any]) -> Emulat
     )
 
 
+@dataclass(frozen=True)
+class PushWorkerThread:
+    """The push worker running in this process; :meth:`stop` ends it after the current row."""
+
+    thread: threading.Thread
+    stopping: threading.Event
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.stopping.set()
+        self.thread.join(timeout)
+
+
+def start_push_worker(app: Flask, idle_seconds: float = PUSH_POLL_SECONDS) -> PushWorkerThread:
+    """Run ``miniapp worker`` in a daemon thread, on the app's own database and channels.
+
+    One process is the point of the embedded default: the in-process Redis stand-in (and the
+    channels' token cache in it) is only visible to threads of this process.
+    """
+    from miniapp_api.notify.worker import run_forever
+
+    wire = app.extensions[EXTENSION_KEY]
+    assert isinstance(wire, Wiring)
+    stopping = threading.Event()
+    thread = threading.Thread(
+        target=run_forever,
+        args=(wire.db, wire.channels, wire.settings.notify, stopping),
+        kwargs={"idle_seconds": idle_seconds},
+        name="push-worker",
+        daemon=True,
+    )
+    thread.start()
+    return PushWorkerThread(thread, stopping)
+
+
 def run(port: int, emulator_port: int) -> None:
-    """Prepare, migrate, start the emulator, then serve the app until interrupted."""
+    """Prepare, migrate, seed the demo operators, start the emulator and the push worker, then
+    serve the app until interrupted."""
     from werkzeug.serving import run_simple
 
     from miniapp_api import create_app
     from miniapp_api.migrate import upgrade
+    from miniapp_api.simulator.demo import DEMO_EXTENSION_KEY, ensure_demo_operators
 
     found = dev_secrets()
     for name, value in embedded_environment(found, port, emulator_port).items():
         os.environ.setdefault(name, value)
     app = create_app()
-    upgrade(app.extensions["miniapp"].settings.database_url)
+    wire = app.extensions[EXTENSION_KEY]
+    assert isinstance(wire, Wiring)
+    upgrade(wire.settings.database_url)
+    demo = ensure_demo_operators(wire.db, wire.crypto)
+    app.extensions[DEMO_EXTENSION_KEY] = demo  # what the simulator page pre-fills
     emulator: RunningEmulator = start_in_thread(
         emulator_config(found, dict(app.config)), port=emulator_port
     )
+    worker = start_push_worker(app)
     print(
         f"\n  Mini-program simulator:  http://127.0.0.1:{port}/\n"
         f"  API description:         http://127.0.0.1:{port}/openapi.json\n"
         f"  Platform emulator:       {emulator.base_url}\n"
-        "  (embedded default: SQLite in instance/, in-process Redis stand-in, one process)\n",
+        f"  Demo round / site:       {demo.round} / {demo.site}\n"
+        f"  Demo staff, lab:         {demo.staff_username}, {demo.lab_id} (on the page)\n"
+        "  (embedded default: SQLite in instance/, in-process Redis stand-in, push worker\n"
+        "   thread, one process)\n",
         flush=True,
     )
     try:
         run_simple("127.0.0.1", port, app, threaded=True, use_reloader=False)
     finally:
+        worker.stop()
         emulator.stop()

@@ -2,20 +2,50 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from dataclasses import asdict
+from pathlib import Path
+
+from flask import Blueprint, current_app, render_template, send_from_directory
 from flask.typing import ResponseReturnValue
 
+from miniapp_api.errors import NotFound
+from miniapp_api.notify.service import template_ids
+from miniapp_api.simulator.demo import DEMO_EXTENSION_KEY, DemoOperators
 from miniapp_api.wiring import wiring
 
 bp = Blueprint("simulator", __name__)
+
+# The page's script and style files, next to its template. Only these are served.
+ASSET_DIR = Path(__file__).resolve().parent.parent.parent / "templates" / "simulator"
+ASSETS = {
+    "simulator.css": "text/css",
+    "common.js": "text/javascript",
+    "screens.js": "text/javascript",
+    "phone.js": "text/javascript",
+    "operators.js": "text/javascript",
+    "main.js": "text/javascript",
+}
 
 
 @bp.get("/")
 def page() -> ResponseReturnValue:
     settings = wiring().settings
+    # Present only where `miniapp dev` (or a browser test) seeded the demo operators.
+    demo = current_app.extensions.get(DEMO_EXTENSION_KEY)
     return render_template(
         "simulator/index.html",
         emulator_url=settings.simulator_emulator_url,
         wechat_enabled=settings.wechat is not None,
         alipay_enabled=settings.alipay is not None,
+        templates={p.value: tid for p, tid in template_ids(settings.notify).items()},
+        demo=asdict(demo) if isinstance(demo, DemoOperators) else None,
     )
+
+
+@bp.get("/simulator/<name>")
+def asset(name: str) -> ResponseReturnValue:
+    mimetype = ASSETS.get(name)
+    if mimetype is None:
+        raise NotFound("No such simulator file.")
+    # A development page: always revalidate, so an edited file shows on the next reload.
+    return send_from_directory(ASSET_DIR, name, mimetype=mimetype, max_age=0)

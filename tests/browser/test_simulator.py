@@ -3,103 +3,18 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import pytest
 from flask import Flask
-from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
+from tests.browser.conftest import by_testid, open_page, save_full_page_screenshot, wait
 from tests.conftest import DATABASE_URL, REDIS_URL, PlatformKeys, app_overrides
 from tests.support.ids import cn_id, with_wrong_check_digit
 
 SCREENSHOT = "/tmp/simulator.png"
 MOBILE_SCREENSHOT = "/tmp/simulator-mobile.png"
-WAIT_SECONDS = 10
-
-
-def wait(driver: WebDriver) -> WebDriverWait[WebDriver]:
-    return WebDriverWait(driver, WAIT_SECONDS, poll_frequency=0.05)
-
-
-def by_testid(scope: WebDriver | WebElement, testid: str) -> WebElement:
-    return scope.find_element(By.CSS_SELECTOR, f'[data-testid="{testid}"]')
-
-
-@dataclass
-class Phone:
-    """One platform's phone on the page, acting as a resident would."""
-
-    driver: WebDriver
-    platform: str
-
-    def el(self, name: str) -> WebElement:
-        return by_testid(self.driver, f"{self.platform}-{name}")
-
-    def tap(self, name: str) -> None:
-        """Tap a button and wait until the phone has finished what it started."""
-        self.el(name).click()
-        wait(self.driver).until(lambda _: self.el("device").get_attribute("data-busy") == "false")
-
-    def type(self, name: str, text: str) -> None:
-        field = self.el(name)
-        field.clear()
-        field.send_keys(text)
-
-    def error(self) -> str:
-        box = self.el("error")
-        return box.text if box.is_displayed() else ""
-
-    def ok(self, name: str) -> None:
-        """Tap and insist that no error was shown."""
-        self.tap(name)
-        assert self.error() == "", f"{self.platform} {name}: {self.error()}"
-
-    def login(self) -> None:
-        self.ok("login")
-
-    def bind_phone(self, number: str) -> None:
-        self.type("phone", number)
-        self.ok("bind-phone")
-
-    def declare(self, name: str, id_number: str, *, expect_ok: bool = True) -> None:
-        self.type("name", name)
-        Select(self.el("id-type")).select_by_value("cn_id")
-        self.type("id-number", id_number)
-        if expect_ok:
-            self.ok("declare")
-        else:
-            self.tap("declare")
-
-    def add_dependent(self, name: str, id_number: str) -> None:
-        self.type("dep-name", name)
-        Select(self.el("dep-id-type")).select_by_value("cn_id")
-        self.type("dep-id-number", id_number)
-        self.ok("add-dependent")
-
-    def self_id(self) -> str:
-        return self.el("self-id").get_attribute("data-value") or ""
-
-    def dependents(self) -> list[WebElement]:
-        return self.el("me").find_elements(
-            By.CSS_SELECTOR, f'[data-testid="{self.platform}-dependent-card"]'
-        )
-
-
-def open_page(driver: WebDriver, url: str) -> tuple[Phone, Phone]:
-    driver.get(url + "/")
-    return Phone(driver, "wechat"), Phone(driver, "alipay")
-
-
-def save_full_page_screenshot(driver: WebDriver, path: str, width: int = 1280) -> None:
-    """For a person to look at the page; the window is left at that size."""
-    driver.set_window_size(width, 1000)
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(width, int(height) + 140)  # + the browser's own chrome
-    driver.execute_script("window.scrollTo(0, 0)")
-    driver.save_screenshot(path)
 
 
 @pytest.mark.browser
@@ -220,3 +135,27 @@ def test_a_platform_without_configuration_is_shown_disabled(platform_keys: Platf
     assert 'data-testid="wechat-disabled"' not in page
     assert re.search(r'data-testid="alipay-device"\s+data-enabled="false"', page)
     assert re.search(r'data-testid="wechat-device"\s+data-enabled="true"', page)
+
+
+def test_only_the_page_files_are_served_beside_it(platform_keys: PlatformKeys) -> None:
+    """The page's scripts and style are served from templates/simulator/, nothing else there."""
+    from miniapp_api import create_app
+
+    emulator_url = "http://127.0.0.1:9"
+    overrides = app_overrides(platform_keys, emulator_url, DATABASE_URL, REDIS_URL)
+    overrides["SIMULATOR"] = {"EMULATOR_URL": emulator_url}
+    app: Flask = create_app(overrides)
+    answers: dict[str, tuple[int, str]] = {}
+    try:
+        client = app.test_client()
+        for name in ("main.js", "simulator.css", "index.html", "..%2F..%2Fpyproject.toml"):
+            with client.get(f"/simulator/{name}") as response:  # closes the file it sent
+                answers[name] = (response.status_code, response.mimetype)
+    finally:
+        app.extensions["miniapp"].db.dispose()
+
+    # Module scripts need a JavaScript type.
+    assert answers["main.js"] == (200, "text/javascript")
+    assert answers["simulator.css"] == (200, "text/css")
+    assert answers["index.html"][0] == 404
+    assert answers["..%2F..%2Fpyproject.toml"][0] == 404

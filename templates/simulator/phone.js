@@ -1,0 +1,392 @@
+// One simulated phone: a WeChat or Alipay user running our mini-program.
+"use strict";
+
+import {
+  CONFIG, CallFailed, bilingual, emulator, failure, h, readJson, renderError, runExclusive, send,
+} from "./common.js";
+import { codeCard, noCode, pushCard, resultsList } from "./screens.js";
+
+export const ID_TYPES = [
+  ["cn_id", "居民身份证", "Mainland ID card"],
+  ["passport", "护照", "Passport"],
+  ["hk_macau_permit", "港澳通行证", "HK/Macau permit"],
+  ["taiwan_permit", "台湾通行证", "Taiwan permit"],
+];
+const ID_TYPE_LABEL = Object.fromEntries(ID_TYPES.map(([v, zh, en]) => [v, `${zh} ${en}`]));
+
+// One entry per platform: how the phone gets a login code and a phone proof from the emulator
+// (what wx.login / my.getAuthCode and getPhoneNumber do), how our API wants them, and how the
+// emulator names the recipient of a message it received.
+const PLATFORMS = {
+  wechat: {
+    subjectField: "openid",
+    emulatorLogin: (subject) => ["/_emulator/wechat/login", subject ? { openid: subject } : {}],
+    loginBody: (answer) => ({ code: answer.code }),
+    phoneProof: async (subject, phone) =>
+      ({ code: (await emulator("/_emulator/wechat/phone", { openid: subject, phone })).code }),
+    recipient: (message) => message.touser || message.recipient,
+  },
+  alipay: {
+    subjectField: "user_id",
+    emulatorLogin: (subject) => ["/_emulator/alipay/login", subject ? { user_id: subject } : {}],
+    loginBody: (answer) => ({ auth_code: answer.auth_code }),
+    phoneProof: async (subject, phone) =>
+      ({ response: (await emulator("/_emulator/alipay/phone", { user_id: subject, phone })).response }),
+    recipient: (message) => message.to,
+  },
+};
+
+export function createPhone(platform) {
+  const spec = PLATFORMS[platform];
+  const root = document.querySelector(`[data-testid="${platform}-device"]`);
+  const $ = (id) => root.querySelector(`[data-testid="${platform}-${id}"]`);
+  const subjectKey = `simulator.${platform}.${spec.subjectField}`;
+  const tokenKey = `simulator.${platform}.token`;
+  const templateId = CONFIG.templates[platform] || null;
+  const phone = { platform, selfId: null, code: null, onSelfChange: () => {} };
+  const log = [];
+  let me = null;
+  let codeImageUrl = null;
+  let pushesSeen = 0;
+
+  function subject() { return localStorage.getItem(subjectKey); }
+  function token() { return sessionStorage.getItem(tokenKey); }
+
+  function note(method, path, status) {
+    log.unshift({ text: `${method} ${path} → ${status}`, fail: !(status >= 200 && status < 300) });
+    log.length = Math.min(log.length, 6);
+    $("log").replaceChildren(...log.map((e) => h("li", { class: e.fail ? "fail" : "" }, e.text)));
+  }
+
+  async function call(method, path, body) {
+    const headers = {};
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (token()) headers.Authorization = `Bearer ${token()}`;
+    let response;
+    try {
+      response = await send(path, {
+        method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (err) {
+      note(method, path, "network error");
+      throw err;
+    }
+    note(method, path, response.status);
+    if (!response.ok) {
+      if (response.status === 401 && path !== "/api/v1/auth/logout") {
+        sessionStorage.removeItem(tokenKey);
+        setLoggedIn(false);
+      }
+      throw await failure(response);
+    }
+    return response;
+  }
+
+  async function api(method, path, body) {
+    return readJson(await call(method, path, body));
+  }
+
+  function showError(err) { renderError($("error"), err, `${platform}-error-code`); }
+
+  function showNotice(zh, en) {
+    const box = $("notice");
+    if (!zh) { box.hidden = true; return; }
+    box.replaceChildren(...bilingual(zh, en));
+    box.hidden = false;
+  }
+
+  function setLoggedIn(on) {
+    root.querySelector("[data-needs-login]").disabled = !on;
+    $("logout").disabled = !on;
+    if (!on) {
+      renderMe(null);
+      clearCode("登录后出示核酸码", "Log in to show your code");
+      $("results").replaceChildren(h("p", { class: "empty" }, ...bilingual("尚未登录", "Not logged in")));
+    }
+  }
+
+  function showSubject() {
+    const s = subject();
+    $("subject").textContent = s || "—（首次登录时生成 / created at first log in）";
+    $("subject-bar").textContent = s || "";
+  }
+
+  // --- tabs -----------------------------------------------------------------------------
+
+  function openTab(name) {
+    for (const tab of root.querySelectorAll("[data-tab]")) {
+      tab.setAttribute("aria-selected", String(tab.dataset.tab === name));
+    }
+    for (const pane of root.querySelectorAll("[data-pane]")) pane.hidden = pane.dataset.pane !== name;
+    root.dataset.tab = name;
+    if (name === "messages") { pushesSeen = Number($("push-list").dataset.count || 0); badge(); }
+    // Opening a tab loads it, as the mini-program's page would on show.
+    if (!token()) return;
+    if (name === "code" && !phone.code && holder()) run(showCode);
+    if (name === "results") run(loadResults);
+  }
+
+  function badge() {
+    const unseen = Number($("push-list").dataset.count || 0) - pushesSeen;
+    const box = $("push-badge");
+    box.textContent = unseen > 0 ? String(unseen) : "";
+    box.hidden = unseen <= 0;
+  }
+
+  // --- Me: account, profile, family -----------------------------------------------------
+
+  function residentCard(resident, removable) {
+    const isSelf = resident.relation === "self";
+    const head = h("div", { class: "head" },
+      h("span", { class: "name" }, resident.name_masked),
+      h("span", { class: isSelf ? "tag self" : "tag" },
+        ...(isSelf ? bilingual("本人", "Self") : bilingual("家人", "Family"))));
+    const dl = h("dl", {},
+      h("dt", {}, "证件 ID"), h("dd", {}, `${ID_TYPE_LABEL[resident.id_type] || resident.id_type}`),
+      h("dt", {}, "号码 No."), h("dd", { class: "mono" }, resident.id_masked),
+      h("dt", {}, "手机 Phone"), h("dd", { class: "mono" }, resident.phone_masked || "—"),
+      h("dt", {}, "居民 ID"), h("dd", { class: "mono" }, resident.id));
+    const card = h("div", {
+      class: "card", "data-testid": `${platform}-${isSelf ? "self" : "dependent"}-card`,
+      "data-resident-id": resident.id,
+    }, head, dl);
+    if (removable) {
+      const remove = h("button", {
+        type: "button", class: "danger", "data-testid": `${platform}-remove-dependent`,
+        "data-resident-id": resident.id,
+      }, ...bilingual("移除", "Remove"));
+      remove.addEventListener("click", () => run(() => removeDependent(resident.id)));
+      head.append(remove);
+    }
+    return card;
+  }
+
+  function renderMe(found) {
+    me = found;
+    const box = $("me");
+    const selfId = me && me.self ? me.self.id : null;
+    if (!me) {
+      box.replaceChildren(h("p", { class: "empty" }, ...bilingual("尚未登录", "Not logged in")));
+    } else {
+      const account = h("div", { class: "card", "data-testid": `${platform}-account-card` },
+        h("div", { class: "head" },
+          h("span", {}, ...bilingual("账号", "Account")),
+          h("span", { class: "tag" }, me.account.platform)),
+        h("dl", {},
+          h("dt", {}, "账号 ID"), h("dd", { class: "mono" }, me.account.id),
+          h("dt", {}, "手机 Phone"),
+          h("dd", { class: "mono", "data-testid": `${platform}-account-phone` },
+            me.account.phone_masked || "未绑定 not bound")));
+      const self = me.self
+        ? residentCard(me.self, false)
+        : h("p", { class: "empty" }, ...bilingual("尚未声明本人信息", "No profile declared yet"));
+      const family = me.dependents.length
+        ? me.dependents.map((d) => residentCard(d, true))
+        : [h("p", { class: "empty" }, ...bilingual("没有家人", "No family members"))];
+      const consents = me.consents.map((c) => h("p", { class: "empty" },
+        `同意 consent: ${c.kind} ${c.document_version}`));
+      box.replaceChildren(account, self, ...family, ...consents);
+    }
+    $("self-id").textContent = selfId || "—";
+    $("self-id").dataset.value = selfId || "";
+    renderHolders();
+    phone.selfId = selfId;
+    phone.onSelfChange();
+  }
+
+  async function refresh() {
+    renderMe(await api("GET", "/api/v1/me"));
+  }
+
+  async function login() {
+    const [path, body] = spec.emulatorLogin(subject());
+    const answer = await emulator(path, body);
+    localStorage.setItem(subjectKey, answer[spec.subjectField]);
+    showSubject();
+    const session = await api("POST", `/api/v1/auth/${platform}`, spec.loginBody(answer));
+    sessionStorage.setItem(tokenKey, session.token);
+    setLoggedIn(true);
+    await refresh();
+    showNotice("已登录", "Logged in");
+  }
+
+  async function logout() {
+    try { await api("POST", "/api/v1/auth/logout"); } finally {
+      sessionStorage.removeItem(tokenKey);
+      setLoggedIn(false);
+    }
+    showNotice("已退出", "Logged out");
+  }
+
+  async function newPerson() {
+    if (token()) await logout();
+    localStorage.removeItem(subjectKey);
+    showSubject();
+    renderPushes([]);
+    showNotice("下次登录将是另一个平台用户", "The next log in is another platform user");
+  }
+
+  async function bindPhone() {
+    const number = $("phone").value.trim();
+    const proof = await spec.phoneProof(subject(), number);
+    const bound = await api("POST", "/api/v1/me/phone", proof);
+    await refresh();
+    showNotice(`手机号已绑定 ${bound.phone_masked}`, "Phone bound");
+  }
+
+  async function declare() {
+    await api("PUT", "/api/v1/me/profile", {
+      name: $("name").value.trim(), id_type: $("id-type").value, id_number: $("id-number").value.trim(),
+    });
+    await refresh();
+    showNotice("本人信息已保存", "Profile saved");
+  }
+
+  async function addDependent() {
+    const body = {
+      name: $("dep-name").value.trim(), id_type: $("dep-id-type").value,
+      id_number: $("dep-id-number").value.trim(), guardian_consent: $("dep-guardian").checked,
+    };
+    if ($("dep-birth").value) body.birth_date = $("dep-birth").value;
+    await api("POST", "/api/v1/me/dependents", body);
+    await refresh();
+    for (const id of ["dep-name", "dep-id-number", "dep-birth"]) $(id).value = "";
+    $("dep-guardian").checked = false;
+    showNotice("已添加家人", "Family member added");
+  }
+
+  async function removeDependent(residentId) {
+    await api("DELETE", `/api/v1/me/dependents/${encodeURIComponent(residentId)}`);
+    await refresh();
+    showNotice("已移除家人", "Family member removed");
+  }
+
+  // --- Code: the image a resident shows or screenshots ------------------------------------
+
+  function renderHolders() {
+    const select = $("code-holder");
+    const before = select.value;
+    const people = me && me.self ? [me.self, ...me.dependents] : [];
+    select.replaceChildren(...people.map((r) => h("option", { value: r.id },
+      r.relation === "self" ? `本人 Self · ${r.name_masked}` : `家人 Family · ${r.name_masked}`)));
+    if (people.some((r) => r.id === before)) select.value = before;
+    if (!people.length) clearCode("先在「我的」中声明本人信息", "Declare your profile under Me first");
+    else if (phone.code && phone.code.residentId !== select.value) clearCode(
+      "点「出示核酸码」", "Tap Show code");
+  }
+
+  function holder() { return $("code-holder").value; }
+
+  function clearCode(zh, en) {
+    if (codeImageUrl) URL.revokeObjectURL(codeImageUrl);
+    codeImageUrl = null;
+    phone.code = null;
+    $("code-box").replaceChildren(noCode(platform, zh, en));
+  }
+
+  async function renderCode(code, residentId) {
+    // The PNG needs our Bearer header, so an <img src> cannot load it: fetch it and show the
+    // bytes as a blob URL. The API names it under its public base URL, which may be another
+    // host (a proxy's); this page is served by the app itself, so the path is what to fetch.
+    const image = await (await call("GET", new URL(code.png_url, location.href).pathname)).blob();
+    if (codeImageUrl) URL.revokeObjectURL(codeImageUrl);
+    codeImageUrl = URL.createObjectURL(image);
+    phone.code = { ...code, residentId };
+    $("code-box").replaceChildren(codeCard(platform, code, codeImageUrl));
+  }
+
+  async function showCode() {
+    const residentId = holder();
+    if (!residentId) throw new CallFailed("no_profile", "先声明本人信息 / declare your profile first", 0);
+    await renderCode(await api("GET", `/api/v1/residents/${encodeURIComponent(residentId)}/code`),
+      residentId);
+  }
+
+  async function reissueCode() {
+    const residentId = holder();
+    if (!residentId) throw new CallFailed("no_profile", "先声明本人信息 / declare your profile first", 0);
+    await renderCode(await api("POST", `/api/v1/residents/${encodeURIComponent(residentId)}/code`),
+      residentId);
+    showNotice("已生成新码，旧码（含截图）作废", "New code issued: the old one (and its screenshots) is void");
+  }
+
+  // --- Results ------------------------------------------------------------------------------
+
+  async function loadResults() {
+    const answer = await api("GET", "/api/v1/results");
+    $("results").replaceChildren(...resultsList(platform, answer));
+    $("results").dataset.loaded = "true";
+  }
+
+  // --- Messages: subscribe, and what the platform delivered ----------------------------------
+
+  async function subscribe() {
+    // What wx.requestSubscribeMessage / my.requestSubscribeMessage report after "accept".
+    const answer = await api("POST", "/api/v1/me/subscriptions", { accepted: [templateId] });
+    const held = answer.subscriptions.find((s) => s.template_id === templateId);
+    const remaining = held ? held.remaining : 0;
+    $("subscription").dataset.remaining = String(remaining);
+    $("subscription").replaceChildren(...bilingual(
+      `已订阅：还可接收 ${remaining} 条结果通知`, `subscribed: ${remaining} message(s) allowed`));
+    showNotice("已订阅结果通知", "Subscribed to result messages");
+  }
+
+  function renderPushes(mine) {
+    const list = $("push-list");
+    const before = Number(list.dataset.count || 0);
+    if (mine.length === before && list.dataset.owner === (subject() || "")) return false;
+    list.dataset.count = String(mine.length);
+    list.dataset.owner = subject() || "";
+    list.replaceChildren(...(mine.length
+      ? mine.slice().reverse().map((m) => pushCard(platform, m))
+      : [h("p", { class: "empty" }, ...bilingual("还没有收到推送", "No messages yet"))]));
+    if (root.dataset.tab === "messages") pushesSeen = mine.length;
+    if (mine.length < pushesSeen) pushesSeen = mine.length;
+    badge();
+    return mine.length > before;
+  }
+
+  /** Everything the emulator received; keeps what was sent to this phone's platform user. */
+  phone.receiveMessages = (all) => {
+    const me_ = subject();
+    const mine = me_ ? all.filter((m) => m.platform === platform && spec.recipient(m) === me_) : [];
+    // A new push is what makes a resident open the results: load them as the tap would.
+    if (renderPushes(mine) && token()) loadResults().catch(() => {});
+  };
+
+  phone.hasSubject = () => Boolean(subject());
+
+  // Runs one user action: one at a time per phone, errors shown in this phone.
+  function run(action) {
+    return runExclusive(root, (err) => { showError(err); if (!err) showNotice(null); }, action);
+  }
+
+  for (const select of root.querySelectorAll("[data-id-types]")) {
+    select.replaceChildren(...ID_TYPES.map(([v, zh, en]) => h("option", { value: v }, `${zh} ${en}`)));
+  }
+  const actions = {
+    login, logout, "new-person": newPerson, "bind-phone": bindPhone, declare,
+    "add-dependent": addDependent, "show-code": showCode, "reissue-code": reissueCode,
+    "refresh-results": loadResults, subscribe,
+  };
+  for (const [name, action] of Object.entries(actions)) {
+    $(name).addEventListener("click", () => run(action));
+  }
+  for (const tab of root.querySelectorAll("[data-tab]")) {
+    tab.addEventListener("click", () => openTab(tab.dataset.tab));
+  }
+  $("code-holder").addEventListener("change", () => { if (token()) run(showCode); });
+  if (!templateId) $("subscribe").disabled = true;
+
+  phone.start = () => {
+    showSubject();
+    setLoggedIn(false);
+    renderPushes([]);
+    openTab("me");
+    if (CONFIG.enabled[platform] && token()) {
+      setLoggedIn(true);
+      run(refresh);
+    }
+  };
+  return phone;
+}
