@@ -15,6 +15,7 @@ failed read-model update) are counted from its logger.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import signal
 import time
@@ -35,6 +36,7 @@ from miniapp_api.results.readmodel import ResultEntry, ResultReadModel
 from miniapp_api.settings import LabSettings, RedisSettings
 
 RESULTS_PATH = "/api/v1/lab/results"
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 # Statement labels, by how the statement starts (SQLAlchemy's rendering of the app's queries).
 LABELS = (
     ("INSERT INTO lab_requests", "db: idempotency claim"),
@@ -128,6 +130,7 @@ class Ingester:
             lab = session.get(Lab, job.lab_pk)
             assert lab is not None, "the bench lab is missing"
             self.lab = lab  # detached, its columns loaded (sessions do not expire on commit)
+        self.tally.seconds.clear()  # the lab's SELECT is not part of any batch
         self._commit_started = 0.0
 
     def close(self) -> None:
@@ -209,13 +212,15 @@ def work(
 def worker_main(job: Job, todo: Any, ready: Any, go: Any, done: Any) -> None:
     """A worker process: connect, say ready, wait for go, take batch indexes until a None.
 
-    Ctrl-C is left to the parent, which terminates its workers; a worker whose parent died
-    finds the queue empty and leaves."""
+    Ctrl-C is left to the parent, which terminates its workers; should the parent die
+    without that, the kernel sends SIGTERM (``PR_SET_PDEATHSIG``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     ingester = Ingester(job)
     try:
         ready.put(True)
-        go.wait()
+        if not go.wait(timeout=300):
+            return
         while (index := todo.get(timeout=30)) is not None:
             ingester.run(index)
         ingester.finish_breakdown()

@@ -198,7 +198,7 @@ def flush_redis() -> None:
 
     client = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
     try:
-        client.flushdb()
+        client.flushdb(asynchronous=True)
     finally:
         client.close()
 
