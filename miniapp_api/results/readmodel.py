@@ -4,19 +4,77 @@ The database is the system of record; this model is kept current by sampling (a 
 entry) and by lab ingest (results), and rebuilt from the database by
 ``miniapp readmodel rebuild``. One hash per resident, ``results:{<resident id>}``, one field per
 tube, so the read for a family is one pipelined round trip and each key lives in one slot.
+
+Memory (target: at most 200 bytes per resident, ~1M residents). A field's value is kept far
+under Redis's 64-byte ``hash-max-listpack-value`` so the small hashes stay listpack-encoded
+(a hashtable-encoded hash costs ~280 bytes more)::
+
+    "<state code>|<round id>|<site id>|<sampled unix s>|<tested unix s or empty>"
+    e.g. "n|3|17|1647399600|1647410000" (28 bytes; at most ~40 with large ids)
+
+State codes (:data:`STATE_CODES`)::
+
+    n negative   p positive   r retest_required   i invalid   w pending ("waiting")
+
+Round and site names are interned: each distinct name gets a small integer id, kept in ONE
+Redis hash ``names:{readmodel}`` (one slot) with the fields ``id:<name>`` -> id,
+``name:<id>`` -> name, ``next`` (the id counter) and ``epoch`` (set when the hash is created).
+A Lua script (one key) allocates the ids of a batch's new names at once. Rounds and sites are
+few, and an id's name never changes (a renamed site simply gets a new id), so each process
+keeps both directions in memory (:class:`_Names`, per Redis server and database, no TTL):
+
+* ``record`` needs a round trip to the script only for a name this process has not seen yet;
+* ``read`` stays ONE pipelined round trip when the names of the ids found are cached; on a
+  miss (a cold process) it fetches just those ids with one ``HMGET`` (a second round trip).
+
+Both pipelines also read ``epoch``: if the names hash was flushed and re-created, the epoch
+differs, the cache is dropped, and ``record`` writes its batch again with fresh ids.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import redis
 
-# Compact field values (memory: ~1M residents must fit in well under 200 bytes each):
-# "<state>|<round>|<site>|<sampled unix>|<tested unix or empty>".
 _SEP = "|"
+NAMES_KEY = "names:{readmodel}"
+# Redis's default hash-max-listpack-value: a longer value turns the whole hash into a hashtable.
+MAX_VALUE_BYTES = 64
+
+STATE_CODES: dict[str, str] = {
+    "negative": "n",
+    "positive": "p",
+    "retest_required": "r",
+    "invalid": "i",
+    "pending": "w",
+}
+_STATES = {code: state for state, code in STATE_CODES.items()}
+
+# KEYS: the names hash; ARGV: names. Returns {epoch, {id of each name}}.
+_INTERN = """
+local h = KEYS[1]
+local epoch = redis.call('HGET', h, 'epoch')
+if not epoch then
+  local t = redis.call('TIME')
+  epoch = t[1] .. '.' .. t[2]
+  redis.call('HSET', h, 'epoch', epoch)
+end
+local ids = {}
+for i, name in ipairs(ARGV) do
+  local id = redis.call('HGET', h, 'id:' .. name)
+  if not id then
+    id = tostring(redis.call('HINCRBY', h, 'next', 1))
+    redis.call('HSET', h, 'id:' .. name, id, 'name:' .. id, name)
+  end
+  ids[i] = id
+end
+return {epoch, ids}
+"""
 
 
 @dataclass(frozen=True)
@@ -30,22 +88,51 @@ class ResultEntry:
     state: str  # pending | negative | positive | retest_required | invalid
     tested_at: datetime | None = None
 
-    def encode(self) -> str:
-        tested = str(int(self.tested_at.timestamp())) if self.tested_at else ""
-        parts = (self.state, self.round_name, self.site_name, str(int(self.sampled_at.timestamp())))
-        return _SEP.join((*parts, tested))
 
-    @classmethod
-    def decode(cls, tube_no: str, value: str) -> ResultEntry:
-        state, round_name, site_name, sampled, tested = value.split(_SEP)
-        return cls(
-            tube_no=tube_no,
-            round_name=round_name,
-            site_name=site_name,
+def encode_value(entry: ResultEntry, round_id: int, site_id: int) -> str:
+    """The compact field value of ``entry`` (see the module docstring)."""
+    code = STATE_CODES.get(entry.state)
+    if code is None:
+        raise ValueError(f"unknown result state {entry.state!r}")
+    tested = str(int(entry.tested_at.timestamp())) if entry.tested_at else ""
+    sampled = str(int(entry.sampled_at.timestamp()))
+    return _SEP.join((code, str(round_id), str(site_id), sampled, tested))
+
+
+@dataclass(frozen=True)
+class StoredValue:
+    """A decoded field value, names still as ids."""
+
+    state: str
+    round_id: int
+    site_id: int
+    sampled_at: datetime
+    tested_at: datetime | None
+
+    def entry(self, tube_no: str, round_name: str, site_name: str) -> ResultEntry:
+        return ResultEntry(
+            tube_no, round_name, site_name, self.sampled_at, self.state, self.tested_at
+        )
+
+
+def decode_value(value: str) -> StoredValue:
+    """Parse a field value; ``ValueError`` naming the value if it is not this format."""
+    parts = value.split(_SEP)
+    try:
+        if len(parts) != 5 or parts[0] not in _STATES:
+            raise ValueError
+        code, round_id, site_id, sampled, tested = parts
+        return StoredValue(
+            state=_STATES[code],
+            round_id=int(round_id),
+            site_id=int(site_id),
             sampled_at=datetime.fromtimestamp(int(sampled), UTC),
-            state=state,
             tested_at=datetime.fromtimestamp(int(tested), UTC) if tested else None,
         )
+    except ValueError:
+        raise ValueError(
+            f"unknown results read model value {value!r}; run `miniapp readmodel rebuild`"
+        ) from None
 
 
 def _key(resident_id: str) -> str:
@@ -56,27 +143,113 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+@dataclass
+class _Names:
+    """This process's copy of the interned names of one Redis database (both directions)."""
+
+    epoch: str | None = None
+    ids: dict[str, int] = field(default_factory=dict)
+    names: dict[int, str] = field(default_factory=dict)
+
+    MAX_ENTRIES = 100_000  # a bound, far above the rounds and sites there are
+
+    def learn(self, epoch: str, pairs: Iterable[tuple[str, int]]) -> None:
+        if epoch != self.epoch or len(self.ids) > self.MAX_ENTRIES:
+            self.ids, self.names, self.epoch = {}, {}, epoch
+        for name, id_ in pairs:
+            self.ids[name] = id_
+            self.names[id_] = name
+
+    def check(self, epoch: str | None) -> bool:
+        """Whether the copy is of the current names hash; dropped if not."""
+        if epoch is not None and epoch == self.epoch:
+            return True
+        self.ids, self.names, self.epoch = {}, {}, epoch
+        return False
+
+
+_caches: dict[tuple[Any, ...], _Names] = {}
+_lock = threading.Lock()
+
+
+def _names_of(client: redis.Redis) -> _Names:
+    kwargs = client.connection_pool.connection_kwargs
+    where = (kwargs.get("host"), kwargs.get("port"), kwargs.get("path"), kwargs.get("db", 0))
+    with _lock:
+        return _caches.setdefault(where, _Names())
+
+
 class ResultReadModel:
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
+        self._names = _names_of(client)
 
     def record(self, entries: Iterable[tuple[str, ResultEntry]]) -> None:
-        """Upsert entries keyed by (resident public id, tube_no), in one pipeline."""
-        pipe = self._redis.pipeline(transaction=False)
-        for resident_id, entry in entries:
-            if _SEP in entry.round_name + entry.site_name:
-                raise ValueError("round and site names must not contain '|'")
-            pipe.hset(_key(resident_id), entry.tube_no, entry.encode())
-        pipe.execute()
+        """Upsert entries keyed by (resident public id, tube_no), in one pipeline (plus one
+        round trip to intern names this process has not seen)."""
+        batch = list(entries)
+        if not batch:
+            return
+        wanted = {n for _, e in batch for n in (e.round_name, e.site_name)}
+        for _ in range(3):
+            with _lock:
+                missing = sorted(wanted - self._names.ids.keys())
+            if missing or self._names.epoch is None:
+                self._intern(missing)
+            with _lock:
+                ids = dict(self._names.ids)
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.hget(NAMES_KEY, "epoch")
+            for resident_id, entry in batch:
+                value = encode_value(entry, ids[entry.round_name], ids[entry.site_name])
+                pipe.hset(_key(resident_id), entry.tube_no, value)
+            current = pipe.execute()[0]
+            with _lock:
+                if self._names.check(_text(current) if current is not None else None):
+                    return
+            # The names hash was re-created under us (e.g. flushed): intern again, rewrite.
+        raise redis.RedisError("results read model: names hash keeps changing")
+
+    def _intern(self, names: list[str]) -> None:
+        epoch, ids = self._redis.register_script(_INTERN)(keys=[NAMES_KEY], args=names)
+        with _lock:
+            self._names.learn(_text(epoch), zip(names, (int(_text(i)) for i in ids), strict=True))
 
     def read(self, resident_ids: Sequence[str]) -> dict[str, list[ResultEntry]]:
-        """Entries per resident, newest sampling first (one round trip for all residents)."""
+        """Entries per resident, newest sampling first (one round trip for all residents
+        when the names are cached in this process; else one more for the missing names)."""
         pipe = self._redis.pipeline(transaction=False)
+        pipe.hget(NAMES_KEY, "epoch")
         for resident_id in resident_ids:
             pipe.hgetall(_key(resident_id))
+        epoch, *hashes = pipe.execute()
+        stored = {
+            resident_id: [(_text(k), decode_value(_text(v))) for k, v in fields.items()]
+            for resident_id, fields in zip(resident_ids, hashes, strict=True)
+        }
+        wanted = {
+            i for values in stored.values() for _, s in values for i in (s.round_id, s.site_id)
+        }
+        with _lock:
+            self._names.check(_text(epoch) if epoch is not None else None)
+            names = {i: self._names.names[i] for i in wanted if i in self._names.names}
+        missing = sorted(wanted - names.keys())
+        if missing:
+            fetched = self._redis.hmget(NAMES_KEY, [f"name:{i}" for i in missing])
+            unknown = [i for i, n in zip(missing, fetched, strict=True) if n is None]
+            if unknown:
+                raise ValueError(
+                    f"results read model: unknown name ids {unknown}; "
+                    "run `miniapp readmodel rebuild`"
+                )
+            got = {i: _text(n) for i, n in zip(missing, fetched, strict=True) if n is not None}
+            names.update(got)
+            if epoch is not None:
+                with _lock:
+                    self._names.learn(_text(epoch), ((n, i) for i, n in got.items()))
         found: dict[str, list[ResultEntry]] = {}
-        for resident_id, fields in zip(resident_ids, pipe.execute(), strict=True):
-            entries = [ResultEntry.decode(_text(k), _text(v)) for k, v in fields.items()]
+        for resident_id, values in stored.items():
+            entries = [s.entry(tube, names[s.round_id], names[s.site_id]) for tube, s in values]
             found[resident_id] = sorted(entries, key=lambda e: e.sampled_at, reverse=True)
         return found
 

@@ -82,7 +82,11 @@ def lookup(
     try:
         held = holdings(session, client, account_id)
         found = ResultReadModel(client).read([h.resident_id for h in held])
-    except redis.RedisError:
+    except (redis.RedisError, ValueError) as error:
+        if isinstance(error, ValueError):
+            # Unreadable entries (e.g. the names map was lost in a failover): the database
+            # still has everything; operators refill Redis from it.
+            log.error("result read model unreadable; run `miniapp readmodel rebuild`")
         retry = jittered_retry_after(5.0)
         raise ServiceUnavailable(
             "Results cannot be shown right now. Your result will also be pushed to you when "

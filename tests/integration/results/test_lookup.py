@@ -198,3 +198,18 @@ def test_the_lookup_needs_a_session(client: FlaskClient) -> None:
 def test_a_session_of_a_deleted_account_is_refused(app: Flask, client: FlaskClient) -> None:
     ghost = Account(public_id="a_gone", platform="wechat")
     assert client.get("/api/v1/results", headers=bearer(app, ghost)).status_code == 401
+
+
+def test_an_unreadable_read_model_answers_503_not_500(
+    app: Flask, client: FlaskClient, desk: Desk
+) -> None:
+    [me] = make_residents(app, 1)
+    account = make_account(app, [(me, Relation.SELF)])
+    tube = make_tube(app, desk, [me])
+    wire_of(app).redis.hset(f"results:{{{me.public_id}}}", tube, "not-an-entry")
+
+    response = client.get("/api/v1/results", headers=bearer(app, account))
+
+    assert response.status_code == 503
+    assert response.get_json()["code"] == "results_unavailable"
+    assert int(response.headers["Retry-After"]) >= 1
