@@ -74,6 +74,17 @@ class ValidationFailed(ApiError):
 class ServiceUnavailable(ApiError):
     status, code = 503, "service_unavailable"
 
+    @classmethod
+    def retry_later(cls, message: str, *, code: str, base_seconds: float) -> ServiceUnavailable:
+        """503 with a jittered ``Retry-After``, also given in ``detail.retry_after``."""
+        retry = jittered_retry_after(base_seconds)
+        return cls(
+            message,
+            code=code,
+            detail={"retry_after": retry},
+            headers={"Retry-After": str(retry)},
+        )
+
 
 def jittered_retry_after(base_seconds: float) -> int:
     """Seconds to wait, spread by up to +50% so rejected clients do not return in step."""

@@ -64,7 +64,7 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from miniapp_api.errors import ServiceUnavailable, Unauthorized, jittered_retry_after
+from miniapp_api.errors import ServiceUnavailable, Unauthorized
 from miniapp_api.lab.models import Lab
 from miniapp_api.security.crypto import PersonalDataCrypto
 from miniapp_api.settings import LabSettings
@@ -180,13 +180,11 @@ def _use_nonce(client: redis.Redis, settings: LabSettings, lab_id: str, nonce: s
     try:
         fresh = client.set(key, b"1", nx=True, ex=ttl)
     except redis.RedisError:
-        retry = jittered_retry_after(5.0)
-        raise ServiceUnavailable(
+        raise ServiceUnavailable.retry_later(
             "Lab uploads are paused for a moment (replay protection is unavailable); "
             "retry the same request with a new nonce and signature.",
             code="lab_auth_unavailable",
-            detail={"retry_after": retry},
-            headers={"Retry-After": str(retry)},
+            base_seconds=5.0,
         ) from None
     if not fresh:
         raise Unauthorized(

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from miniapp_api.auth.models import Account
 from miniapp_api.db import as_utc
-from miniapp_api.errors import ServiceUnavailable, Unauthorized, jittered_retry_after
+from miniapp_api.errors import ServiceUnavailable, Unauthorized
 from miniapp_api.residents.models import AccountResident, Relation, Resident
 from miniapp_api.results.models import PersonResult
 from miniapp_api.results.readmodel import ResultEntry, ResultReadModel
@@ -87,13 +87,11 @@ def lookup(
             # Unreadable entries (e.g. the names map was lost in a failover): the database
             # still has everything; operators refill Redis from it.
             log.error("result read model unreadable; run `miniapp readmodel rebuild`")
-        retry = jittered_retry_after(5.0)
-        raise ServiceUnavailable(
+        raise ServiceUnavailable.retry_later(
             "Results cannot be shown right now. Your result will also be pushed to you when "
             "it arrives; try again shortly.",
             code="results_unavailable",
-            detail={"retry_after": retry},
-            headers={"Retry-After": str(retry)},
+            base_seconds=5.0,
         ) from None
     overdue_after = timedelta(hours=settings.overdue_hours)
     residents = []
