@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
+import tempfile
 
 bind = os.environ.get("MINIAPP_BIND", "0.0.0.0:8000")
 worker_class = "gthread"
@@ -57,3 +59,29 @@ def on_starting(server: object) -> None:
             "gunicorn: MINIAPP_REDIS__URL is the in-process stand-in (memory://), which is "
             "single-process only; set a real redis:// URL or run with MINIAPP_WORKERS=1."
         )
+    _prepare_metrics_dir()
+
+
+def _prepare_metrics_dir() -> None:
+    """Several workers share Prometheus counters through files in PROMETHEUS_MULTIPROC_DIR.
+
+    Set before any worker imports prometheus_client; emptied at start so counts of a previous
+    run do not add up into this one.
+    """
+    path = os.environ.setdefault(
+        "PROMETHEUS_MULTIPROC_DIR",
+        os.path.join(tempfile.gettempdir(), f"miniapp-metrics-{bind_port()}"),
+    )
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path, exist_ok=True)
+
+
+def bind_port() -> str:
+    return bind.rsplit(":", 1)[-1]
+
+
+def child_exit(server: object, worker: object) -> None:
+    """Drop a dead worker's live gauges from the shared metrics files."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]

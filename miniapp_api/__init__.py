@@ -18,7 +18,9 @@ def create_app(
     *,
     channels: Mapping[Platform, LoginChannel] | None = None,
 ) -> Flask:
-    """Build the app: config, logging, wiring, blueprints, error handlers. No I/O happens here.
+    """Build the app: config, logging, wiring, blueprints, error handlers, admission control.
+
+    No I/O happens here.
 
     ``channels`` replaces the adapters built from configuration (tests use the fake channel).
     """
@@ -28,6 +30,7 @@ def create_app(
     from miniapp_api.db import Database
     from miniapp_api.errors import register_error_handlers
     from miniapp_api.logging import configure_logging, register_request_logging
+    from miniapp_api.overload.install import install as install_overload_protection
     from miniapp_api.platforms import build_channels
     from miniapp_api.redis_client import make_redis
     from miniapp_api.security.crypto import PersonalDataCrypto
@@ -41,7 +44,7 @@ def create_app(
     apply_process_timezone(settings.timezone)
 
     redis_client = make_redis(settings.redis)
-    app.extensions[EXTENSION_KEY] = Wiring(
+    wire = app.extensions[EXTENSION_KEY] = Wiring(
         settings=settings,
         db=Database(settings.database_url, settings.database_pool_size),
         redis=redis_client,
@@ -53,6 +56,7 @@ def create_app(
     register_request_logging(app)
     register_blueprints(app, simulator=bool(settings.simulator_emulator_url))
     register_error_handlers(app)
+    install_overload_protection(app, wire)
     return app
 
 

@@ -38,6 +38,7 @@ class Operation:
     status: int = 200
     auth: bool = True
     errors: tuple[int, ...] = ()
+    abusable: bool = False
 
 
 def operation(
@@ -49,12 +50,17 @@ def operation(
     status: int = 200,
     auth: bool = True,
     errors: tuple[int, ...] = (),
+    abusable: bool = False,
 ) -> Callable[[F], F]:
-    """Describe a view: what it takes, what it returns, and its traffic class."""
+    """Describe a view: what it takes, what it returns, and its traffic class.
+
+    ``abusable`` marks routes that cost us or could be used to guess (lookup by code, code
+    re-issue): they fail closed when the admission store (Redis) is unreachable.
+    """
 
     def attach(view: F) -> F:
         view.api_operation = Operation(  # type: ignore[attr-defined]
-            summary, traffic, body, response, status, auth, errors
+            summary, traffic, body, response, status, auth, errors, abusable
         )
         return view
 

@@ -7,7 +7,6 @@ Services raise :class:`ApiError` subclasses (plain exceptions carrying an HTTP s
 from __future__ import annotations
 
 import logging
-import random
 from typing import Any
 
 from flask import Flask, Response, jsonify
@@ -21,6 +20,7 @@ from channels.base import (
     RateLimited,
     SubscriptionRefused,
 )
+from miniapp_api.overload.rejection import jittered_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +84,6 @@ class ServiceUnavailable(ApiError):
             detail={"retry_after": retry},
             headers={"Retry-After": str(retry)},
         )
-
-
-def jittered_retry_after(base_seconds: float) -> int:
-    """Seconds to wait, spread by up to +50% so rejected clients do not return in step."""
-    return max(1, round(base_seconds * (1 + random.random() / 2)))
 
 
 def error_response(

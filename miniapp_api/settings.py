@@ -100,6 +100,34 @@ class NotifySettings:
 
 
 @dataclass(frozen=True)
+class OverloadSettings:
+    """Admission control (DESIGN §7). Rates are requests per second; 0 means no cap.
+
+    These are the start-up defaults; operators change limits and modes at run time through
+    ``PUT /api/v1/ops/limits`` (kept in Redis, seen by every worker within a second).
+    """
+
+    enabled: bool = True
+    user_rate: float = 5.0  # per session, or per client address before login
+    user_burst: float = 20.0
+    channel_rate: float = 0.0  # per channel (wechat, alipay, h5)
+    global_rate: float = 0.0  # the whole system
+    burst_seconds: float = 1.0  # channel and global buckets hold this many seconds of rate
+    shards: int = 8  # the channel and global budgets are split over this many keys
+    # Share of each bucket's burst a class may use: lower classes are refused first.
+    share_normal: float = 0.8
+    share_sheddable: float = 0.5
+    # Per worker: critical requests admitted while Redis is unreachable, per second.
+    fail_open_rate: float = 50.0
+    breaker_seconds: float = 1.0  # after a Redis failure, decide locally this long
+    # The adaptive in-flight limit per worker process.
+    concurrency_initial: int = 16
+    concurrency_min: int = 4
+    concurrency_max: int = 64
+    controls_refresh_seconds: float = 0.5
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the app needs to start, checked. Secrets are excluded from ``repr``."""
 
@@ -118,6 +146,7 @@ class Settings:
     lab: LabSettings = LabSettings()
     results: ResultSettings = ResultSettings()
     notify: NotifySettings = NotifySettings()
+    overload: OverloadSettings = OverloadSettings()
     simulator_emulator_url: str = ""  # set only where the simulator page may be served
     data_key: bytes = b""
     index_key: bytes = b""
@@ -205,6 +234,7 @@ def validate(config: Mapping[str, Any]) -> Settings:
             backoff_base_seconds=float(section("NOTIFY").get("BACKOFF_BASE_SECONDS", 2.0)),
             batch_size=int(section("NOTIFY").get("BATCH_SIZE", 100)),
         ),
+        overload=_overload(section("OVERLOAD")),
         simulator_emulator_url=str(section("SIMULATOR").get("EMULATOR_URL", "")).rstrip("/"),
         data_key=key_bytes("DATA_KEY"),
         index_key=key_bytes("INDEX_KEY"),
@@ -214,6 +244,21 @@ def validate(config: Mapping[str, Any]) -> Settings:
     if problems:
         raise ConfigurationError("configuration is incomplete:\n  - " + "\n  - ".join(problems))
     return settings
+
+
+def _overload(cfg: Mapping[str, Any]) -> OverloadSettings:
+    defaults = OverloadSettings()
+    values: dict[str, Any] = {}
+    for name, default in vars(defaults).items():
+        raw = cfg.get(name.upper(), default)
+        values[name] = _flag(raw) if isinstance(default, bool) else type(default)(raw)
+    return OverloadSettings(**values)
+
+
+def _flag(raw: Any) -> bool:
+    if isinstance(raw, str):
+        return raw.strip().lower() not in ("", "0", "false", "no", "off")
+    return bool(raw)
 
 
 def _signing_keys(cfg: Mapping[str, Any], problems: list[str]) -> tuple[SigningKey, ...]:

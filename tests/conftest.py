@@ -164,6 +164,9 @@ def app_overrides(
             "WECHAT_TEMPLATE_ID": "tpl-wx-result-0001",
             "ALIPAY_TEMPLATE_ID": "tpl-ali-result-0001",
         },
+        # Admission control is on, as in production, with quotas no functional test reaches
+        # (every test client is 127.0.0.1); tests/integration/overload sets real ones.
+        "OVERLOAD": {"USER_RATE": 10_000.0, "USER_BURST": 10_000.0},
     }
 
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from flask import g, request
 
-from miniapp_api.auth.sessions import SessionInfo, SessionStore
+from miniapp_api.auth.sessions import (
+    PREFETCHED_SESSION,
+    PrefetchedSession,
+    SessionInfo,
+    SessionStore,
+)
 from miniapp_api.errors import Unauthorized
 
 
@@ -21,7 +26,10 @@ def require_session(sessions: SessionStore) -> SessionInfo:
     cached = g.get("session_info")
     if isinstance(cached, SessionInfo):
         return cached
-    info = sessions.resolve(bearer_token())
+    prefetched = request.environ.get(PREFETCHED_SESSION)  # see overload.admission
+    info = sessions.resolve(
+        bearer_token(), prefetched if isinstance(prefetched, PrefetchedSession) else None
+    )
     if info is None:
         raise Unauthorized("The session has expired or was ended; log in again.")
     g.session_info = info

@@ -21,6 +21,18 @@ class SessionInfo:
     platform: str
 
 
+# The WSGI environ key under which the admission gate leaves the session it read ahead.
+PREFETCHED_SESSION = "miniapp.prefetched_session"
+
+
+@dataclass(frozen=True)
+class PrefetchedSession:
+    """A session hash read ahead of the view (in the admission pipeline), with its key."""
+
+    key: str
+    values: dict[bytes | str, bytes | str]
+
+
 class SessionStore:
     """Sessions of one kind: residents' (``namespace="session"``) or staff's (``"staff"``)."""
 
@@ -28,6 +40,9 @@ class SessionStore:
         self._redis = client
         self.ttl_seconds = ttl_seconds
         self.namespace = namespace
+
+    def key_for(self, token: str) -> str:
+        return self._key(token)
 
     def _key(self, token: str) -> str:
         digest = hashlib.sha256(token.encode()).hexdigest()
@@ -42,8 +57,15 @@ class SessionStore:
         pipe.execute()
         return token
 
-    def resolve(self, token: str) -> SessionInfo | None:
-        values = {_text(k): _text(v) for k, v in self._redis.hgetall(self._key(token)).items()}
+    def resolve(
+        self, token: str, prefetched: PrefetchedSession | None = None
+    ) -> SessionInfo | None:
+        """Who the token belongs to; uses ``prefetched`` if it was read for this very key."""
+        key = self._key(token)
+        found = prefetched.values if prefetched and prefetched.key == key else None
+        if found is None:
+            found = self._redis.hgetall(key)
+        values = {_text(k): _text(v) for k, v in found.items()}
         if "account" not in values or "platform" not in values:
             return None
         return SessionInfo(values["account"], values["platform"])

@@ -10,7 +10,7 @@ from miniapp_api.api import TrafficClass, operation, parse_body
 from miniapp_api.auth import service
 from miniapp_api.auth.guard import bearer_token, require_session
 from miniapp_api.auth.schemas import AlipayLoginIn, LoginOut, WechatLoginIn
-from miniapp_api.errors import channel_error_response
+from miniapp_api.overload.responses import channel_failure
 from miniapp_api.wiring import wiring
 
 bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
@@ -26,7 +26,7 @@ def _login(platform: Platform, code: str) -> ResponseReturnValue:
                 session, wire.crypto, wire.sessions, wire.channel(platform), code
             )
     except ChannelError as error:
-        return channel_error_response(error, platform.value)
+        return channel_failure(error, platform.value)
     return result.model_dump(mode="json")
 
 

@@ -59,6 +59,7 @@ def get_code(resident_id: str) -> ResponseReturnValue:
 @operation(
     "Re-issue the code of self or a dependent; the previous code is void",
     traffic=TrafficClass.NORMAL,
+    abusable=True,
     response=CodeOut,
     status=201,
     errors=CODE_ERRORS,

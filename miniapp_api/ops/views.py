@@ -1,12 +1,13 @@
-"""Liveness, readiness (database and Redis) and the OpenAPI document."""
+"""Liveness, readiness (database and Redis), Prometheus metrics and the OpenAPI document."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 
 from miniapp_api.openapi import build_document
+from miniapp_api.overload.metrics import exposition
 from miniapp_api.wiring import wiring
 
 bp = Blueprint("ops", __name__)
@@ -34,6 +35,13 @@ def readyz() -> ResponseReturnValue:
         checks["redis"] = type(exc).__name__
     ready = all(v == "ok" for v in checks.values())
     return jsonify(status="ready" if ready else "not_ready", checks=checks), 200 if ready else 503
+
+
+@bp.get("/metrics")
+def metrics() -> ResponseReturnValue:
+    """Prometheus text format: admission decisions per class, channel, outcome and reason."""
+    body, content_type = exposition()
+    return Response(body, content_type=content_type)
 
 
 @bp.get("/openapi.json")

@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from channels.base import ChannelError
 from miniapp_api.api import TrafficClass, operation, parse_body
 from miniapp_api.auth.guard import require_session
-from miniapp_api.errors import channel_error_response
+from miniapp_api.overload.responses import channel_failure
 from miniapp_api.residents import family, service
 from miniapp_api.residents.schemas import (
     DependentIn,
@@ -76,7 +76,7 @@ def post_phone() -> ResponseReturnValue:
                 session, wire.crypto, wire.channel(caller.platform), caller.account_id, proof
             )
     except ChannelError as error:
-        return channel_error_response(error, caller.platform)
+        return channel_failure(error, caller.platform)
     return PhoneOut(phone_masked=masked).model_dump(mode="json")
 
 

@@ -32,3 +32,14 @@ class ResidentResultsOut(BaseModel):
 
 class ResultsOut(BaseModel):
     residents: list[ResidentResultsOut] = Field(description="self first, then dependents")
+
+
+class ResidentHistoryOut(BaseModel):
+    id: str
+    relation: Literal["self", "dependent"]
+    name_masked: str
+    samplings: list[ResultOut] = Field(description="every sampling, newest first")
+
+
+class HistoryOut(BaseModel):
+    residents: list[ResidentHistoryOut] = Field(description="self first, then dependents")

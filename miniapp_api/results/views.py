@@ -1,4 +1,4 @@
-"""Routes of the results feature: the resident's lookup."""
+"""Routes of the results feature: the resident's lookup (critical) and history (sheddable)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from miniapp_api.api import TrafficClass, operation
 from miniapp_api.auth.guard import require_session
 from miniapp_api.results import service
-from miniapp_api.results.schemas import ResultsOut
+from miniapp_api.results.schemas import HistoryOut, ResidentHistoryOut, ResultsOut
 from miniapp_api.wiring import wiring
 
 bp = Blueprint("results", __name__, url_prefix="/api/v1")
@@ -24,14 +24,33 @@ bp = Blueprint("results", __name__, url_prefix="/api/v1")
     errors=(401, 503),
 )
 def get_results() -> ResponseReturnValue:
+    return _lookup().model_dump(mode="json")
+
+
+@bp.get("/results/history")
+@operation(
+    "Every sampling of self and each dependent (the first thing shed under overload)",
+    traffic=TrafficClass.SHEDDABLE,
+    response=HistoryOut,
+    errors=(401, 503),
+)
+def get_history() -> ResponseReturnValue:
+    residents = [
+        ResidentHistoryOut(
+            id=person.id,
+            relation=person.relation,
+            name_masked=person.name_masked,
+            samplings=([person.latest] if person.latest else []) + person.history,
+        )
+        for person in _lookup().residents
+    ]
+    return HistoryOut(residents=residents).model_dump(mode="json")
+
+
+def _lookup() -> ResultsOut:
     wire = wiring()
     caller = require_session(wire.sessions)
     with wire.db.session() as session:
-        out = service.lookup(
-            session,
-            wire.redis,
-            wire.settings.results,
-            caller.account_id,
-            datetime.now(UTC),
+        return service.lookup(
+            session, wire.redis, wire.settings.results, caller.account_id, datetime.now(UTC)
         )
-    return out.model_dump(mode="json")

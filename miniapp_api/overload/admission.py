@@ -1,0 +1,267 @@
+"""The admission gate: every request is admitted or refused here, before any work.
+
+Order of the checks, cheapest first:
+
+1. the route's traffic class and the caller's channel (no I/O; :mod:`.routes`);
+2. the operator's modes (read-only), from the worker's local copy of the controls;
+3. the worker's adaptive in-flight limit (no I/O; :mod:`.adaptive`);
+4. one Redis pipeline: the per-user, per-channel and global GCRA decisions (each a
+   single-key script, so each is single-slot on Redis Cluster; the channel and global budgets
+   are split over N keys of rate/N, one picked at random, so no key is a hot shard), plus the
+   caller's session (handed to the view, which then needs no round trip of its own) and, at
+   most every half second, the controls document.
+
+If Redis cannot be reached, critical routes fail open on a per-worker token bucket, abusable and
+lower-class routes fail closed; after a failure the gate decides locally for
+``breaker_seconds`` instead of waiting on a timeout per request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from miniapp_api.api import TrafficClass
+from miniapp_api.auth.sessions import PREFETCHED_SESSION, PrefetchedSession, SessionStore
+from miniapp_api.overload import metrics
+from miniapp_api.overload.adaptive import AdaptiveConcurrency
+from miniapp_api.overload.controls import (
+    CONTROLS_KEY,
+    PLATFORM_STATUS_KEY,
+    Controls,
+    ControlsCache,
+    Limits,
+)
+from miniapp_api.overload.gcra import GCRA_LUA, Rate, decision
+from miniapp_api.overload.local_bucket import LocalBucket
+from miniapp_api.overload.rejection import Rejection
+from miniapp_api.overload.routes import Route, RouteClassifier, channel_of
+from miniapp_api.settings import OverloadSettings
+
+log = logging.getLogger(__name__)
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """A request let through; :meth:`AdmissionGate.finish` gives its slot back."""
+
+    traffic: TrafficClass
+    channel: str
+    started: float
+    holds_slot: bool
+
+
+@dataclass(frozen=True)
+class Refused:
+    rejection: Rejection
+    channel: str
+
+
+class RedisBreaker:
+    """After a Redis failure, skip Redis for a while rather than wait on each timeout."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self._clock = clock
+        self._open_until = float("-inf")
+
+    @property
+    def open(self) -> bool:
+        return self._clock() < self._open_until
+
+    def trip(self) -> None:
+        self._open_until = self._clock() + self.seconds
+
+
+class AdmissionGate:
+    """Decides per request; one instance per app, shared by the worker's threads."""
+
+    def __init__(
+        self,
+        *,
+        classifier: RouteClassifier,
+        client: redis.Redis,
+        sessions: SessionStore,
+        settings: OverloadSettings,
+        controls: ControlsCache,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.classifier = classifier
+        self.redis = client
+        self.sessions = sessions
+        self.settings = settings
+        self.controls = controls
+        self.concurrency = AdaptiveConcurrency(
+            settings.concurrency_initial, settings.concurrency_min, settings.concurrency_max
+        )
+        self.fail_open = LocalBucket(settings.fail_open_rate, settings.fail_open_rate)
+        self.breaker = RedisBreaker(settings.breaker_seconds, clock)
+        self._clock = clock
+        self._script_sha = hashlib.sha1(GCRA_LUA.encode(), usedforsecurity=False).hexdigest()
+        self._script_lock = threading.Lock()
+
+    # -- the decision ------------------------------------------------------------------------
+
+    def admit(self, environ: dict[str, Any]) -> Admitted | Refused | None:
+        """``None`` for exempt routes (probes, metrics), else admitted or refused."""
+        route = self.classifier.classify(environ)
+        if route.exempt:
+            return None
+        channel = channel_of(environ)
+        traffic = route.traffic
+        controls = self.controls.current
+        if (
+            controls.modes.read_only
+            and traffic is not TrafficClass.CRITICAL
+            and environ.get("REQUEST_METHOD", "GET") not in SAFE_METHODS
+        ):
+            return self._refuse(traffic, channel, Rejection(503, "read_only", 30.0))
+        share = _share(traffic, controls.limits)
+        if not self.concurrency.try_acquire(share):
+            return self._refuse(traffic, channel, Rejection(503, "local_concurrency", 1.0))
+        started = self._clock()
+        try:
+            rejection = self._decide_in_redis(environ, route, channel, share)
+        except BaseException:
+            self.concurrency.release(self._clock() - started)
+            raise
+        if rejection is not None:
+            self.concurrency.release(self._clock() - started)
+            return self._refuse(traffic, channel, rejection)
+        return Admitted(traffic, channel, started, holds_slot=True)
+
+    def finish(self, admitted: Admitted) -> None:
+        if admitted.holds_slot:
+            self.concurrency.release(self._clock() - admitted.started)
+            metrics.CONCURRENCY_LIMIT.set(self.concurrency.limit)
+
+    def _refuse(self, traffic: TrafficClass, channel: str, rejection: Rejection) -> Refused:
+        metrics.count(traffic.value, channel, "rejected", rejection.reason)
+        return Refused(rejection, channel)
+
+    def _decide_in_redis(
+        self, environ: dict[str, Any], route: Route, channel: str, share: float
+    ) -> Rejection | None:
+        if self.breaker.open:
+            return self._redis_unreachable(route, channel)
+        try:
+            rejection = self._pipeline(environ, channel, share)
+        except REDIS_DOWN as exc:
+            log.warning("admission: Redis unreachable (%s); deciding locally", type(exc).__name__)
+            self.breaker.trip()
+            return self._redis_unreachable(route, channel)
+        if rejection is None:
+            metrics.count(route.traffic.value, channel, "admitted", "ok")
+        return rejection
+
+    def _redis_unreachable(self, route: Route, channel: str) -> Rejection | None:
+        """Critical routes fail open on the local bucket; abusable and the rest fail closed."""
+        if route.traffic is TrafficClass.CRITICAL and not route.abusable and self.fail_open.take():
+            metrics.count(route.traffic.value, channel, "admitted", "fail_open")
+            return None
+        return Rejection(503, "redis_unavailable", 5.0)
+
+    def _pipeline(self, environ: dict[str, Any], channel: str, share: float) -> Rejection | None:
+        try:
+            return self._pipeline_once(environ, channel, share)
+        except redis.exceptions.NoScriptError:
+            # A new, restarted or failed-over Redis has no script cache: load it, go again.
+            with self._script_lock:
+                self.redis.script_load(GCRA_LUA)
+            return self._pipeline_once(environ, channel, share)
+
+    def _pipeline_once(
+        self, environ: dict[str, Any], channel: str, share: float
+    ) -> Rejection | None:
+        limits = self.controls.current.limits
+        pipe = self.redis.pipeline(transaction=False)
+        refresh = self.controls.claim_refresh()
+        if refresh:
+            pipe.get(CONTROLS_KEY)
+            pipe.hgetall(PLATFORM_STATUS_KEY)
+        token = _bearer(environ)
+        session_key = self.sessions.key_for(token) if token else None
+        if session_key is not None:
+            pipe.hgetall(session_key)
+        buckets = self._buckets(limits, channel, session_key, environ)
+        for key, rate, _ in buckets:
+            pipe.evalsha(self._script_sha, 1, key, *rate.script_args(share))
+        replies = list(pipe.execute())
+        if refresh:
+            self.controls.update(replies[0], replies[1])
+            replies = replies[2:]
+        if session_key is not None:
+            environ[PREFETCHED_SESSION] = PrefetchedSession(session_key, replies[0])
+            replies = replies[1:]
+        for (_, _, reason), reply in zip(buckets, replies, strict=True):
+            admitted, retry_after = decision(reply)
+            if not admitted:
+                status = 429 if reason == "user_quota" else 503
+                return Rejection(status, reason, max(1.0, retry_after))
+        return None
+
+    def _buckets(
+        self, limits: Limits, channel: str, session_key: str | None, environ: dict[str, Any]
+    ) -> list[tuple[str, Rate, str]]:
+        """(key, rate, reason on refusal) of each bucket this request draws on."""
+        found = [
+            (
+                _user_key(session_key, environ),
+                Rate(limits.user_rate, limits.user_burst),
+                "user_quota",
+            )
+        ]
+        channel_rate = limits.channel_rates.get(channel, 0.0)  # type: ignore[call-overload]
+        if channel_rate > 0:
+            key = f"adm:{{ch:{channel}:{self._shard()}}}"
+            found.append((key, self._sharded(channel_rate), "channel_quota"))
+        if limits.global_rate > 0:
+            key = f"adm:{{sys:{self._shard()}}}"
+            found.append((key, self._sharded(limits.global_rate), "system_quota"))
+        return [b for b in found if not b[1].unlimited]
+
+    def _sharded(self, per_second: float) -> Rate:
+        whole = Rate(per_second, per_second * self.settings.burst_seconds)
+        return whole.split(self.settings.shards)
+
+    def _shard(self) -> int:
+        return random.randrange(self.settings.shards)
+
+    # -- what rejections need to know ----------------------------------------------------------
+
+    @property
+    def current_controls(self) -> Controls:
+        return self.controls.current
+
+
+def _share(traffic: TrafficClass, limits: Limits) -> float:
+    if traffic is TrafficClass.CRITICAL:
+        return 1.0
+    if traffic is TrafficClass.NORMAL:
+        return limits.share_normal
+    return limits.share_sheddable
+
+
+def _bearer(environ: dict[str, Any]) -> str | None:
+    scheme, _, token = str(environ.get("HTTP_AUTHORIZATION", "")).partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def _user_key(session_key: str | None, environ: dict[str, Any]) -> str:
+    """Per session when there is one (same slot as the session), else per client address."""
+    if session_key is not None:
+        tag = session_key[session_key.index("{") : session_key.index("}") + 1]
+        return f"adm:{tag}:user"
+    return f"adm:{{ip:{environ.get('REMOTE_ADDR', '-')}}}:user"

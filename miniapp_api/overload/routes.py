@@ -1,0 +1,67 @@
+"""Which traffic class a request belongs to, and on which channel it came, before any work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask
+from werkzeug.exceptions import HTTPException
+
+from miniapp_api.api import TrafficClass, operation_of
+
+# Probes and metrics must answer during overload; they are never admission-controlled.
+EXEMPT_ENDPOINTS = frozenset({"ops.healthz", "ops.readyz", "ops.metrics"})
+KNOWN_CHANNELS = frozenset({"wechat", "alipay", "h5"})
+
+
+@dataclass(frozen=True)
+class Route:
+    traffic: TrafficClass
+    abusable: bool = False  # fails closed when Redis is unreachable
+    exempt: bool = False
+
+
+UNCLASSIFIED = Route(TrafficClass.SHEDDABLE)
+EXEMPT = Route(TrafficClass.CRITICAL, exempt=True)
+
+
+class RouteClassifier:
+    """Reads the class from the route's ``@operation`` (unclassified routes are sheddable)."""
+
+    def __init__(self, app: Flask) -> None:
+        self._url_map = app.url_map
+        self._routes: dict[str, Route] = {}
+        for endpoint, view in app.view_functions.items():
+            described = operation_of(view)
+            if endpoint in EXEMPT_ENDPOINTS:
+                self._routes[endpoint] = EXEMPT
+            elif described is not None:
+                self._routes[endpoint] = Route(described.traffic, described.abusable)
+
+    def classify(self, environ: dict[str, Any]) -> Route:
+        try:
+            endpoint, _ = self._url_map.bind_to_environ(environ).match()
+        except HTTPException:
+            return UNCLASSIFIED  # a 404 or 405 to be: cheap, but still admission-controlled
+        return self._routes.get(str(endpoint), UNCLASSIFIED)
+
+
+def channel_of(environ: dict[str, Any]) -> str:
+    """``wechat``, ``alipay``, ``h5`` or ``other``: declared by our client, else inferred."""
+    declared = str(environ.get("HTTP_X_CLIENT_CHANNEL", "")).lower()
+    if declared in KNOWN_CHANNELS:
+        return declared
+    path = str(environ.get("PATH_INFO", ""))
+    if path.startswith("/api/v1/auth/wechat"):
+        return "wechat"
+    if path.startswith("/api/v1/auth/alipay"):
+        return "alipay"
+    if path in ("/lookup", "/api/v1/lookup"):
+        return "h5"
+    referer = str(environ.get("HTTP_REFERER", ""))
+    if "servicewechat.com" in referer:  # WeChat mini-programs send this referer
+        return "wechat"
+    if "alipay" in referer:  # Alipay's are on *.hybrid.alipay-eco.com
+        return "alipay"
+    return "other"
