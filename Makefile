@@ -19,6 +19,7 @@ run: $(STAMP)
 ## test: the whole suite against real PostgreSQL and Redis, the emulator, headless Chromium
 test: $(STAMP) machine
 	$(PY) -m pytest
+	node --test tests/js/
 
 ## machine: make sure Redis, PostgreSQL and Chromium are there (starts/installs what is missing)
 machine:
