@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench-login bench-ingest emulator migrate clean machine worker
+.PHONY: run test lint bench-login bench-ingest bench-overload emulator migrate clean machine worker
 
 $(STAMP): pyproject.toml requirements.lock
 	python3 -m venv $(VENV)
@@ -41,6 +41,10 @@ worker: $(STAMP)
 ## bench-ingest: 100k tubes x 10 through ingest + fan-out + outbox + read model, next to a bare COPY
 bench-ingest: $(STAMP) machine
 	$(PY) bench/ingest.py
+
+## bench-overload: open-loop load at 1x/3x/10x capacity, protected vs unprotected, side by side
+bench-overload: $(STAMP) machine
+	$(PY) bench/overload.py
 
 migrate: $(STAMP)
 	$(VENV)/bin/miniapp db upgrade

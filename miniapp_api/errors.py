@@ -17,7 +17,6 @@ from channels.base import (
     ChannelMisconfigured,
     InvalidCode,
     InvalidPayload,
-    RateLimited,
     SubscriptionRefused,
 )
 from miniapp_api.overload.rejection import jittered_retry_after
@@ -119,14 +118,15 @@ def channel_error_response(error: ChannelError, platform: str | None = None) -> 
             "The platform refused our request; operators are alerted.",
             detail,
         )
-    retry = jittered_retry_after(error.retry_after if isinstance(error, RateLimited) else 2.0)
-    code = "platform_throttled" if isinstance(error, RateLimited) else "platform_unavailable"
-    log.warning("platform %s failed: %s (%s)", platform, code, error.platform_code)
+    # Throttling and outages (RateLimited, ChannelUnavailable) are answered with the overload
+    # contract by miniapp_api.overload.responses; anything else unexpected lands here.
+    retry = jittered_retry_after(2.0)
+    log.warning("platform %s failed: %s (%s)", platform, type(error).__name__, error.platform_code)
     return error_response(
         503,
-        code,
-        "The platform is busy. You are not logged out: sessions and saved codes keep working. "
-        "Try again shortly.",
+        "platform_unavailable",
+        "The platform is not answering. You are not logged out: sessions and saved codes keep "
+        "working. Try again shortly.",
         {**detail, "retry_after": retry},
         {"Retry-After": str(retry)},
     )
