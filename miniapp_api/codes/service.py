@@ -37,6 +37,9 @@ class IssuedCode:
     resident_id: str  # the resident's public id
     token: str
     claims: CodeClaims
+    # The masked ID's tail: never more of the number than the app already shows (for IDs of
+    # 7 characters or fewer that is 2 characters and asterisks). Shown, not in the token.
+    id_last4: str
 
 
 def current_code(
@@ -129,13 +132,10 @@ def _issued(codes: CodeSettings, resident: Resident, code: RegistrationCode) -> 
     claims = CodeClaims(
         code_id=code.code_id,
         name_masked=short_masked_name(resident.name_masked),
-        # The masked ID's tail: never more of the number than the app already shows
-        # (for IDs of 7 characters or fewer that is 2 characters and asterisks).
-        id_last4=resident.id_masked[-4:],
         expires_at=as_utc(code.expires_at),
         kid=key.kid,
     )
-    return IssuedCode(resident.public_id, sign_code(key, claims), claims)
+    return IssuedCode(resident.public_id, sign_code(key, claims), claims, resident.id_masked[-4:])
 
 
 def _key_for(codes: CodeSettings, kid: str) -> SigningKey:

@@ -1,7 +1,9 @@
 """The registration code token: a compact JWS (EdDSA / Ed25519) that scanners verify offline.
 
-Header ``{"alg": "EdDSA", "kid"}``; claims ``jti`` (random code id), ``exp``, ``n`` (masked
-name, at most 7 bytes) and ``d`` (last four characters of the ID), nothing more. Every byte
+Header ``{"alg": "EdDSA", "kid"}``; claims ``jti`` (random code id), ``exp`` and ``n`` (masked
+name, at most 7 bytes), nothing more. Not the ID's last four characters: they are the second
+factor of the H5 lookup (code + last four), so a screenshot of the code alone must not carry
+them (staff see them after a scan, from the database). Every byte
 counts: a version 10 QR symbol at error correction M holds 213 bytes, and the signature alone
 takes 86. Hence one-letter claims, UTF-8 instead of JSON unicode escapes, and key ids of at most
 four characters (checked at start-up).
@@ -44,7 +46,6 @@ def short_masked_name(name_masked: str) -> str:
 class CodeClaims:
     code_id: str
     name_masked: str
-    id_last4: str
     expires_at: datetime
     kid: str = ""
 
@@ -67,7 +68,6 @@ def sign_code(key: SigningKey, claims: CodeClaims) -> str:
         "jti": claims.code_id,
         "exp": int(claims.expires_at.timestamp()),
         "n": short_masked_name(claims.name_masked),
-        "d": claims.id_last4,
     }
     # typ=None drops the "typ": "JWT" header: fewer bytes in the QR symbol.
     return jwt.encode(
@@ -96,7 +96,6 @@ def verify_code(token: str, keys: Sequence[SigningKey], now: datetime) -> CodeCl
         claims = CodeClaims(
             code_id=str(payload["jti"]),
             name_masked=str(payload.get("n", "")),
-            id_last4=str(payload.get("d", "")),
             expires_at=datetime.fromtimestamp(int(payload["exp"]), UTC),
             kid=key.kid,
         )

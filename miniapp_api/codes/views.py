@@ -100,7 +100,7 @@ def _code(use_case: UseCase, resident_id: str) -> dict[str, object]:
         png_url=base + url_for("codes.get_code_png", resident_id=issued.resident_id),
         svg_url=base + url_for("codes.get_code_svg", resident_id=issued.resident_id),
         name_masked=claims.name_masked,
-        id_last4=claims.id_last4,
+        id_last4=issued.id_last4,
     ).model_dump(mode="json")
 
 

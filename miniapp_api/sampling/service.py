@@ -67,6 +67,7 @@ _CODE_AND_FIRST_SAMPLING = (
         RegistrationCode.resident_id,
         RegistrationCode.revoked_at,
         Resident.public_id,
+        Resident.id_masked,
         Sampling.scanned_at,
         Site.name,
     )
@@ -230,8 +231,8 @@ def _decide(
     ).one_or_none()
     if found is None:  # signed by us, but not a code we know (or its resident was deleted)
         return _answer(item, ScanStatus.INVALID), None
-    resident_id, revoked_at, resident_public_id, first_scanned_at, first_site = found
-    person = PersonOut(name_masked=claims.name_masked, id_last4=claims.id_last4)
+    resident_id, revoked_at, resident_public_id, id_masked, first_scanned_at, first_site = found
+    person = PersonOut(name_masked=claims.name_masked, id_last4=id_masked[-4:])
     # Judged at scan time: a code scanned offline before it was re-issued still counts.
     if revoked_at is not None and as_utc(revoked_at) <= at:
         return _answer(item, ScanStatus.REVOKED, person=person), None

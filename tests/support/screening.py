@@ -197,7 +197,6 @@ def code_claims(resident: Resident, code_id: str, expires_at: datetime) -> CodeC
     return CodeClaims(
         code_id=code_id,
         name_masked=resident.name_masked,
-        id_last4=resident.id_masked[-4:],
         expires_at=expires_at,
     )
 
