@@ -65,6 +65,7 @@ def register_blueprints(app: Flask, *, simulator: bool) -> None:
     from miniapp_api.auth.views import bp as auth_bp
     from miniapp_api.codes.views import bp as codes_bp
     from miniapp_api.lab.views import bp as lab_bp
+    from miniapp_api.lookup.views import bp as lookup_bp
     from miniapp_api.notify.views import bp as notify_bp
     from miniapp_api.ops.views import bp as ops_bp
     from miniapp_api.residents.views import bp as residents_bp
@@ -79,6 +80,7 @@ def register_blueprints(app: Flask, *, simulator: bool) -> None:
         sampling_bp,
         lab_bp,
         results_bp,
+        lookup_bp,
         notify_bp,
         ops_bp,
     )

@@ -1,0 +1,155 @@
+"""The H5 lookup: registration code + last 4 characters of the ID number → that person's results.
+
+It needs neither platform, so it needs no login; what stands in for one is possession of the
+code and knowledge of the ID's ending, and the hard limits of :mod:`.limits` bound guessing.
+
+Order, cheapest first: verify the token offline (signature, key id, expiry; no I/O), charge the
+attempt to the limits (one Redis round trip; every attempt counts, answered or not), then one
+read-only query for the code's row and its resident, then the results read model in Redis.
+Nothing is written to the database.
+
+An unknown code, a revoked (re-issued) code, a token that is not ours and a wrong ending all get
+the same :class:`~miniapp_api.errors.NotFound`, so the answer cannot be used as an oracle. An
+expired code says so: its expiry is printed in the token for anyone to read.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import redis
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+from miniapp_api.codes.models import RegistrationCode
+from miniapp_api.codes.tokens import CodeClaims, ExpiredCodeToken, InvalidCodeToken, verify_code
+from miniapp_api.errors import ApiError, NotFound, ServiceUnavailable
+from miniapp_api.lookup import limits
+from miniapp_api.lookup.schemas import LookupIn, LookupOut
+from miniapp_api.residents.models import Resident
+from miniapp_api.residents.records import ID_PURPOSE
+from miniapp_api.results.readmodel import ResultReadModel
+from miniapp_api.results.service import result_out
+from miniapp_api.security.crypto import PersonalDataCrypto
+from miniapp_api.settings import CodeSettings, ResultSettings
+
+log = logging.getLogger(__name__)
+
+HISTORY_LIMIT = 5
+NO_MATCH = (
+    "No results match this registration code and ID ending. Check both and try again; "
+    "after a code is re-issued only the newest one works."
+)
+# Compared against when there is nothing to compare with, so every path does the same work.
+_NOTHING = "\x00" * 4
+
+_CODE_AND_RESIDENT = (
+    select(
+        RegistrationCode.revoked_at,
+        Resident.public_id,
+        Resident.name_masked,
+        Resident.id_enc,
+    )
+    .join(Resident, Resident.id == RegistrationCode.resident_id)
+    .where(RegistrationCode.code_id == bindparam("code_id"))
+)
+
+
+class CodeExpired(ApiError):
+    status, code = 410, "code_expired"
+
+
+class LookupThrottled(Exception):
+    """The attempt was refused by a hard limit; the view answers with the 429 contract."""
+
+    def __init__(self, refusal: limits.Refusal) -> None:
+        super().__init__(f"refused by the per-{refusal.limit} limit")
+        self.refusal = refusal
+
+
+@dataclass(frozen=True)
+class Person:
+    public_id: str
+    name_masked: str
+
+
+def look_up(
+    session: Session,
+    client: redis.Redis,
+    crypto: PersonalDataCrypto,
+    codes: CodeSettings,
+    results: ResultSettings,
+    attempt: LookupIn,
+    address: str,
+    now: datetime,
+) -> LookupOut:
+    """The results of the person the code belongs to, if the ID ending matches.
+
+    Raises :class:`LookupThrottled`, :class:`CodeExpired` or ``NotFound``; Redis connection
+    errors propagate (the app answers 503: this path fails closed).
+    """
+    claims: CodeClaims | None = None
+    expired = False
+    try:
+        claims = verify_code(attempt.code, codes.keys, now)
+    except ExpiredCodeToken:
+        expired = True
+    except InvalidCodeToken:
+        pass  # answered like an unknown code, after the attempt is counted
+    refusal = limits.charge(client, claims.code_id if claims else None, address)
+    if refusal is not None:
+        raise LookupThrottled(refusal)
+    if expired:
+        raise CodeExpired(
+            "This registration code has expired. Open the WeChat or Alipay mini-program to "
+            "get a new one; your results are kept."
+        )
+    person = _matching_person(session, crypto, claims, attempt.id_last4)
+    if person is None:
+        raise NotFound(NO_MATCH)
+    return _results_of(client, results, person, now)
+
+
+def _matching_person(
+    session: Session, crypto: PersonalDataCrypto, claims: CodeClaims | None, id_last4: str
+) -> Person | None:
+    """The code's resident if the code is live and the ending matches; read-only."""
+    row = None
+    if claims is not None:
+        row = session.execute(_CODE_AND_RESIDENT, {"code_id": claims.code_id}).one_or_none()
+        session.rollback()  # read-only; hand the connection back before the next Redis call
+    expected = _NOTHING
+    if row is not None:
+        # Decrypted for this one resident, compared, and dropped; never logged or returned.
+        expected = crypto.decrypt(ID_PURPOSE, row.id_enc)[-4:].upper()
+    matches = hmac.compare_digest(expected.encode(), id_last4.encode())
+    if row is None or row.revoked_at is not None or not matches:
+        return None
+    return Person(row.public_id, row.name_masked)
+
+
+def _results_of(
+    client: redis.Redis, settings: ResultSettings, person: Person, now: datetime
+) -> LookupOut:
+    try:
+        entries = ResultReadModel(client).read([person.public_id])[person.public_id]
+    except ValueError:
+        # Unreadable entries (e.g. the names map lost in a failover): the database has
+        # everything; operators refill Redis from it. Connection errors propagate (503).
+        log.error("result read model unreadable; run `miniapp readmodel rebuild`")
+        raise ServiceUnavailable.retry_later(
+            "Results cannot be shown right now. Your result will also be pushed to you when "
+            "it arrives; try again shortly.",
+            code="results_unavailable",
+            base_seconds=5.0,
+        ) from None
+    overdue_after = timedelta(hours=settings.overdue_hours)
+    shown = [result_out(e, now, overdue_after) for e in entries[: HISTORY_LIMIT + 1]]
+    return LookupOut(
+        name_masked=person.name_masked,
+        latest=shown[0] if shown else None,
+        history=shown[1:],
+    )

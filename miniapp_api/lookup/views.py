@@ -1,0 +1,88 @@
+"""Routes of the H5 lookup: the page (``GET /lookup``) and its API (``POST /api/v1/lookup``)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, render_template, request
+from flask.typing import ResponseReturnValue
+
+from miniapp_api.api import TrafficClass, operation, parse_body
+from miniapp_api.lookup import service
+from miniapp_api.lookup.schemas import LookupIn, LookupOut
+from miniapp_api.overload.rejection import Rejection
+from miniapp_api.overload.responses import rejection_response
+from miniapp_api.wiring import wiring
+
+bp = Blueprint("lookup", __name__)
+
+# The page is the same for everyone and holds nothing personal: shared caches may keep it
+# for a while, which takes load off the busiest morning.
+PAGE_CACHE_CONTROL = "public, max-age=300"
+
+
+@bp.get("/lookup")
+@operation(
+    "The H5 lookup page (HTML): results by registration code and ID ending, no platform needed",
+    traffic=TrafficClass.CRITICAL,
+    auth=False,
+)
+def page() -> ResponseReturnValue:
+    # Script and style are included inline (no other request, no external asset) and allowed
+    # by their hashes, so the policy needs no 'unsafe-inline' and the page stays cacheable.
+    script = render_template("lookup/lookup.js")
+    style = render_template("lookup/lookup.css")
+    html = render_template("lookup/index.html")
+    response = Response(html, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; "
+        f"script-src '{_sha256(script)}'; style-src '{_sha256(style)}'; "
+        "connect-src 'self'; img-src data:; form-action 'self'; "
+        "base-uri 'none'; frame-ancestors 'none'"
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = PAGE_CACHE_CONTROL
+    return response
+
+
+@bp.post("/api/v1/lookup")
+@operation(
+    "Latest result and recent history by registration code and the ID number's last 4 "
+    "characters (the H5 path: no login, hard limits per code and per client address)",
+    traffic=TrafficClass.CRITICAL,
+    auth=False,
+    abusable=True,
+    body=LookupIn,
+    response=LookupOut,
+    errors=(400, 404, 410, 415, 429, 503),
+)
+def post_lookup() -> ResponseReturnValue:
+    attempt = parse_body(LookupIn)
+    wire = wiring()
+    with wire.db.session() as session:
+        found = service.look_up(
+            session,
+            wire.redis,
+            wire.crypto,
+            wire.settings.codes,
+            wire.settings.results,
+            attempt,
+            request.remote_addr or "",
+            datetime.now(UTC),
+        )
+    return found.model_dump(mode="json"), 200, {"Cache-Control": "no-store"}
+
+
+@bp.errorhandler(service.LookupThrottled)
+def throttled(error: service.LookupThrottled) -> Response:
+    """429 with the overload contract: Retry-After and what works instead."""
+    refusal = error.refusal
+    extra = {"limit": refusal.limit}
+    return rejection_response(Rejection(429, "user_quota", refusal.retry_after, extra))
+
+
+def _sha256(text: str) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
