@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from channels.base import LoginChannel, Platform
 
@@ -57,6 +58,11 @@ def create_app(
     register_blueprints(app, simulator=bool(settings.simulator_emulator_url))
     register_error_handlers(app)
     install_overload_protection(app, wire)
+    if settings.trusted_proxies:
+        # Outermost, so admission control already sees the client's address.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
+        )
     return app
 
 

@@ -150,6 +150,9 @@ class Settings:
     simulator_emulator_url: str = ""  # set only where the simulator page may be served
     data_key: bytes = b""
     index_key: bytes = b""
+    # Load balancers in front of us that append to X-Forwarded-For; per-address limits need
+    # the client's address, not the balancer's. 0 trusts no header (direct exposure).
+    trusted_proxies: int = 0
 
     def __repr__(self) -> str:
         return f"Settings(env={self.env!r}, database_url=<set>, redis={self.redis.url!r})"
@@ -217,6 +220,7 @@ def validate(config: Mapping[str, Any]) -> Settings:
         alipay=_alipay(section("ALIPAY"), required),
         log_level=str(section("LOGGING").get("LEVEL", "INFO")).upper(),
         timezone=str(section("APP").get("TIMEZONE", "Asia/Shanghai")),
+        trusted_proxies=int(section("APP").get("TRUSTED_PROXIES", 0)),
         codes=CodeSettings(
             ttl_days=int(section("CODES").get("TTL_DAYS", 30)),
             keys=_signing_keys(section("CODES"), problems),

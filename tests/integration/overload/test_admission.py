@@ -204,3 +204,20 @@ def test_admissions_and_rejections_are_counted_per_class_channel_and_reason(
 
     assert counter("admitted", "ok") == admitted + 1
     assert counter("rejected", "user_quota") == rejected + 1
+
+
+def test_behind_a_trusted_proxy_the_quota_is_per_forwarded_client_address(
+    platform_keys: PlatformKeys,
+    emulator: RunningEmulator,
+    postgres_url: str,
+    redis_client: redis.Redis,
+) -> None:
+    overrides = app_overrides(platform_keys, emulator.base_url, postgres_url, REDIS_URL)
+    overrides["OVERLOAD"] = {"USER_RATE": 0.1, "USER_BURST": 1.0}
+    overrides["APP"] = {"TRUSTED_PROXIES": 1}
+    client = create_app(overrides).test_client()
+
+    def keys_from(address: str) -> int:
+        return client.get("/api/v1/codes/keys", headers={"X-Forwarded-For": address}).status_code
+
+    assert [keys_from("10.0.0.1"), keys_from("10.0.0.1"), keys_from("10.0.0.2")] == [200, 429, 200]
