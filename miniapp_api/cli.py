@@ -9,6 +9,7 @@ from flask import current_app
 from flask.cli import FlaskGroup
 
 from miniapp_api.notify.commands import worker
+from miniapp_api.ops.commands import ops
 from miniapp_api.results.commands import readmodel
 from miniapp_api.sampling.commands import labs, rounds, sites, staff
 from miniapp_api.wiring import EXTENSION_KEY
@@ -33,6 +34,7 @@ main.add_command(labs)
 main.add_command(rounds)
 main.add_command(worker)
 main.add_command(readmodel)
+main.add_command(ops)
 
 
 @main.group()

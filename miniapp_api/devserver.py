@@ -1,7 +1,8 @@
 """`make run`: the embedded default in one process.
 
 SQLite, the in-process Redis stand-in, the platform emulator on loopback, the push worker in a
-thread, and the simulator page with demo operators (a round, a site, a lab, a staff member).
+thread, and the simulator page with demo operators (a round, a site, a lab, a staff member),
+and a demo operator token for the ops console (printed in the banner).
 Development secrets are generated once into ``instance/dev-secrets.json`` (git-ignored) so that
 encrypted data in the SQLite file stays readable across restarts. Never use this in production.
 """
@@ -13,6 +14,7 @@ import json
 import os
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,17 +27,39 @@ from miniapp_api.wiring import EXTENSION_KEY, Wiring
 
 INSTANCE = Path(__file__).resolve().parent.parent / "instance"
 SECRETS_FILE = INSTANCE / "dev-secrets.json"
+DEMO_OPERATOR = "demo"  # the ops console's operator in the embedded default
 # How long the push worker idles between empty batches: a result reaches the phone within ~1 s.
 PUSH_POLL_SECONDS = 1.0
+
+
+def _code_signing_key() -> dict[str, str]:
+    return {"code_signing_key": base64.b64encode(secrets.token_bytes(32)).decode()}
+
+
+def _demo_operator() -> dict[str, str]:
+    from miniapp_api.ops.auth import new_token
+
+    token, operator = new_token(DEMO_OPERATOR)
+    return {"ops_demo_token": token, "ops_demo_token_hash": operator.token_hash}
+
+
+# Secrets added after the first files were written: (a key they set, what makes them).
+_LATER_SECRETS: dict[str, Callable[[], dict[str, str]]] = {
+    "code_signing_key": _code_signing_key,
+    "ops_demo_token": _demo_operator,
+}
 
 
 def dev_secrets(path: Path = SECRETS_FILE) -> dict[str, str]:
     """Load the development secrets, generating them on first use."""
     if path.exists():
         loaded: dict[str, str] = json.loads(path.read_text())
-        # Files from before registration codes existed get their key added once.
-        if "code_signing_key" not in loaded:
-            loaded["code_signing_key"] = base64.b64encode(secrets.token_bytes(32)).decode()
+        # Files from before registration codes (or the ops console) existed get their
+        # secrets added once.
+        missing = [make for key, make in _LATER_SECRETS.items() if key not in loaded]
+        for make in missing:
+            loaded.update(make())
+        if missing:
             path.write_text(json.dumps(loaded, indent=2))
         return loaded
     app_key = generate_rsa_private_key_pem()
@@ -49,8 +73,9 @@ def dev_secrets(path: Path = SECRETS_FILE) -> dict[str, str]:
         "alipay_platform_private_key": platform_key,
         "alipay_platform_public_key": public_key_pem(platform_key),
         "alipay_aes_key": base64.b64encode(secrets.token_bytes(16)).decode(),
-        "code_signing_key": base64.b64encode(secrets.token_bytes(32)).decode(),
     }
+    for make in _LATER_SECRETS.values():
+        created.update(make())
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(created, indent=2))
     path.chmod(0o600)
@@ -76,6 +101,9 @@ def embedded_environment(found: dict[str, str], port: int, emulator_port: int) -
         "MINIAPP_SIMULATOR__EMULATOR_URL": emulator,
         "MINIAPP_CODES__SIGNING_KEYS": json.dumps(
             [{"kid": "dev1", "private_key": found["code_signing_key"]}]
+        ),
+        "MINIAPP_OPS__OPERATORS": json.dumps(
+            [{"name": DEMO_OPERATOR, "token_hash": found["ops_demo_token_hash"]}]
         ),
     }
 
@@ -152,6 +180,8 @@ def run(port: int, emulator_port: int) -> None:
     print(
         f"\n  Mini-program simulator:  http://127.0.0.1:{port}/\n"
         f"  API description:         http://127.0.0.1:{port}/openapi.json\n"
+        f"  Ops console:             http://127.0.0.1:{port}/ops\n"
+        f"  Demo operator token:     {found['ops_demo_token']}\n"
         f"  Platform emulator:       {emulator.base_url}\n"
         f"  Demo round / site:       {demo.round} / {demo.site}\n"
         f"  Demo staff, lab:         {demo.staff_username}, {demo.lab_id} (on the page)\n"

@@ -1,13 +1,20 @@
-"""Liveness, readiness (database and Redis), Prometheus metrics and the OpenAPI document."""
+"""Liveness, readiness, Prometheus metrics, the OpenAPI document, and the operators' controls."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify, render_template
 from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 
+from miniapp_api.api import TrafficClass, operation, parse_body
 from miniapp_api.openapi import build_document
+from miniapp_api.ops import service
+from miniapp_api.ops.auth import require_operator
+from miniapp_api.ops.schemas import ControlsIn, ControlsOut
 from miniapp_api.overload.metrics import exposition
+from miniapp_api.overload.rejection import Rejection
+from miniapp_api.overload.responses import rejection_response
+from miniapp_api.results.service import NotInCache
 from miniapp_api.wiring import wiring
 
 bp = Blueprint("ops", __name__)
@@ -47,3 +54,51 @@ def metrics() -> ResponseReturnValue:
 @bp.get("/openapi.json")
 def openapi() -> ResponseReturnValue:
     return build_document(current_app, "Nucleic-acid screening mini-program API", "1")
+
+
+# --- run-time controls (critical: operators must get through while the system sheds) --------
+
+
+@bp.get("/api/v1/ops/limits")
+@operation(
+    "Run-time limits and modes, and the platforms' status (operators)",
+    traffic=TrafficClass.CRITICAL,
+    response=ControlsOut,
+    errors=(401,),
+)
+def get_limits() -> ResponseReturnValue:
+    require_operator()
+    wire = wiring()
+    return service.current_controls(wire.redis, wire.settings.overload).model_dump(mode="json")
+
+
+@bp.put("/api/v1/ops/limits")
+@operation(
+    "Change limits and modes; every worker applies them within a second (operators)",
+    traffic=TrafficClass.CRITICAL,
+    body=ControlsIn,
+    response=ControlsOut,
+    errors=(401, 409, 415),
+)
+def put_limits() -> ResponseReturnValue:
+    operator = require_operator()
+    change = parse_body(ControlsIn)
+    wire = wiring()
+    saved = service.change_controls(wire.redis, wire.settings.overload, change, operator)
+    return saved.model_dump(mode="json")
+
+
+@bp.get("/ops")
+@operation("The ops console (an HTML page)", traffic=TrafficClass.CRITICAL, auth=False)
+def console() -> ResponseReturnValue:
+    return render_template("ops.html")
+
+
+@bp.app_errorhandler(NotInCache)
+def not_in_cache(error: NotInCache) -> ResponseReturnValue:
+    """A lookup refused by the operators' ``cache_only`` mode gets the overload contract.
+
+    Registered app-wide from here because this blueprint owns the modes; it belongs with the
+    other overload handlers in ``overload.responses.register_error_handlers``.
+    """
+    return rejection_response(Rejection(503, "cache_only", error.retry_after))

@@ -5,7 +5,7 @@ Order of the checks, cheapest first:
 1. the route's traffic class and the caller's channel (no I/O; :mod:`.routes`);
 2. the operator's modes (read-only), from the worker's local copy of the controls;
 3. the worker's adaptive in-flight limit (no I/O; :mod:`.adaptive`);
-4. one Redis pipeline: the per-user, per-channel and global GCRA decisions (each a
+4. one Redis pipeline: the per-user, per-channel, per-class and global GCRA decisions (each a
    single-key script, so each is single-slot on Redis Cluster; the channel and global budgets
    are split over N keys of rate/N, one picked at random, so no key is a hot shard), plus the
    caller's session (handed to the view, which then needs no round trip of its own) and, at
@@ -44,12 +44,12 @@ from miniapp_api.overload.gcra import GCRA_LUA, Rate, decision
 from miniapp_api.overload.local_bucket import LocalBucket
 from miniapp_api.overload.rejection import Rejection
 from miniapp_api.overload.routes import Route, RouteClassifier, channel_of
+from miniapp_api.redis_client import REDIS_DOWN
 from miniapp_api.settings import OverloadSettings
 
 log = logging.getLogger(__name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
 @dataclass(frozen=True)
@@ -120,13 +120,13 @@ class AdmissionGate:
             return None
         channel = channel_of(environ)
         traffic = route.traffic
+        if _read_only_refuses(self.controls.current, traffic, environ):
+            # Refused before the pipeline that refreshes the controls: refresh them here, or a
+            # worker seeing only writes would never notice read-only being switched off.
+            self._refresh_controls_alone()
+            if _read_only_refuses(self.controls.current, traffic, environ):
+                return self._refuse(traffic, channel, Rejection(503, "read_only", 30.0))
         controls = self.controls.current
-        if (
-            controls.modes.read_only
-            and traffic is not TrafficClass.CRITICAL
-            and environ.get("REQUEST_METHOD", "GET") not in SAFE_METHODS
-        ):
-            return self._refuse(traffic, channel, Rejection(503, "read_only", 30.0))
         share = _share(traffic, controls.limits)
         if not self.concurrency.try_acquire(share):
             return self._refuse(traffic, channel, Rejection(503, "local_concurrency", 1.0))
@@ -140,6 +140,20 @@ class AdmissionGate:
             self.concurrency.release(self._clock() - started)
             return self._refuse(traffic, channel, rejection)
         return Admitted(traffic, channel, started, holds_slot=True)
+
+    def _refresh_controls_alone(self) -> None:
+        """Re-read the controls if due (at most every ``controls_refresh_seconds``)."""
+        if self.breaker.open or not self.controls.claim_refresh():
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(CONTROLS_KEY)
+        pipe.hgetall(PLATFORM_STATUS_KEY)
+        try:
+            doc, platforms = pipe.execute()
+        except REDIS_DOWN:
+            self.breaker.trip()
+            return
+        self.controls.update(doc, platforms)
 
     def finish(self, admitted: Admitted) -> None:
         if admitted.holds_slot:
@@ -156,7 +170,7 @@ class AdmissionGate:
         if self.breaker.open:
             return self._redis_unreachable(route, channel)
         try:
-            rejection = self._pipeline(environ, channel, share)
+            rejection = self._pipeline(environ, route.traffic, channel, share)
         except REDIS_DOWN as exc:
             log.warning("admission: Redis unreachable (%s); deciding locally", type(exc).__name__)
             self.breaker.trip()
@@ -172,17 +186,19 @@ class AdmissionGate:
             return None
         return Rejection(503, "redis_unavailable", 5.0)
 
-    def _pipeline(self, environ: dict[str, Any], channel: str, share: float) -> Rejection | None:
+    def _pipeline(
+        self, environ: dict[str, Any], traffic: TrafficClass, channel: str, share: float
+    ) -> Rejection | None:
         try:
-            return self._pipeline_once(environ, channel, share)
+            return self._pipeline_once(environ, traffic, channel, share)
         except redis.exceptions.NoScriptError:
             # A new, restarted or failed-over Redis has no script cache: load it, go again.
             with self._script_lock:
                 self.redis.script_load(GCRA_LUA)
-            return self._pipeline_once(environ, channel, share)
+            return self._pipeline_once(environ, traffic, channel, share)
 
     def _pipeline_once(
-        self, environ: dict[str, Any], channel: str, share: float
+        self, environ: dict[str, Any], traffic: TrafficClass, channel: str, share: float
     ) -> Rejection | None:
         limits = self.controls.current.limits
         pipe = self.redis.pipeline(transaction=False)
@@ -194,13 +210,19 @@ class AdmissionGate:
         session_key = self.sessions.key_for(token) if token else None
         if session_key is not None:
             pipe.hgetall(session_key)
-        buckets = self._buckets(limits, channel, session_key, environ)
+        buckets = self._buckets(limits, traffic, channel, session_key, environ)
         for key, rate, _ in buckets:
-            pipe.evalsha(self._script_sha, 1, key, *rate.script_args(share))
+            # Not pipe.evalsha: redis-py's cluster pipeline blocks that method (not the command)
+            # and leaves execute_command unannotated.
+            args = (self._script_sha, 1, key, *rate.script_args(share))
+            pipe.execute_command("EVALSHA", *args)  # type: ignore[no-untyped-call]
         replies = list(pipe.execute())
         if refresh:
             self.controls.update(replies[0], replies[1])
             replies = replies[2:]
+            if _read_only_refuses(self.controls.current, traffic, environ):
+                # Switched on just now: this request must not be the one that slips through.
+                return Rejection(503, "read_only", 30.0)
         if session_key is not None:
             environ[PREFETCHED_SESSION] = PrefetchedSession(session_key, replies[0])
             replies = replies[1:]
@@ -212,7 +234,12 @@ class AdmissionGate:
         return None
 
     def _buckets(
-        self, limits: Limits, channel: str, session_key: str | None, environ: dict[str, Any]
+        self,
+        limits: Limits,
+        traffic: TrafficClass,
+        channel: str,
+        session_key: str | None,
+        environ: dict[str, Any],
     ) -> list[tuple[str, Rate, str]]:
         """(key, rate, reason on refusal) of each bucket this request draws on."""
         found = [
@@ -226,6 +253,10 @@ class AdmissionGate:
         if channel_rate > 0:
             key = f"adm:{{ch:{channel}:{self._shard()}}}"
             found.append((key, self._sharded(channel_rate), "channel_quota"))
+        class_rate = limits.class_rates.get(traffic.value, 0.0)
+        if class_rate > 0:
+            key = f"adm:{{cls:{traffic.value}:{self._shard()}}}"
+            found.append((key, self._sharded(class_rate), "class_quota"))
         if limits.global_rate > 0:
             key = f"adm:{{sys:{self._shard()}}}"
             found.append((key, self._sharded(limits.global_rate), "system_quota"))
@@ -243,6 +274,15 @@ class AdmissionGate:
     @property
     def current_controls(self) -> Controls:
         return self.controls.current
+
+
+def _read_only_refuses(controls: Controls, traffic: TrafficClass, environ: dict[str, Any]) -> bool:
+    """Read-only refuses every write that is not critical (login and sampling go on)."""
+    return (
+        controls.modes.read_only
+        and traffic is not TrafficClass.CRITICAL
+        and environ.get("REQUEST_METHOD", "GET") not in SAFE_METHODS
+    )
 
 
 def _share(traffic: TrafficClass, limits: Limits) -> float:

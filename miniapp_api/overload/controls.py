@@ -16,7 +16,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Literal
+from typing import Annotated, Literal
 
 import redis
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -27,6 +27,9 @@ CONTROLS_KEY = "overload:{ctl}:doc"
 PLATFORM_STATUS_KEY = "overload:{ctl}:platforms"  # same slot as the document
 Channel = Literal["wechat", "alipay", "h5", "other"]
 CHANNELS: tuple[Channel, ...] = ("wechat", "alipay", "h5", "other")
+# The traffic classes of miniapp_api.api.TrafficClass, as the document spells them.
+ClassName = Literal["critical", "normal", "sheddable"]
+CLASSES: tuple[ClassName, ...] = ("critical", "normal", "sheddable")
 PlatformStatus = Literal["ok", "busy", "down"]
 
 
@@ -37,7 +40,14 @@ class Limits(BaseModel):
 
     user_rate: float = Field(ge=0, le=10_000)
     user_burst: float = Field(ge=1, le=100_000)
-    channel_rates: dict[Channel, float] = Field(default_factory=dict)
+    channel_rates: dict[Channel, Annotated[float, Field(ge=0, le=10_000_000)]] = Field(
+        default_factory=dict
+    )
+    # A cap on each class for the whole system, beside the shares below: e.g. hold history
+    # (sheddable) to 200/s on a bad morning whatever else is free. Missing or 0: no cap.
+    class_rates: dict[ClassName, Annotated[float, Field(ge=0, le=10_000_000)]] = Field(
+        default_factory=dict
+    )
     global_rate: float = Field(ge=0, le=10_000_000)
     share_normal: float = Field(gt=0, le=1)
     share_sheddable: float = Field(gt=0, le=1)
@@ -88,18 +98,53 @@ class ControlsStore:
     def load(self) -> Controls:
         return parse_document(self._redis.get(CONTROLS_KEY), self._defaults)
 
-    def save(self, limits: Limits, modes: Modes, operator: str) -> Controls:
-        """Store a new version; every worker picks it up at its next refresh."""
-        current = self.load()
-        updated = Controls(
-            limits=limits,
-            modes=modes,
-            version=current.version + 1,
-            updated_by=operator,
-            updated_at=time.time(),
-        )
-        self._redis.set(CONTROLS_KEY, updated.model_dump_json())
-        return updated
+    def save(
+        self, limits: Limits, modes: Modes, operator: str, expected_version: int | None = None
+    ) -> Controls:
+        """Store a new version; every worker picks it up at its next refresh.
+
+        With ``expected_version``, refuse (:class:`VersionConflict`) if another operator saved
+        in between; the read and the write are one optimistic transaction (WATCH) either way,
+        so two saves never both become the same version.
+        """
+        saved: list[Controls] = []
+
+        def write(pipe: redis.client.Pipeline) -> None:
+            current = parse_document(pipe.get(CONTROLS_KEY), self._defaults)
+            if expected_version is not None and expected_version != current.version:
+                raise VersionConflict(current)
+            updated = Controls(
+                limits=limits,
+                modes=modes,
+                version=current.version + 1,
+                updated_by=operator,
+                updated_at=time.time(),
+            )
+            pipe.multi()
+            pipe.set(CONTROLS_KEY, updated.model_dump_json())
+            saved[:] = [updated]
+
+        self._redis.transaction(write, CONTROLS_KEY)
+        return saved[0]
+
+
+class VersionConflict(Exception):
+    """Someone saved the controls since the version the operator started from."""
+
+    def __init__(self, current: Controls) -> None:
+        super().__init__(f"the controls are at version {current.version}")
+        self.current = current
+
+
+def load_modes(client: redis.Redis) -> Modes:
+    """The modes as stored now, straight from Redis (for paths that must not use a stale copy)."""
+    raw = client.get(CONTROLS_KEY)
+    if raw is None:
+        return Modes()
+    try:
+        return Controls.model_validate_json(raw).modes
+    except ValidationError:
+        return Modes()
 
 
 def parse_document(raw: bytes | str | None, fallback: Controls) -> Controls:

@@ -41,6 +41,11 @@ MESSAGES = {
     "local_concurrency": "The service is very busy right now.",
     "redis_unavailable": "The service is partly unavailable right now.",
     "read_only": "Changes are paused for a while; viewing still works.",
+    "class_quota": "The service is very busy right now.",
+    "cache_only": "Results can only be shown from the fast copy right now, and yours is not "
+    "in it yet.",
+    "waiting_room": "Many people are changing their details right now: you have a place in "
+    "the queue. Send the request again, with your ticket, after the estimated wait.",
     "platform_throttled": "The platform is busy. You are not logged out: sessions and saved "
     "codes keep working.",
     "platform_unavailable": "The platform is not answering. You are not logged out: sessions "
@@ -50,6 +55,8 @@ MESSAGES = {
 CODES = {
     "user_quota": "rate_limited",
     "read_only": "read_only",
+    "cache_only": "cache_only",
+    "waiting_room": "waiting_room",
     "redis_unavailable": "temporarily_unavailable",
     "platform_throttled": "platform_throttled",
     "platform_unavailable": "platform_unavailable",

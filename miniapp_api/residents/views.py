@@ -11,6 +11,7 @@ from channels.base import ChannelError
 from miniapp_api.api import TrafficClass, operation, parse_body
 from miniapp_api.auth.guard import require_session
 from miniapp_api.overload.responses import channel_failure
+from miniapp_api.overload.waiting_room import wait_your_turn
 from miniapp_api.residents import family, service
 from miniapp_api.residents.schemas import (
     DependentIn,
@@ -45,11 +46,14 @@ def get_me() -> ResponseReturnValue:
     traffic=TrafficClass.NORMAL,
     body=ProfileIn,
     response=ResidentOut,
-    errors=(401, 409, 415),
+    errors=(401, 409, 415, 503),
 )
 def put_profile() -> ResponseReturnValue:
     wire = wiring()
     caller = require_session(wire.sessions)
+    queued = wait_your_turn(caller.account_id)  # the waiting room, when an operator opened it
+    if queued is not None:
+        return queued
     profile = parse_body(ProfileIn)
     with wire.db.session() as session:
         out = service.declare_profile(
@@ -87,11 +91,14 @@ def post_phone() -> ResponseReturnValue:
     body=DependentIn,
     response=ResidentOut,
     status=201,
-    errors=(401, 409, 415),
+    errors=(401, 409, 415, 503),
 )
 def post_dependent() -> ResponseReturnValue:
     wire = wiring()
     caller = require_session(wire.sessions)
+    queued = wait_your_turn(caller.account_id)
+    if queued is not None:
+        return queued
     person = parse_body(DependentIn)
     with wire.db.session() as session:
         out = family.add_dependent(

@@ -6,6 +6,11 @@ trip; the links from a Redis copy, filled from the database (one indexed, read-o
 when missing. With the copy, a lookup touches no database at all (measured: the links query
 was two thirds of a lookup's time), and lookups keep working while the database is saturated.
 
+When an operator switches on ``cache_only`` (the database must be spared), a lookup whose links
+copy is missing does not query the database: it is refused with :class:`NotInCache` (rendered
+as the 503 overload contract). The mode is read from Redis on that miss only, so the usual
+lookup pays nothing for it.
+
 The copy must not outlive a change of links (a removed dependent's results must not stay
 visible): whoever changes links calls :func:`forget_links` after the commit, and the copy
 expires after :data:`LINKS_TTL_SECONDS` anyway. A fill racing with a change cannot put the old
@@ -29,6 +34,7 @@ from sqlalchemy.orm import Session
 from miniapp_api.auth.models import Account
 from miniapp_api.db import as_utc
 from miniapp_api.errors import ServiceUnavailable, Unauthorized
+from miniapp_api.overload.controls import load_modes
 from miniapp_api.residents.models import AccountResident, Relation, Resident
 from miniapp_api.results.models import PersonResult
 from miniapp_api.results.readmodel import ResultEntry, ResultReadModel
@@ -60,6 +66,19 @@ GUIDANCE = {
     "where you are and wait for a single-tube re-test; staff will contact you.",
     "invalid": "Your sample could not be tested. Please get sampled again at any sampling site.",
 }
+
+
+class NotInCache(ServiceUnavailable):
+    """``cache_only`` is on and this lookup would need the database."""
+
+    def __init__(self, retry_after: float = 5.0) -> None:
+        super().__init__(
+            "Results cannot be shown right now; try again shortly.",
+            code="cache_only",
+            detail={"reason": "cache_only", "retry_after": round(retry_after)},
+            headers={"Retry-After": str(round(retry_after))},
+        )
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -134,7 +153,8 @@ def result_out(entry: ResultEntry, now: datetime, overdue_after: timedelta) -> R
 def holdings(session: Session, client: redis.Redis, account_id: str) -> list[Holding]:
     """Self first, then dependents in the order added; 401 if the account is gone.
 
-    From the Redis copy when there is one, else from the database (read-only), then cached.
+    From the Redis copy when there is one, else from the database (read-only), then cached;
+    :class:`NotInCache` instead of the database while ``cache_only`` is on.
     """
     links, generation = _links_key(account_id), _generation_key(account_id)
     pipe = client.pipeline(transaction=False)
@@ -143,6 +163,8 @@ def holdings(session: Session, client: redis.Redis, account_id: str) -> list[Hol
     cached, seen_generation = pipe.execute()
     if cached is not None:
         return [Holding(*entry) for entry in json.loads(cached)]
+    if load_modes(client).cache_only:
+        raise NotInCache()
     held = _holdings_from_database(session, account_id)
     encoded = json.dumps([astuple(h) for h in held], ensure_ascii=False)
     client.register_script(_FILL_UNLESS_FORGOTTEN)(

@@ -1,0 +1,138 @@
+"""The ops console (GET /ops) in headless Chromium: token, read-only switch, a refused value."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+
+import pytest
+import redis
+from flask import Flask
+from selenium.webdriver.remote.webdriver import WebDriver
+from werkzeug.serving import make_server
+
+from channels.emulator import RunningEmulator
+from miniapp_api.ops.auth import new_token
+from tests.browser.conftest import by_testid, console_errors, wait
+from tests.conftest import REDIS_URL, PlatformKeys, app_overrides
+from tests.support.sensitive import TOKENS
+
+SCREENSHOT = "/tmp/ops.png"
+
+
+@pytest.fixture(scope="module")
+def operator_token() -> tuple[str, str]:
+    token, entry = new_token("alice")
+    TOKENS.add(token)
+    return token, entry.token_hash
+
+
+@pytest.fixture(scope="module")
+def ops_url(
+    chromium: object,
+    platform_keys: PlatformKeys,
+    emulator_server: RunningEmulator,
+    postgres_url: str,
+    operator_token: tuple[str, str],
+) -> Iterator[str]:
+    """An app with ``alice`` as its operator, served on a free loopback port."""
+    from miniapp_api import create_app
+
+    overrides = app_overrides(platform_keys, emulator_server.base_url, postgres_url, REDIS_URL)
+    overrides["OPS"] = {
+        "OPERATORS": json.dumps([{"name": "alice", "token_hash": operator_token[1]}])
+    }
+    app: Flask = create_app(overrides)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-ops", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.port}"
+    server.shutdown()
+    thread.join(timeout=5)
+    app.extensions["miniapp"].db.dispose()
+
+
+def idle(driver: WebDriver) -> None:
+    body = driver.find_element("tag name", "body")
+    wait(driver).until(lambda _: body.get_attribute("data-busy") == "false")
+
+
+def sign_in(driver: WebDriver, url: str, token: str) -> None:
+    driver.get(url + "/ops")
+    wait(driver).until(
+        lambda d: (
+            by_testid(d, "ops-form")
+            and d.execute_script("return document.body.dataset.ready") == "true"
+        )
+    )
+    by_testid(driver, "ops-token").send_keys(token)
+    by_testid(driver, "ops-login").click()
+    state = by_testid(driver, "ops-auth-state")
+    wait(driver).until(lambda _: state.get_attribute("data-state") != "out")
+
+
+@pytest.mark.browser
+@pytest.mark.postgres
+def test_an_operator_switches_read_only_on_and_a_bad_value_is_explained(
+    driver: WebDriver, ops_url: str, operator_token: tuple[str, str], redis_client: redis.Redis
+) -> None:
+    sign_in(driver, ops_url, operator_token[0])
+    assert by_testid(driver, "ops-auth-state").get_attribute("data-state") == "in"
+    assert by_testid(driver, "ops-version").text == "0"
+    assert by_testid(driver, "ops-current-read_only").get_attribute("data-value") == "false"
+
+    by_testid(driver, "mode-read_only").click()
+    by_testid(driver, "ops-save").click()
+    idle(driver)
+
+    assert by_testid(driver, "ops-error").text == ""
+    assert by_testid(driver, "ops-version").text == "1"
+    assert by_testid(driver, "ops-updated-by").text == "alice"
+    assert by_testid(driver, "ops-current-read_only").get_attribute("data-value") == "true"
+    stored = json.loads(redis_client.get("overload:{ctl}:doc") or "{}")
+    assert stored["modes"]["read_only"] is True
+
+    share = by_testid(driver, "limit-share_normal")
+    share.clear()
+    share.send_keys("5")
+    by_testid(driver, "ops-save").click()
+    idle(driver)
+
+    error = by_testid(driver, "ops-error")
+    assert error.is_displayed()
+    assert "422" in error.text
+    assert "limits.share_normal" in error.text
+    assert by_testid(driver, "ops-version").text == "1"  # nothing saved
+
+    # The token lives in this tab's sessionStorage only; a reload keeps the operator in.
+    assert driver.execute_script("return localStorage.length") == 0
+    assert (
+        driver.execute_script("return sessionStorage.getItem('miniapp.ops.token')")
+        == (operator_token[0])
+    )
+    driver.refresh()
+    state = by_testid(driver, "ops-auth-state")
+    wait(driver).until(lambda _: state.get_attribute("data-state") == "in")
+    assert by_testid(driver, "mode-read_only").is_selected()
+    driver.save_screenshot(SCREENSHOT)
+    assert [e for e in console_errors(driver) if "/api/v1/ops/limits" not in e] == []
+
+
+@pytest.mark.browser
+@pytest.mark.postgres
+def test_a_wrong_token_is_refused_and_the_counters_show_admissions(
+    driver: WebDriver, ops_url: str, redis_client: redis.Redis
+) -> None:
+    sign_in(driver, ops_url, "alice.not-the-token")
+    idle(driver)
+
+    assert by_testid(driver, "ops-auth-state").get_attribute("data-state") == "refused"
+    assert "401" in by_testid(driver, "ops-error").text
+
+    # The page's own GET /api/v1/ops/limits was admitted (critical, channel "other").
+    def admitted_rows(d: WebDriver) -> list[str]:
+        rows = d.find_elements("css selector", '[data-testid="counter-row"]')
+        return [r.get_attribute("data-key") or "" for r in rows]
+
+    wait(driver, 10).until(lambda d: "critical/other/admitted/ok" in admitted_rows(d))
