@@ -29,6 +29,7 @@ from miniapp_api.codes.tokens import CodeClaims, ExpiredCodeToken, InvalidCodeTo
 from miniapp_api.errors import ApiError, NotFound, ServiceUnavailable
 from miniapp_api.lookup import limits
 from miniapp_api.lookup.schemas import LookupIn, LookupOut
+from miniapp_api.overload.rejection import Rejected, Rejection
 from miniapp_api.residents.models import Resident
 from miniapp_api.residents.records import ID_PURPOSE
 from miniapp_api.results.readmodel import ResultReadModel
@@ -62,14 +63,6 @@ class CodeExpired(ApiError):
     status, code = 410, "code_expired"
 
 
-class LookupThrottled(Exception):
-    """The attempt was refused by a hard limit; the view answers with the 429 contract."""
-
-    def __init__(self, refusal: limits.Refusal) -> None:
-        super().__init__(f"refused by the per-{refusal.limit} limit")
-        self.refusal = refusal
-
-
 @dataclass(frozen=True)
 class Person:
     public_id: str
@@ -88,8 +81,9 @@ def look_up(
 ) -> LookupOut:
     """The results of the person the code belongs to, if the ID ending matches.
 
-    Raises :class:`LookupThrottled`, :class:`CodeExpired` or ``NotFound``; Redis connection
-    errors propagate (the app answers 503: this path fails closed).
+    Raises :class:`Rejected` (a hard limit: 429 with the overload contract),
+    :class:`CodeExpired` or ``NotFound``; Redis connection errors propagate (the app answers
+    503: this path fails closed).
     """
     claims: CodeClaims | None = None
     expired = False
@@ -101,7 +95,8 @@ def look_up(
         pass  # answered like an unknown code, after the attempt is counted
     refusal = limits.charge(client, claims.code_id if claims else None, address)
     if refusal is not None:
-        raise LookupThrottled(refusal)
+        extra = {"limit": refusal.limit}
+        raise Rejected(Rejection(429, "user_quota", refusal.retry_after, extra))
     if expired:
         raise CodeExpired(
             "This registration code has expired. Open the WeChat or Alipay mini-program to "

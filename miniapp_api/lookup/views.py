@@ -12,8 +12,6 @@ from flask.typing import ResponseReturnValue
 from miniapp_api.api import TrafficClass, operation, parse_body
 from miniapp_api.lookup import service
 from miniapp_api.lookup.schemas import LookupIn, LookupOut
-from miniapp_api.overload.rejection import Rejection
-from miniapp_api.overload.responses import rejection_response
 from miniapp_api.wiring import wiring
 
 bp = Blueprint("lookup", __name__)
@@ -74,14 +72,6 @@ def post_lookup() -> ResponseReturnValue:
             datetime.now(UTC),
         )
     return found.model_dump(mode="json"), 200, {"Cache-Control": "no-store"}
-
-
-@bp.errorhandler(service.LookupThrottled)
-def throttled(error: service.LookupThrottled) -> Response:
-    """429 with the overload contract: Retry-After and what works instead."""
-    refusal = error.refusal
-    extra = {"limit": refusal.limit}
-    return rejection_response(Rejection(429, "user_quota", refusal.retry_after, extra))
 
 
 def _sha256(text: str) -> str:

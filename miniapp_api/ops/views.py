@@ -12,9 +12,6 @@ from miniapp_api.ops import service
 from miniapp_api.ops.auth import require_operator
 from miniapp_api.ops.schemas import ControlsIn, ControlsOut
 from miniapp_api.overload.metrics import exposition
-from miniapp_api.overload.rejection import Rejection
-from miniapp_api.overload.responses import rejection_response
-from miniapp_api.results.service import NotInCache
 from miniapp_api.wiring import wiring
 
 bp = Blueprint("ops", __name__)
@@ -92,13 +89,3 @@ def put_limits() -> ResponseReturnValue:
 @operation("The ops console (an HTML page)", traffic=TrafficClass.CRITICAL, auth=False)
 def console() -> ResponseReturnValue:
     return render_template("ops.html")
-
-
-@bp.app_errorhandler(NotInCache)
-def not_in_cache(error: NotInCache) -> ResponseReturnValue:
-    """A lookup refused by the operators' ``cache_only`` mode gets the overload contract.
-
-    Registered app-wide from here because this blueprint owns the modes; it belongs with the
-    other overload handlers in ``overload.responses.register_error_handlers``.
-    """
-    return rejection_response(Rejection(503, "cache_only", error.retry_after))

@@ -223,15 +223,32 @@ class AdmissionGate:
             if _read_only_refuses(self.controls.current, traffic, environ):
                 # Switched on just now: this request must not be the one that slips through.
                 return Rejection(503, "read_only", 30.0)
+        unknown_token = False
         if session_key is not None:
             environ[PREFETCHED_SESSION] = PrefetchedSession(session_key, replies[0])
+            unknown_token = not replies[0]
             replies = replies[1:]
         for (_, _, reason), reply in zip(buckets, replies, strict=True):
             admitted, retry_after = decision(reply)
             if not admitted:
                 status = 429 if reason == "user_quota" else 503
                 return Rejection(status, reason, max(1.0, retry_after))
+        if unknown_token:
+            # Each made-up token would otherwise get a fresh bucket of its own: charge the
+            # caller's address as well (one more round trip, for bad tokens only).
+            return self._charge_address(limits, environ, share)
         return None
+
+    def _charge_address(
+        self, limits: Limits, environ: dict[str, Any], share: float
+    ) -> Rejection | None:
+        rate = Rate(limits.user_rate, limits.user_burst)
+        if rate.unlimited:
+            return None
+        args = (self._script_sha, 1, _user_key(None, environ), *rate.script_args(share))
+        reply = self.redis.execute_command("EVALSHA", *args)  # type: ignore[no-untyped-call]
+        admitted, retry_after = decision(reply)
+        return None if admitted else Rejection(429, "user_quota", max(1.0, retry_after))
 
     def _buckets(
         self,

@@ -82,6 +82,14 @@ class Rejection:
         return CODES.get(self.reason, "overloaded")
 
 
+class Rejected(Exception):
+    """Raised by a service to refuse with this contract (``overload.responses`` renders it)."""
+
+    def __init__(self, rejection: Rejection) -> None:
+        super().__init__(rejection.reason)
+        self.rejection = rejection
+
+
 @dataclass(frozen=True)
 class Context:
     """What the alternatives depend on, all known without I/O."""

@@ -17,7 +17,7 @@ from channels.base import ChannelError, ChannelUnavailable, RateLimited
 from miniapp_api.errors import channel_error_response
 from miniapp_api.overload.controls import PlatformStatus, record_platform_status
 from miniapp_api.overload.middleware import gate_of
-from miniapp_api.overload.rejection import Context, Rejection, render
+from miniapp_api.overload.rejection import Context, Rejected, Rejection, render
 from miniapp_api.overload.routes import channel_of
 from miniapp_api.wiring import wiring
 
@@ -59,7 +59,8 @@ def channel_failure(error: ChannelError, platform: str) -> Response:
 
 
 def register_error_handlers(app: Flask) -> None:
-    """Redis unreachable in a view: 503 with the alternatives, never a 500 or a hang."""
+    """Redis unreachable in a view: 503 with the alternatives, never a 500 or a hang; a
+    service's :class:`Rejected` (cache-only mode, the H5 lookup's limits): its rejection."""
 
     def redis_unavailable(error: Exception) -> Response:
         log.warning("redis unreachable in %s: %s", request.endpoint, type(error).__name__)
@@ -67,6 +68,11 @@ def register_error_handlers(app: Flask) -> None:
 
     for exc in REDIS_DOWN:
         app.register_error_handler(exc, redis_unavailable)
+
+    def rejected(error: Rejected) -> Response:
+        return rejection_response(error.rejection)
+
+    app.register_error_handler(Rejected, rejected)
 
     def platform_failure(error: ChannelError) -> Response:
         return channel_failure(error, str(getattr(error, "platform", "") or "unknown"))

@@ -7,7 +7,7 @@ when missing. With the copy, a lookup touches no database at all (measured: the 
 was two thirds of a lookup's time), and lookups keep working while the database is saturated.
 
 When an operator switches on ``cache_only`` (the database must be spared), a lookup whose links
-copy is missing does not query the database: it is refused with :class:`NotInCache` (rendered
+copy is missing does not query the database: it is refused with :class:`Rejected` (rendered
 as the 503 overload contract). The mode is read from Redis on that miss only, so the usual
 lookup pays nothing for it.
 
@@ -35,6 +35,7 @@ from miniapp_api.auth.models import Account
 from miniapp_api.db import as_utc
 from miniapp_api.errors import ServiceUnavailable, Unauthorized
 from miniapp_api.overload.controls import load_modes
+from miniapp_api.overload.rejection import Rejected, Rejection
 from miniapp_api.residents.models import AccountResident, Relation, Resident
 from miniapp_api.results.models import PersonResult
 from miniapp_api.results.readmodel import ResultEntry, ResultReadModel
@@ -66,19 +67,6 @@ GUIDANCE = {
     "where you are and wait for a single-tube re-test; staff will contact you.",
     "invalid": "Your sample could not be tested. Please get sampled again at any sampling site.",
 }
-
-
-class NotInCache(ServiceUnavailable):
-    """``cache_only`` is on and this lookup would need the database."""
-
-    def __init__(self, retry_after: float = 5.0) -> None:
-        super().__init__(
-            "Results cannot be shown right now; try again shortly.",
-            code="cache_only",
-            detail={"reason": "cache_only", "retry_after": round(retry_after)},
-            headers={"Retry-After": str(round(retry_after))},
-        )
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -154,7 +142,7 @@ def holdings(session: Session, client: redis.Redis, account_id: str) -> list[Hol
     """Self first, then dependents in the order added; 401 if the account is gone.
 
     From the Redis copy when there is one, else from the database (read-only), then cached;
-    :class:`NotInCache` instead of the database while ``cache_only`` is on.
+    :class:`Rejected` (``cache_only``) instead of the database while ``cache_only`` is on.
     """
     links, generation = _links_key(account_id), _generation_key(account_id)
     pipe = client.pipeline(transaction=False)
@@ -164,7 +152,7 @@ def holdings(session: Session, client: redis.Redis, account_id: str) -> list[Hol
     if cached is not None:
         return [Holding(*entry) for entry in json.loads(cached)]
     if load_modes(client).cache_only:
-        raise NotInCache()
+        raise Rejected(Rejection(503, "cache_only", 5.0))
     held = _holdings_from_database(session, account_id)
     encoded = json.dumps([astuple(h) for h in held], ensure_ascii=False)
     client.register_script(_FILL_UNLESS_FORGOTTEN)(

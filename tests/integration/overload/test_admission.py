@@ -221,3 +221,14 @@ def test_behind_a_trusted_proxy_the_quota_is_per_forwarded_client_address(
         return client.get("/api/v1/codes/keys", headers={"X-Forwarded-For": address}).status_code
 
     assert [keys_from("10.0.0.1"), keys_from("10.0.0.1"), keys_from("10.0.0.2")] == [200, 429, 200]
+
+
+def test_made_up_tokens_are_charged_to_the_callers_address(make_app: MakeApp) -> None:
+    """Otherwise every random token would bring a fresh per-user bucket of its own."""
+    app = make_app(USER_RATE=0.1, USER_BURST=3)  # /me is normal: 2 of the 3 (share 0.8)
+    client = app.test_client()
+    statuses = [
+        client.get("/api/v1/me", headers={"Authorization": f"Bearer made-up-{n}"}).status_code
+        for n in range(4)
+    ]
+    assert statuses == [401, 401, 429, 429]
