@@ -31,6 +31,7 @@ def create_app(
     from miniapp_api.db import Database
     from miniapp_api.errors import register_error_handlers
     from miniapp_api.logging import configure_logging, register_request_logging
+    from miniapp_api.ops.auth import install_operator_auth
     from miniapp_api.overload.install import install as install_overload_protection
     from miniapp_api.platforms import build_channels
     from miniapp_api.redis_client import make_redis
@@ -54,6 +55,7 @@ def create_app(
         channels=dict(channels) if channels is not None else build_channels(settings, redis_client),
     )
 
+    install_operator_auth(app)
     register_request_logging(app)
     register_blueprints(app, simulator=bool(settings.simulator_emulator_url))
     register_error_handlers(app)

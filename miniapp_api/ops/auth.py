@@ -27,9 +27,10 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app, request
+from flask import Flask, current_app, request
 
 from miniapp_api.errors import Unauthorized
+from miniapp_api.settings import ConfigurationError
 
 EXTENSION_KEY = "miniapp.operators"
 CACHE_SECONDS = 60.0
@@ -113,14 +114,20 @@ def _matches(token_hash: str, token: str) -> bool:
         return False
 
 
+def install_operator_auth(app: Flask) -> OperatorAuth:
+    """Build the verifier from ``OPS.OPERATORS`` at start-up; a malformed list stops the app."""
+    section = app.config.get("OPS") or {}
+    try:
+        operators = parse_operators(section.get("OPERATORS"))
+    except (ValueError, KeyError) as exc:
+        raise ConfigurationError(f"MINIAPP_OPS__OPERATORS is not valid: {exc}") from None
+    auth = app.extensions[EXTENSION_KEY] = OperatorAuth(operators)
+    return auth
+
+
 def operator_auth() -> OperatorAuth:
-    """The current app's verifier, built from ``OPS.OPERATORS`` on first use."""
-    found = current_app.extensions.get(EXTENSION_KEY)
-    if isinstance(found, OperatorAuth):
-        return found
-    section = current_app.config.get("OPS") or {}
-    built = OperatorAuth(parse_operators(section.get("OPERATORS")))
-    found = current_app.extensions.setdefault(EXTENSION_KEY, built)
+    """The current app's verifier (built by ``create_app``)."""
+    found = current_app.extensions[EXTENSION_KEY]
     assert isinstance(found, OperatorAuth)
     return found
 

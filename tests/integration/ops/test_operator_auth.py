@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from miniapp_api import devserver
+from channels.emulator import RunningEmulator
+from miniapp_api import create_app, devserver
 from miniapp_api.cli import main
 from miniapp_api.ops import auth
 from miniapp_api.ops.auth import CACHE_SECONDS, OperatorAuth, new_token, parse_operators
+from miniapp_api.settings import ConfigurationError
+from tests.conftest import REDIS_URL, PlatformKeys, app_overrides
 
 
 class Clock:
@@ -119,3 +122,12 @@ def test_the_embedded_default_has_a_demo_operator_whose_token_works(tmp_path: Pa
         assert OperatorAuth(operators).verify(found["ops_demo_token"]) == "demo"
     kept = json.loads(old.read_text())
     assert {k: kept[k] for k in before} == before  # the other secrets stay as they were
+
+
+def test_a_malformed_operator_list_stops_the_app_at_start_up(
+    platform_keys: PlatformKeys, emulator: RunningEmulator, postgres_url: str
+) -> None:
+    overrides = app_overrides(platform_keys, emulator.base_url, postgres_url, REDIS_URL)
+    overrides["OPS"] = {"OPERATORS": '[{"name": "Alice Smith", "token_hash": "x"}]'}
+    with pytest.raises(ConfigurationError, match="MINIAPP_OPS__OPERATORS"):
+        create_app(overrides)
