@@ -1,11 +1,36 @@
-"""One Redis client per app: real Redis from the URL, or the in-process stand-in for ``memory://``."""
+"""One Redis client per app, chosen by the URL's scheme.
+
+- ``redis://host:port/db`` (``rediss://`` for TLS): one Redis server;
+- ``redis+cluster://host:port[,host:port...]`` (``rediss+cluster://`` for TLS): Redis
+  Cluster; the listed nodes are only where the client starts to discover the cluster, so any
+  one suffices and several survive one being down. User and password go before the first
+  host (``redis+cluster://user:secret@10.0.0.1:7000,10.0.0.2:7000``); there is no database
+  number on a cluster;
+- ``memory://``: the in-process stand-in (single process only).
+
+Every key the app uses carries a ``{hash tag}``, each Lua script touches one slot, and the
+pipelines are non-transactional, so the same code runs on a single server and on a cluster
+(``tests/integration/overload/test_cluster.py``).
+
+Both real clients get the short socket timeouts of the settings and no retries, set explicitly:
+redis-py 8's default for a cluster is up to 10 retries with back-off, seconds per call on a
+hung node. A hung Redis costs a call one timeout (a cluster call up to about four: it re-reads
+the slot map after an error); a connection left stale by a restart is replaced when taken from
+the pool; the admission gate then decides locally for a moment (``overload/admission.py``).
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import cast
+from urllib.parse import urlsplit, urlunsplit
 
 import fakeredis
 import redis
+from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode, RedisCluster
+from redis.exceptions import RedisClusterException
+from redis.retry import Retry
 
 from miniapp_api.settings import RedisSettings
 
@@ -13,6 +38,18 @@ log = logging.getLogger(__name__)
 
 # One stand-in server per process, so every client made here sees the same data.
 _EMBEDDED_SERVER = fakeredis.FakeServer()
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+
+# What an unreachable Redis raises, to fail open or closed on. A cluster adds CLUSTERDOWN
+# (ClusterError) and, with no node reachable, RedisClusterException, which is not even a
+# RedisError (it is also what redis-py raises for a command a cluster cannot run: the cluster
+# tests catch those).
+REDIS_DOWN: tuple[type[Exception], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.ClusterError,
+    RedisClusterException,
+)
 
 
 def make_redis(settings: RedisSettings) -> redis.Redis:
@@ -23,9 +60,39 @@ def make_redis(settings: RedisSettings) -> redis.Redis:
             "data is lost on exit. Set MINIAPP_REDIS__URL for anything but a demo."
         )
         return fakeredis.FakeRedis(server=_EMBEDDED_SERVER, lua_modules=set())
+    if urlsplit(settings.url).scheme in CLUSTER_SCHEMES:
+        # RedisCluster has the same command API and per-slot pipelines but is no redis.Redis
+        # subclass; the app's few Redis calls were checked to work on both (see above).
+        return cast(redis.Redis, _cluster_client(settings))
     return redis.Redis.from_url(
         settings.url,
         socket_timeout=settings.socket_timeout,
         socket_connect_timeout=settings.connect_timeout,
         health_check_interval=30,
+        retry=Retry(NoBackoff(), 0),
     )
+
+
+def _cluster_client(settings: RedisSettings) -> RedisCluster:
+    """A cluster client from ``redis+cluster://[user:password@]host:port[,host:port...]``."""
+    parts = urlsplit(settings.url)
+    userinfo, at, hosts = parts.netloc.rpartition("@")
+    first, *others = hosts.split(",")
+    # The first node as a plain URL (it carries the credentials and TLS), the rest as nodes.
+    seed = urlunsplit(
+        (CLUSTER_SCHEMES[parts.scheme], f"{userinfo}{at}{first}", parts.path, parts.query, "")
+    )
+    return RedisCluster(
+        url=seed,
+        startup_nodes=[_node(address) for address in others],
+        socket_timeout=settings.socket_timeout,
+        socket_connect_timeout=settings.connect_timeout,
+        health_check_interval=30,
+        retry=Retry(NoBackoff(), 0),
+    )
+
+
+def _node(address: str) -> ClusterNode:
+    host, _, port = address.strip().rpartition(":")
+    # redis-py leaves ClusterNode's constructor unannotated.
+    return ClusterNode(host or address.strip(), int(port) if host else 6379)  # type: ignore[no-untyped-call]

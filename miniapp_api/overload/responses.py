@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 
-import redis
 from flask import Flask, Response, current_app, request
 
 from channels.base import ChannelError, ChannelUnavailable, RateLimited
@@ -19,11 +18,10 @@ from miniapp_api.overload.controls import PlatformStatus, record_platform_status
 from miniapp_api.overload.middleware import gate_of
 from miniapp_api.overload.rejection import Context, Rejected, Rejection, render
 from miniapp_api.overload.routes import channel_of
+from miniapp_api.redis_client import REDIS_DOWN
 from miniapp_api.wiring import wiring
 
 log = logging.getLogger(__name__)
-
-REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
 def rejection_response(rejection: Rejection) -> Response:

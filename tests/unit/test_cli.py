@@ -58,8 +58,16 @@ def test_gunicorn_refuses_several_workers_on_the_stand_in(monkeypatch: pytest.Mo
         conf["on_starting"](None)
 
 
-def test_gunicorn_accepts_several_workers_on_real_redis(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_gunicorn_accepts_several_workers_on_real_redis(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("MINIAPP_WORKERS", "2")
     monkeypatch.setenv("MINIAPP_REDIS__URL", "redis://127.0.0.1:6379/0")
+    metrics_dir = tmp_path / "metrics"
+    (metrics_dir / "old").mkdir(parents=True)  # counts of a previous run
+    # setenv (not left to the config's setdefault), so the variable is gone after this test.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))
     conf = runpy.run_path(str(ROOT / "config" / "gunicorn.conf.py"))
     conf["on_starting"](None)
+    assert metrics_dir.is_dir()
+    assert list(metrics_dir.iterdir()) == []  # workers' counters start from zero
