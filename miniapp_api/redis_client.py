@@ -52,6 +52,12 @@ REDIS_DOWN: tuple[type[Exception], ...] = (
 )
 
 
+# Any failure of a Redis call (for best-effort paths that carry on without Redis).
+REDIS_ERRORS: tuple[type[Exception], ...] = (redis.RedisError, RedisClusterException)
+# ... or an unreadable value (e.g. a read-model entry whose names map was lost in a failover).
+READ_MODEL_FAILURES: tuple[type[Exception], ...] = (*REDIS_ERRORS, ValueError)
+
+
 def make_redis(settings: RedisSettings) -> redis.Redis:
     """Build the client. Short socket timeouts: a slow Redis must not hold a request thread."""
     if settings.embedded:

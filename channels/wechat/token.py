@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 import redis
+from redis.exceptions import RedisClusterException
 
 from channels.base import ChannelUnavailable
 
@@ -25,6 +26,9 @@ return 0
 
 TokenFetcher = Callable[[], tuple[str, int]]
 """Fetch a new token from the platform: returns ``(access_token, expires_in seconds)``."""
+
+# Any failure of a Redis call, on a single server or a cluster (channels do not import the app).
+REDIS_ERRORS = (redis.RedisError, RedisClusterException)
 
 
 class AccessTokenCache:
@@ -100,7 +104,7 @@ class AccessTokenCache:
 
     def _unlock(self, owner: str) -> None:
         # The lock expires by itself; a fetched token must not be lost over a failed release.
-        with contextlib.suppress(redis.RedisError):
+        with contextlib.suppress(*REDIS_ERRORS):
             self._release(keys=[self.lock_key], args=[owner])
 
     def _read(self) -> str | None:
@@ -113,7 +117,7 @@ class AccessTokenCache:
     def _redis_call(call: Callable[[], object]) -> object:
         try:
             return call()
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise ChannelUnavailable(
                 f"redis unavailable for the wechat access token ({type(exc).__name__})"
             ) from None

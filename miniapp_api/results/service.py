@@ -36,6 +36,7 @@ from miniapp_api.db import as_utc
 from miniapp_api.errors import ServiceUnavailable, Unauthorized
 from miniapp_api.overload.controls import load_modes
 from miniapp_api.overload.rejection import Rejected, Rejection
+from miniapp_api.redis_client import READ_MODEL_FAILURES, REDIS_ERRORS
 from miniapp_api.residents.models import AccountResident, Relation, Resident
 from miniapp_api.results.models import PersonResult
 from miniapp_api.results.readmodel import ResultEntry, ResultReadModel
@@ -89,7 +90,7 @@ def lookup(
     try:
         held = holdings(session, client, account_id)
         found = ResultReadModel(client).read([h.resident_id for h in held])
-    except (redis.RedisError, ValueError) as error:
+    except READ_MODEL_FAILURES as error:
         if isinstance(error, ValueError):
             # Unreadable entries (e.g. the names map was lost in a failover): the database
             # still has everything; operators refill Redis from it.
@@ -177,7 +178,7 @@ def forget_links(client: redis.Redis, account_ids: Iterable[str]) -> None:
         pipe.delete(_links_key(account_id))
     try:
         pipe.execute()
-    except redis.RedisError:
+    except REDIS_ERRORS:
         log.warning("could not drop cached account links; they expire on their own")
 
 

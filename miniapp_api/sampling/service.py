@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-import redis
 from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -34,6 +33,7 @@ from miniapp_api.codes.models import RegistrationCode
 from miniapp_api.codes.tokens import ExpiredCodeToken, InvalidCodeToken, verify_code
 from miniapp_api.db import as_utc
 from miniapp_api.errors import Conflict
+from miniapp_api.redis_client import READ_MODEL_FAILURES
 from miniapp_api.residents.models import Resident
 from miniapp_api.results.readmodel import ResultEntry, ResultReadModel
 from miniapp_api.sampling.models import Sampling, ScanReceipt, Site
@@ -292,7 +292,7 @@ def _record_pending(readmodel: ResultReadModel, bound: Sequence[_Bound]) -> None
         return
     try:
         readmodel.record((b.resident_id, b.entry) for b in bound)
-    except (redis.RedisError, ValueError) as exc:
+    except READ_MODEL_FAILURES as exc:
         # The samplings are committed; `miniapp readmodel rebuild` restores the model.
         log.warning(
             "results read model not updated for %d newly sampled residents (%s)",
