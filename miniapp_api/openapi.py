@@ -35,7 +35,7 @@ def build_document(app: Flask, title: str, version: str) -> dict[str, Any]:
                 "summary": op.summary,
                 "operationId": rule.endpoint.replace(".", "_") + "_" + method.lower(),
                 "x-traffic-class": op.traffic.value,
-                "responses": {str(op.status): _response(op.response, schemas)},
+                "responses": {str(op.status): _response(op.response, schemas, rule.rule)},
             }
             params = [
                 {"name": a, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -69,7 +69,9 @@ def build_document(app: Flask, title: str, version: str) -> dict[str, Any]:
     }
 
 
-def _response(model: type[BaseModel] | None, schemas: dict[str, Any]) -> dict[str, Any]:
+def _response(model: type[BaseModel] | None, schemas: dict[str, Any], path: str) -> dict[str, Any]:
+    if model is None and not path.startswith("/api/"):
+        return {"description": "an HTML page", "content": {"text/html": {}}}
     if model is None:
         return {"description": "no content"}
     return {"description": "ok", "content": {"application/json": {"schema": _ref(model, schemas)}}}

@@ -48,3 +48,19 @@ def test_request_schemas_come_from_the_pydantic_models(client: FlaskClient) -> N
     assert "security" not in login
     assert "503" in login["responses"]
     assert doc["paths"]["/api/v1/me"]["get"]["security"] == [{"bearer": []}]
+
+
+def test_every_route_is_classified_and_pages_are_described_as_html(client: FlaskClient) -> None:
+    doc = client.get("/openapi.json").get_json()
+    classes = {
+        (path, method): entry["x-traffic-class"]
+        for path, methods in doc["paths"].items()
+        for method, entry in methods.items()
+    }
+    assert classes[("/api/v1/results", "get")] == "critical"
+    assert classes[("/api/v1/results/history", "get")] == "sheddable"
+    assert classes[("/api/v1/lookup", "post")] == "critical"
+    assert classes[("/api/v1/residents/{resident_id}/code", "post")] == "normal"
+    assert set(classes.values()) <= {"critical", "normal", "sheddable"}
+    page = doc["paths"]["/lookup"]["get"]["responses"]["200"]
+    assert page["content"] == {"text/html": {}}
