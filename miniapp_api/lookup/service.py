@@ -26,14 +26,13 @@ from sqlalchemy.orm import Session
 
 from miniapp_api.codes.models import RegistrationCode
 from miniapp_api.codes.tokens import CodeClaims, ExpiredCodeToken, InvalidCodeToken, verify_code
-from miniapp_api.errors import ApiError, NotFound, ServiceUnavailable
+from miniapp_api.errors import ApiError, NotFound
 from miniapp_api.lookup import limits
 from miniapp_api.lookup.schemas import LookupIn, LookupOut
 from miniapp_api.overload.rejection import Rejected, Rejection
 from miniapp_api.residents.models import Resident
 from miniapp_api.residents.records import ID_PURPOSE
-from miniapp_api.results.readmodel import ResultReadModel
-from miniapp_api.results.service import result_out
+from miniapp_api.results.service import read_results, result_out
 from miniapp_api.security.crypto import PersonalDataCrypto
 from miniapp_api.settings import CodeSettings, ResultSettings
 
@@ -129,18 +128,7 @@ def _matching_person(
 def _results_of(
     client: redis.Redis, settings: ResultSettings, person: Person, now: datetime
 ) -> LookupOut:
-    try:
-        entries = ResultReadModel(client).read([person.public_id])[person.public_id]
-    except ValueError:
-        # Unreadable entries (e.g. the names map lost in a failover): the database has
-        # everything; operators refill Redis from it. Connection errors propagate (503).
-        log.error("result read model unreadable; run `miniapp readmodel rebuild`")
-        raise ServiceUnavailable.retry_later(
-            "Results cannot be shown right now. Your result will also be pushed to you when "
-            "it arrives; try again shortly.",
-            code="results_unavailable",
-            base_seconds=5.0,
-        ) from None
+    entries = read_results(client, [person.public_id]).get(person.public_id, [])
     overdue_after = timedelta(hours=settings.overdue_hours)
     shown = [result_out(e, now, overdue_after) for e in entries[: HISTORY_LIMIT + 1]]
     return LookupOut(

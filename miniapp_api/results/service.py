@@ -36,7 +36,7 @@ from miniapp_api.db import as_utc
 from miniapp_api.errors import ServiceUnavailable, Unauthorized
 from miniapp_api.overload.controls import load_modes
 from miniapp_api.overload.rejection import Rejected, Rejection
-from miniapp_api.redis_client import READ_MODEL_FAILURES, REDIS_ERRORS
+from miniapp_api.redis_client import REDIS_ERRORS
 from miniapp_api.residents.models import AccountResident, Relation, Resident
 from miniapp_api.results.models import PersonResult
 from miniapp_api.results.readmodel import ResultEntry, ResultReadModel
@@ -86,21 +86,13 @@ def lookup(
     account_id: str,
     now: datetime,
 ) -> ResultsOut:
-    """Latest result and history of self and each dependent."""
-    try:
-        held = holdings(session, client, account_id)
-        found = ResultReadModel(client).read([h.resident_id for h in held])
-    except READ_MODEL_FAILURES as error:
-        if isinstance(error, ValueError):
-            # Unreadable entries (e.g. the names map was lost in a failover): the database
-            # still has everything; operators refill Redis from it.
-            log.error("result read model unreadable; run `miniapp readmodel rebuild`")
-        raise ServiceUnavailable.retry_later(
-            "Results cannot be shown right now. Your result will also be pushed to you when "
-            "it arrives; try again shortly.",
-            code="results_unavailable",
-            base_seconds=5.0,
-        ) from None
+    """Latest result and history of self and each dependent.
+
+    An unreachable Redis propagates: the app answers with the overload contract (503, what
+    works instead), as for every path that needs Redis.
+    """
+    held = holdings(session, client, account_id)
+    found = read_results(client, [h.resident_id for h in held])
     overdue_after = timedelta(hours=settings.overdue_hours)
     residents = []
     for h in held:
@@ -134,6 +126,22 @@ def result_out(entry: ResultEntry, now: datetime, overdue_after: timedelta) -> R
         overdue=overdue,
         guidance=guidance,
     )
+
+
+def read_results(client: redis.Redis, resident_ids: list[str]) -> dict[str, list[ResultEntry]]:
+    """The read model's entries of these residents; 503 if they cannot be read."""
+    try:
+        return ResultReadModel(client).read(resident_ids)
+    except ValueError:
+        # Unreadable entries (e.g. the names map was lost in a failover): the database still
+        # has everything; operators refill Redis from it.
+        log.error("result read model unreadable; run `miniapp readmodel rebuild`")
+        raise ServiceUnavailable.retry_later(
+            "Results cannot be shown right now. Your result will also be pushed to you when "
+            "it arrives; try again shortly.",
+            code="results_unavailable",
+            base_seconds=5.0,
+        ) from None
 
 
 # --- which residents an account holds, cached in Redis ----------------------------------------
