@@ -6,9 +6,8 @@ ticket or an encrypted row from one is good on the other.
 
 from __future__ import annotations
 
-import copy
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,14 +16,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from channels.emulator import RunningEmulator
-from miniapp_api import create_app
 from miniapp_api.ops.auth import new_token
-from tests.conftest import REDIS_URL, PlatformKeys, app_overrides, empty_tables
+from tests.conftest import REDIS_URL, PlatformKeys, app_overrides
+from tests.support.apps import MakeApp, app_factory
 from tests.support.phones import EmulatorPhone
 from tests.support.residents import MiniProgramUser
 from tests.support.sensitive import TOKENS
 
-MakeApp = Callable[..., Flask]
 OPERATOR = "alice"
 
 
@@ -53,21 +51,8 @@ def make_app(
     overridden, with ``alice`` as its operator."""
     base = app_overrides(platform_keys, emulator.base_url, postgres_url, REDIS_URL)
     base["OPS"] = {"OPERATORS": json.dumps([{"name": OPERATOR, "token_hash": operator[1]}])}
-    made: list[Flask] = []
-
-    def make(**overload: Any) -> Flask:
-        overrides = copy.deepcopy(base)
-        overrides["OVERLOAD"] = {"USER_RATE": 1000.0, "USER_BURST": 1000.0, **overload}
-        app = create_app(overrides)
-        app.testing = True
-        made.append(app)
-        return app
-
-    yield make
-    if made:
-        empty_tables(made[0])
-    for app in made:
-        app.extensions["miniapp"].db.dispose()
+    with app_factory(base) as make:
+        yield make
 
 
 @pytest.fixture

@@ -6,8 +6,7 @@ with the admission settings it needs; the shared test app has quotas no test rea
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 import redis
@@ -18,10 +17,9 @@ from channels.emulator import RunningEmulator
 from miniapp_api import create_app
 from miniapp_api.overload.middleware import gate_of
 from tests.conftest import REDIS_URL, PlatformKeys, app_overrides
+from tests.support.apps import MakeApp, app_factory
 from tests.support.phones import EmulatorPhone
 from tests.support.residents import MiniProgramUser
-
-MakeApp = Callable[..., Flask]
 
 
 @pytest.fixture
@@ -32,19 +30,10 @@ def make_app(
     redis_client: redis.Redis,
 ) -> Iterator[MakeApp]:
     """``make_app(USER_RATE=..., ...)``: an app whose OVERLOAD section is overridden."""
-    made: list[Flask] = []
-
-    def make(**overload: Any) -> Flask:
-        overrides = app_overrides(platform_keys, emulator.base_url, postgres_url, REDIS_URL)
-        overrides["OVERLOAD"] = {"USER_RATE": 1000.0, "USER_BURST": 1000.0, **overload}
-        app = create_app(overrides)
-        app.testing = True
-        made.append(app)
-        return app
-
-    yield make
-    for app in made:
-        app.extensions["miniapp"].db.dispose()
+    with app_factory(
+        app_overrides(platform_keys, emulator.base_url, postgres_url, REDIS_URL)
+    ) as make:
+        yield make
 
 
 def logged_in(app: Flask, phone: EmulatorPhone, platform: str = "wechat") -> MiniProgramUser:

@@ -9,18 +9,17 @@ on more than one node: otherwise this would be a single-server test in disguise.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 from flask import Flask, request
 from werkzeug.test import TestResponse
 
 from channels.emulator import RunningEmulator
-from miniapp_api import create_app
 from miniapp_api.auth.sessions import PREFETCHED_SESSION, PrefetchedSession
 from miniapp_api.residents.models import Relation
-from tests.conftest import PlatformKeys, app_overrides, empty_tables
+from tests.conftest import PlatformKeys, app_overrides
+from tests.support.apps import MakeApp, app_factory
 from tests.support.labdata import (
     LabClient,
     make_account,
@@ -34,8 +33,6 @@ from tests.support.labdata import (
 from tests.support.phones import EmulatorPhone
 from tests.support.redis_servers import LocalCluster, redis_cluster
 from tests.support.residents import MiniProgramUser
-
-MakeApp = Callable[..., Flask]
 
 
 @pytest.fixture(scope="module")
@@ -53,22 +50,9 @@ def make_app(
 ) -> Iterator[MakeApp]:
     """``make_app(USER_RATE=..., ...)``: an app on the cluster with these OVERLOAD settings."""
     cluster.flush()
-    made: list[Flask] = []
-
-    def make(*, redis_url: str = cluster.url, **overload: Any) -> Flask:
-        overrides = app_overrides(platform_keys, emulator.base_url, postgres_url, redis_url)
-        overrides["OVERLOAD"] = {"USER_RATE": 1000.0, "USER_BURST": 1000.0, **overload}
-        app = create_app(overrides)
-        app.testing = True  # an unhandled error is raised in the client, never hidden in a 500
-        made.append(app)
-        return app
-
-    yield make
-    if made:
-        empty_tables(made[0])
-    for app in made:
-        wire_of(app).db.dispose()
-        wire_of(app).redis.close()
+    base = app_overrides(platform_keys, emulator.base_url, postgres_url, cluster.url)
+    with app_factory(base) as make:
+        yield make
 
 
 def keys_jwks(app: Flask, address: str) -> TestResponse:

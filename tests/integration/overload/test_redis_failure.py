@@ -26,11 +26,10 @@ from flask import Flask
 from werkzeug.test import TestResponse
 
 from channels.emulator import RunningEmulator
-from miniapp_api import create_app
 from miniapp_api.overload.gcra import GCRA_LUA
-from tests.conftest import PlatformKeys, app_overrides, empty_tables
+from tests.conftest import PlatformKeys, app_overrides
+from tests.support.apps import app_factory
 from tests.support.ids import cn_id
-from tests.support.labdata import wire_of
 from tests.support.phones import EmulatorPhone
 from tests.support.redis_servers import RedisServer, redis_server
 from tests.support.residents import MiniProgramUser
@@ -57,17 +56,8 @@ def app(
 ) -> Iterator[Flask]:
     overrides = app_overrides(platform_keys, emulator.base_url, postgres_url, server.url())
     overrides["REDIS"].update(SOCKET_TIMEOUT=TIMEOUT, CONNECT_TIMEOUT=TIMEOUT)
-    overrides["OVERLOAD"] = {
-        "USER_RATE": USER_RATE,
-        "USER_BURST": USER_BURST,
-        "FAIL_OPEN_RATE": FAIL_OPEN_RATE,
-    }
-    app = create_app(overrides)
-    app.testing = True  # an unhandled error is raised in the client, never hidden in a 500
-    yield app
-    empty_tables(app)
-    wire_of(app).db.dispose()
-    wire_of(app).redis.close()
+    with app_factory(overrides) as make:
+        yield make(USER_RATE=USER_RATE, USER_BURST=USER_BURST, FAIL_OPEN_RATE=FAIL_OPEN_RATE)
 
 
 @dataclass(frozen=True)
