@@ -43,9 +43,7 @@ LABELS = (
     ("UPDATE lab_requests", "db: idempotency answer"),
     ("SELECT tubes.id", "db: tube lookup"),
     ("INSERT INTO tube_results", "db: tube_results insert"),
-    ("INSERT INTO person_results", "db: person_results upsert"),
-    ("INSERT INTO outbox", "db: outbox insert"),
-    ("SELECT samplings.tube_id", "db: read-model entries select"),
+    ("WITH src AS", "db: fan-out (person_results, outbox, entries)"),
 )
 REDIS_LABEL = "redis: read model record"
 PYTHON_LABEL = "python: parse, ORM, entries, answer"

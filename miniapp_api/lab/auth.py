@@ -66,6 +66,7 @@ from sqlalchemy.orm import Session
 
 from miniapp_api.errors import ServiceUnavailable, Unauthorized
 from miniapp_api.lab.models import Lab
+from miniapp_api.redis_client import REDIS_ERRORS
 from miniapp_api.security.crypto import PersonalDataCrypto
 from miniapp_api.settings import LabSettings
 
@@ -179,7 +180,7 @@ def _use_nonce(client: redis.Redis, settings: LabSettings, lab_id: str, nonce: s
     ttl = max(settings.nonce_ttl_seconds, 2 * settings.timestamp_tolerance_seconds + 60)
     try:
         fresh = client.set(key, b"1", nx=True, ex=ttl)
-    except redis.RedisError:
+    except REDIS_ERRORS:
         raise ServiceUnavailable.retry_later(
             "Lab uploads are paused for a moment (replay protection is unavailable); "
             "retry the same request with a new nonce and signature.",

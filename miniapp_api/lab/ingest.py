@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import DateTime, Integer, String, any_, bindparam, func, literal, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from miniapp_api.lab.models import Lab, TubeResult
@@ -31,7 +32,7 @@ def ingest(
         for row in session.execute(
             select(Tube.id, Tube.tube_no, Tube.lab_id, Tube.closed_at, TubeResult.result)
             .outerjoin(TubeResult, TubeResult.tube_id == Tube.id)
-            .where(Tube.tube_no.in_({item.tube_no for item in items}))
+            .where(_one_of(session, Tube.tube_no, sorted({item.tube_no for item in items})))
         )
     }
     latest_tested = now + timedelta(seconds=settings.timestamp_tolerance_seconds)
@@ -78,14 +79,57 @@ def ingest(
     return body.model_dump(mode="json", exclude_none=True), fanned
 
 
+def _one_of(session: Session, column: Any, values: list[str]) -> Any:
+    """``column IN (values)``: on PostgreSQL ``= ANY(one array)``, not a parameter a value."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam("values", values, type_=postgresql.ARRAY(String)))
+    return column.in_(values)
+
+
 def _insert_tube_results(session: Session, rows: list[dict[str, Any]]) -> set[int]:
     """Insert in tube id order (a stable lock order between concurrent batches); the tubes
     another transaction stored first are skipped. Returns the tube ids stored here."""
     if not rows:
         return set()
+    if session.get_bind().dialect.name == "postgresql":
+        return set(session.scalars(_insert_unnested(rows)))
     stmt = (
         insert_for(session, TubeResult.__table__)
         .on_conflict_do_nothing(index_elements=["tube_id"])
         .returning(TubeResult.__table__.c.tube_id)
     )
     return set(session.scalars(stmt, rows))
+
+
+def _insert_unnested(rows: list[dict[str, Any]]) -> Any:
+    """PostgreSQL: the rows as three arrays (``unnest``) instead of 5 parameters a row (5,000
+    a batch: handling them was about half of this statement's time). ``lab_id`` and
+    ``received_at`` are the batch's, the same in every row."""
+
+    def array(name: str, item: Any) -> Any:
+        return bindparam(name, [row[name] for row in rows], type_=postgresql.ARRAY(item))
+
+    given = (
+        func.unnest(
+            array("tube_id", Integer),
+            array("result", String),
+            array("tested_at", DateTime(timezone=True)),
+        )
+        .table_valued("tube_id", "result", "tested_at")
+        .render_derived()
+    )
+    first = rows[0]
+    source = select(
+        given.c.tube_id,
+        literal(first["lab_id"], Integer),
+        given.c.result,
+        given.c.tested_at,
+        literal(first["received_at"], DateTime(timezone=True)),
+    ).order_by(given.c.tube_id)
+    columns = ["tube_id", "lab_id", "result", "tested_at", "received_at"]
+    return (
+        postgresql.insert(TubeResult)
+        .from_select(columns, source)
+        .on_conflict_do_nothing(index_elements=["tube_id"])
+        .returning(TubeResult.tube_id)
+    )

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import redis
 from sqlalchemy.orm import Session
 
 from miniapp_api.errors import ApiError
@@ -23,6 +22,7 @@ from miniapp_api.lab.amend import amend
 from miniapp_api.lab.ingest import ingest
 from miniapp_api.lab.models import Lab
 from miniapp_api.lab.schemas import AmendIn, ResultBatchIn
+from miniapp_api.redis_client import REDIS_ERRORS
 from miniapp_api.results.readmodel import ResultEntry, ResultReadModel
 from miniapp_api.settings import LabSettings
 
@@ -120,7 +120,7 @@ def _publish(readmodel: ResultReadModel, entries: list[tuple[str, ResultEntry]])
         return
     try:
         readmodel.record(entries)
-    except redis.RedisError:
+    except REDIS_ERRORS:
         log.error(
             "results read model update failed for %d entries; run `miniapp readmodel rebuild`",
             len(entries),

@@ -16,8 +16,8 @@ round        ``thing5`` (20)       ``keyword5``           the round's name; "更
 ============ ===================== ====================== ================================
 
 WeChat refuses values over a field type's length (``thing`` 20, ``phrase`` 5,
-``character_string`` 32), so values are clipped to it. The payload comes from result ingest
-(:func:`miniapp_api.notify.outbox.enqueue_results`); every field has a default, so a payload
+``character_string`` 32), so values are clipped to it. The payload is built when the message is sent
+(:func:`miniapp_api.notify.payloads.payloads`); every field has a default, so a payload
 missing one still makes a message (it links to the result page, which has everything).
 """
 

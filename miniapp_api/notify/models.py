@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import (
-    JSON,
     DateTime,
     ForeignKey,
     Index,
@@ -39,6 +37,12 @@ class Subscription(Base):
 class OutboxMessage(Base):
     """One push to send: written in the same transaction as the result it announces.
 
+    Only ids: which person result, to which account, for which version of the result (0 for
+    the first result, n after the n-th amendment). The worker builds the message from the
+    person result, the resident and the tube's history when it sends (``notify/payloads.py``):
+    bulk ingest writes ~1.1M of these rows a morning, and a JSON payload built through six
+    joins was most of its cost (bench/ingest.py).
+
     ``status``: ``pending`` (a worker may hold a lease on it: ``claimed_until``) → ``sending``
     (acceptance spent, the platform may have been called; never re-sent) → ``sent`` |
     ``refused`` (43101, never retried) | ``no_subscription`` | ``failed`` (gave up, or delivery
@@ -47,6 +51,9 @@ class OutboxMessage(Base):
 
     __tablename__ = "outbox"
     __table_args__ = (
+        # One message per (result event, account). It leads with person_result_id, so deleting
+        # person results (retention, the foreign key's check) does not scan the outbox either.
+        UniqueConstraint("person_result_id", "account_id", "version"),
         # The worker's claim query: due pending rows in order, without sorting the whole table.
         Index(
             "ix_outbox_due",
@@ -65,13 +72,15 @@ class OutboxMessage(Base):
         ),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
-    # e.g. "result:<person_result id>:<account id>:<result version>": one message per event.
-    dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
-    # Indexed: deleting person results (retention, amendments) must not scan the outbox.
-    person_result_id: Mapped[int] = mapped_column(ForeignKey("person_results.id"), index=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    # No foreign keys: ingest writes these ids from the person results' RETURNING and the
+    # account_residents rows in the same statement, and the two row-by-row checks were a third
+    # of its cost (bench/ingest.py). A row whose result or account is gone (no code deletes
+    # either) is failed by the worker, nothing spent.
+    person_result_id: Mapped[int] = mapped_column(Integer)
+    account_id: Mapped[int] = mapped_column(Integer)
+    # The result's version the message announces: 0 first, n after the n-th amendment.
+    version: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16), default="pending")
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -60,11 +60,11 @@ from channels.base import (
     MessageReceipt,
     Platform,
 )
-from miniapp_api.auth.models import Account
 from miniapp_api.db import Database, utcnow
 from miniapp_api.notify import service
 from miniapp_api.notify.messages import build_message
 from miniapp_api.notify.models import OutboxMessage
+from miniapp_api.notify.payloads import payloads
 from miniapp_api.notify.retry import (
     Status,
     decide,
@@ -112,7 +112,7 @@ class Claim:
     account_id: int
     platform: str
     recipient: str = field(repr=False)  # the openid / user_id: never logged
-    payload: Mapping[str, Any] = field(repr=False)
+    payload: Mapping[str, Any] = field(repr=False)  # built at claim time (notify/payloads.py)
     created_at: datetime
 
 
@@ -194,8 +194,10 @@ def process(
     channel = channels.get(platform) if platform else None
     template_id = templates.get(platform) if platform else None
     try:
+        if "state" not in claim.payload or not claim.recipient:  # deleted since it was queued
+            return _fail_unsent(db, claim, "the result or the account is gone")
         if platform is None or channel is None or template_id is None:
-            return _not_configured(db, claim)
+            return _fail_unsent(db, claim, f"push to {claim.platform} is not configured here")
         message = build_message(platform, template_id, claim.payload, claim.created_at)
         attempt = begin_delivery(db, claim, template_id, clock(), lease)
         if attempt is None:
@@ -252,17 +254,17 @@ def claim_batch(
             .returning(OutboxMessage.id)
         ).all()
         rows = session.execute(
-            select(OutboxMessage, Account.platform, Account.subject)
-            .join(Account, Account.id == OutboxMessage.account_id)
+            select(OutboxMessage.id, OutboxMessage.account_id, OutboxMessage.created_at)
             .where(OutboxMessage.id.in_(leased))
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
         ).all()
-    claims = [
-        Claim(
-            row.id, until, row.account_id, platform, subject, _mapping(row.payload), row.created_at
-        )
-        for row, platform, subject in rows
-    ]
+        # Built now, from the rows the outbox row names (it holds ids only).
+        built = payloads(session, [row.id for row in rows])
+    claims = []
+    for outbox_id, account_id, created_at in rows:
+        payload = built.get(outbox_id, {})
+        platform, recipient = payload.get("platform", ""), payload.get("recipient", "")
+        claims.append(Claim(outbox_id, until, account_id, platform, recipient, payload, created_at))
     return claims, reaped
 
 
@@ -375,19 +377,14 @@ def _reap(session: Session, now: datetime) -> int:
     return len(reaped)
 
 
-def _not_configured(db: Database, claim: Claim) -> Status:
-    """No channel or template for the row's platform: fail it (nothing spent) so it stops
-    coming back every batch."""
-    reason = f"push to {claim.platform} is not configured here"
+def _fail_unsent(db: Database, claim: Claim, reason: str) -> Status:
+    """Nothing to send it with (no channel or template for the row's platform) or nothing to
+    send (its result or account is gone): fail it, nothing spent, so it stops coming back
+    every batch."""
     with db.session() as session, session.begin():
         _update(session, _ours(claim), status=Status.FAILED, claimed_until=None, last_error=reason)
     _log(claim.outbox_id, Status.FAILED, reason, level=logging.WARNING)
     return Status.FAILED
-
-
-def _mapping(payload: object) -> Mapping[str, Any]:
-    """The payload if it is a JSON object; a malformed one still makes a (default) message."""
-    return dict(payload) if isinstance(payload, dict) else {}
 
 
 def _log(

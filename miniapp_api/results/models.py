@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, String, UniqueConstraint
+from sqlalchemy import DateTime, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from miniapp_api.db import Base, utcnow
@@ -21,12 +21,14 @@ class PersonResult(Base):
     __table_args__ = (UniqueConstraint("sampling_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    sampling_id: Mapped[int] = mapped_column(ForeignKey("samplings.id"))
-    # Copies of the sampling's resident and tube, for lookups by either. No foreign keys of
-    # their own: the sampling's already guarantee both, and bulk ingest (1M rows) would pay
-    # two more row-by-row checks (bench/ingest.py).
-    resident_id: Mapped[int] = mapped_column(index=True)
-    tube_id: Mapped[int] = mapped_column(index=True)
+    # No foreign key, and no index on the copies below: rows are only written by the fan-out
+    # (``results/fanout.py``), from the samplings in the same statement, and read by sampling
+    # (lookups, rebuild). Bulk ingest (1M rows a morning) paid a row-by-row check and two
+    # randomly placed index entries per row for them: a quarter of its time (bench/ingest.py).
+    sampling_id: Mapped[int] = mapped_column(Integer)
+    # Copies of the sampling's resident and tube.
+    resident_id: Mapped[int] = mapped_column(Integer)
+    tube_id: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(24))
     tested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from miniapp_api.lab.models import TubeResult, TubeResultAmendment
 from miniapp_api.notify.models import OutboxMessage
+from miniapp_api.notify.payloads import payloads
 from miniapp_api.residents.models import Relation
 from miniapp_api.results.models import PersonResult
 from miniapp_api.results.readmodel import ResultReadModel
@@ -59,16 +60,18 @@ def test_an_amendment_keeps_the_history_and_notifies_again(
         assert session.scalar(select(TubeResult.result)) == "positive"
         assert set(session.scalars(select(PersonResult.state))) == {"retest_required"}
         assert len(list(session.scalars(select(TubeResultAmendment)))) == 1
-        keys = sorted(
-            session.scalars(
-                select(OutboxMessage.dedupe_key).where(OutboxMessage.account_id == account.id)
-            )
-        )
-        amended = session.scalars(
-            select(OutboxMessage).where(OutboxMessage.dedupe_key == keys[1])
-        ).one()
-    assert [k.rsplit(":", 1)[1] for k in keys] == ["0", "1"]
-    assert (amended.payload["state"], amended.payload["version"]) == ("retest_required", 1)
+        messages = session.execute(
+            select(OutboxMessage.id, OutboxMessage.version)
+            .where(OutboxMessage.account_id == account.id)
+            .order_by(OutboxMessage.version)
+        ).all()
+        built = payloads(session, [m.id for m in messages])
+    assert [m.version for m in messages] == [0, 1]
+    # Each message announces its version: the first one, still queued, the original result.
+    first, amended = (built[m.id] for m in messages)
+    assert (first["state"], first["version"]) == ("negative", 0)
+    assert datetime.fromisoformat(first["tested_at"]) == datetime.fromisoformat(first_tested)
+    assert (amended["state"], amended["version"]) == ("retest_required", 1)
     read = ResultReadModel(wire_of(app).redis).read([people[0].public_id])
     assert read[people[0].public_id][0].state == "retest_required"
 

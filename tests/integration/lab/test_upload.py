@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from miniapp_api.lab.models import LabRequest, TubeResult
 from miniapp_api.notify.models import OutboxMessage
-from miniapp_api.notify.outbox import result_dedupe_key
+from miniapp_api.notify.payloads import payloads
 from miniapp_api.residents.models import Relation
 from miniapp_api.results.models import PersonResult
 from miniapp_api.results.readmodel import ResultReadModel
@@ -165,13 +165,14 @@ def test_results_are_pushed_to_every_account_holding_each_person(
     with new_session(app) as session:
         messages = list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
         pr_ids = dict(session.execute(select(PersonResult.resident_id, PersonResult.id)).all())
-    assert sorted((m.account_id, m.payload["resident_id"]) for m in messages) == sorted(
+        built = payloads(session, [m.id for m in messages])
+    assert sorted((m.account_id, built[m.id]["resident_id"]) for m in messages) == sorted(
         [(mum.id, mother.public_id), (mum.id, child.public_id), (kid.id, child.public_id)]
     )
     to_kid = next(m for m in messages if m.account_id == kid.id)
     assert to_kid.status == "pending"
-    assert to_kid.dedupe_key == result_dedupe_key(pr_ids[child.id], kid.id, 0)
-    assert to_kid.payload == {
+    assert (to_kid.person_result_id, to_kid.version) == (pr_ids[child.id], 0)
+    assert built[to_kid.id] == {
         "kind": "result",
         "platform": "alipay",
         "recipient": kid.subject,

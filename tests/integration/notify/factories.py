@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,6 +38,7 @@ class Queued:
     account_id: int
     platform: str
     subject: str
+    tube_no: str
 
 
 def make_account(
@@ -50,14 +50,25 @@ def make_account(
     return account
 
 
+ROUND_NAME = "2022-03-16 浦东"
+SITE_NAME = "浦东 1 号点"
+TESTED_AT = datetime(2022, 3, 16, 7, 1, tzinfo=UTC)  # 15:01 in Beijing
+
+
 def make_person_result(session: Session, state: str = "negative") -> PersonResult:
-    """A resident sampled into a fresh single tube, with a result."""
+    """A resident sampled into a fresh single tube (``T<8 hex>``) of the round ``ROUND_NAME``
+    at ``SITE_NAME``, with a result tested at ``TESTED_AT``."""
     tag = secrets.token_hex(4)
-    # Closed: only one round may be open, and these rows only need a round to belong to.
-    round_ = ScreeningRound(name=f"2022-03-16 浦东 {tag}", closed_at=utcnow())
-    site = Site(name=f"site {tag}")
-    session.add_all([round_, site])
-    session.flush()
+    round_ = session.scalars(
+        select(ScreeningRound).where(ScreeningRound.name == ROUND_NAME)
+    ).first()
+    site = session.scalars(select(Site).where(Site.name == SITE_NAME)).first()
+    if round_ is None or site is None:
+        # Closed: only one round may be open, and these rows only need a round to belong to.
+        round_ = ScreeningRound(name=ROUND_NAME, closed_at=utcnow())
+        site = Site(name=SITE_NAME)
+        session.add_all([round_, site])
+        session.flush()
     staff = Staff(username=f"staff-{tag}", password_hash="-", site_id=site.id)
     tube = Tube(tube_no=f"T{tag}", round_id=round_.id, site_id=site.id, capacity=1, bound_count=1)
     resident = Resident(
@@ -86,29 +97,11 @@ def make_person_result(session: Session, state: str = "negative") -> PersonResul
         resident_id=resident.id,
         tube_id=tube.id,
         state=state,
-        tested_at=utcnow(),
+        tested_at=TESTED_AT,
     )
     session.add(result)
     session.flush()
     return result
-
-
-def payload_for(account: Account, state: str = "negative", **extra: Any) -> dict[str, Any]:
-    """Shaped like what ``miniapp_api.notify.outbox.enqueue_results`` writes."""
-    return {
-        "kind": "result",
-        "platform": account.platform,
-        "recipient": account.subject,
-        "resident_id": "r_test",
-        "resident_name_masked": "张*",
-        "state": state,
-        "tested_at": "2022-03-16T07:01:00+00:00",
-        "tube_no": "T0001",
-        "round": "2022-03-16 浦东",
-        "site": "浦东 1 号点",
-        "version": 0,
-        **extra,
-    }
 
 
 def queue_message(
@@ -136,17 +129,17 @@ def queue_message(
             account = session.get_one(Account, account_id)
         result = make_person_result(session)
         row = OutboxMessage(
-            dedupe_key=f"result:{result.id}:{account.id}:0",
             person_result_id=result.id,
             account_id=account.id,
+            version=0,
             status=status,
-            payload=payload_for(account),
             attempts=0,
             next_attempt_at=next_attempt_at or utcnow() - timedelta(seconds=1),
         )
         session.add(row)
         session.flush()
-        return Queued(row.id, account.id, account.platform, account.subject)
+        tube_no = session.scalars(select(Tube.tube_no).where(Tube.id == result.tube_id)).one()
+        return Queued(row.id, account.id, account.platform, account.subject, tube_no)
 
 
 def outbox_row(db: Database, outbox_id: int) -> OutboxMessage:

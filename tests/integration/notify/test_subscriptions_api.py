@@ -19,7 +19,6 @@ from tests.integration.notify.factories import (
     ALIPAY_TEMPLATE,
     WECHAT_TEMPLATE,
     make_person_result,
-    payload_for,
 )
 from tests.support.residents import MiniProgramUser
 
@@ -116,15 +115,8 @@ def test_a_resident_who_accepted_gets_the_result_pushed_once(
         account = session.scalars(
             select(Account).where(Account.subject == wechat_user.subject)
         ).one()
-        result = make_person_result(session)
-        session.add(
-            OutboxMessage(
-                dedupe_key=f"result:{result.id}:{account.id}:0",
-                person_result_id=result.id,
-                account_id=account.id,
-                payload=payload_for(account, state="retest_required"),
-            )
-        )
+        result = make_person_result(session, state="retest_required")
+        session.add(OutboxMessage(person_result_id=result.id, account_id=account.id))
 
     assert run_once(db, channels, settings, utcnow()).sent == 1
     assert run_once(db, channels, settings, utcnow()).claimed == 0

@@ -47,7 +47,7 @@ def test_an_alipay_message_is_sent_once(
         "keyword1": "张*",
         "keyword2": "阴性",
         "keyword3": "2022年3月16日 15:01",
-        "keyword4": "T0001",
+        "keyword4": queued.tube_no,
         "keyword5": "2022-03-16 浦东",
     }
     assert outbox_row(db, queued.outbox_id).status == "sent"

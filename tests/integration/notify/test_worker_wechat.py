@@ -9,11 +9,14 @@ from datetime import timedelta
 
 import pytest
 import redis
+from sqlalchemy import delete
 
 from channels.base import LoginChannel, Platform
 from channels.wechat import WechatChannel
 from miniapp_api.db import Database, utcnow
+from miniapp_api.notify.models import OutboxMessage
 from miniapp_api.notify.worker import run_once
+from miniapp_api.results.models import PersonResult
 from miniapp_api.settings import NotifySettings
 from tests.conftest import PlatformKeys
 from tests.integration.notify.conftest import EmulatorInbox
@@ -50,13 +53,37 @@ def test_a_message_is_sent_once_and_spends_one_acceptance(
         "thing1": {"value": "张*"},
         "phrase2": {"value": "阴性"},
         "time3": {"value": "2022年3月16日 15:01"},
-        "character_string4": {"value": "T0001"},
+        "character_string4": {"value": queued.tube_no},
         "thing5": {"value": "2022-03-16 浦东"},
     }
     row = outbox_row(db, queued.outbox_id)
     assert (row.status, row.attempts, row.claimed_until) == ("sent", 1, None)
     assert row.sent_at is not None
     assert row.platform_message_id == str(message["msgid"])
+    assert remaining(db, queued.account_id, WECHAT_TEMPLATE) == 1
+
+
+def test_a_message_whose_result_is_gone_is_failed_not_sent(
+    db: Database,
+    channels: Mapping[Platform, LoginChannel],
+    settings: NotifySettings,
+    inbox: EmulatorInbox,
+    app_id: str,
+) -> None:
+    queued = queue_message(db, "wechat", app_id, accepts=1)
+    with db.session() as session, session.begin():
+        row = session.get_one(OutboxMessage, queued.outbox_id)
+        session.execute(delete(PersonResult).where(PersonResult.id == row.person_result_id))
+
+    assert run_once(db, channels, settings, utcnow()).failed == 1
+
+    assert inbox.to(queued.subject) == []
+    row = outbox_row(db, queued.outbox_id)
+    assert (row.status, row.attempts, row.last_error) == (
+        "failed",
+        0,
+        "the result or the account is gone",
+    )
     assert remaining(db, queued.account_id, WECHAT_TEMPLATE) == 1
 
 

@@ -13,7 +13,7 @@ WRITTEN = datetime(2022, 3, 16, 2, 0, tzinfo=UTC)
 
 
 def payload(**changes: object) -> dict[str, object]:
-    """Shaped like what ``miniapp_api.notify.outbox.enqueue_results`` writes."""
+    """Shaped like what ``miniapp_api.notify.payloads.payloads`` builds."""
     return {
         "kind": "result",
         "platform": "wechat",
