@@ -1,0 +1,157 @@
+"""The servers of ``bench/overload.py``: the app with and without admission control, the bare
+Flask hello app, and the trivial server that measures the generator; plus what is read about
+them from ``/proc`` (worker memory, whether they have gone idle).
+
+All run under ``config/gunicorn.conf.py`` (the echo server aside), pinned to the app CPUs, in
+their own process groups (stopped with everything they forked).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import sys
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from _procs import Child, _children, free_port, tree_cpu_seconds, wait_healthy
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass(frozen=True)
+class Server:
+    name: str
+    child: Child
+    port: int
+
+    def worker_rss_mb(self) -> float:
+        """Resident memory of gunicorn's workers (not the master), summed, in MB."""
+        total = 0
+        for pid in _children(self.child.pid):
+            try:
+                fields = Path(f"/proc/{pid}/statm").read_text().split()
+            except OSError:
+                continue
+            total += int(fields[1]) * PAGE_BYTES
+        return total / 1e6
+
+    def cpu_seconds(self) -> float:
+        return tree_cpu_seconds(self.child.pid)
+
+    def wait_idle(self, timeout: float = 60.0, share: float = 0.05) -> float:
+        """Wait until the server has used under ``share`` of a CPU for two quarter-seconds in
+        a row (the backlog of an earlier run drained); returns the seconds waited. An
+        unprotected app may still be serving requests whose clients gave up long ago."""
+        started, quiet = time.monotonic(), 0
+        while time.monotonic() - started < timeout and quiet < 2:
+            before = self.cpu_seconds()
+            time.sleep(0.25)
+            quiet = quiet + 1 if self.cpu_seconds() - before < share * 0.25 else 0
+        if quiet < 2:
+            print(f"    warning: {self.name} still busy {timeout:.0f}s after its load", flush=True)
+        return time.monotonic() - started
+
+
+def b64_key() -> str:
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def _gunicorn(
+    stack: ExitStack,
+    name: str,
+    app: str,
+    env: dict[str, str],
+    cpus: set[int] | None,
+    extra: list[str],
+) -> Server:
+    port = free_port()
+    env = env | {"MINIAPP_BIND": f"127.0.0.1:{port}"}
+    argv = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "config" / "gunicorn.conf.py")]
+    child = Child(name, [*argv, *extra, app], env, ROOT, cpus)
+    stack.callback(child.close)
+    stack.callback(child.stop)
+    return Server(name, child, port)
+
+
+def start_apps(
+    stack: ExitStack,
+    database_url: str,
+    redis_url: str,
+    keys: tuple[str, str],
+    workers: int,
+    threads: int,
+    cpus: set[int] | None,
+    extra: list[str],
+) -> tuple[Server, Server, Server]:
+    """(ours with admission control, ours without, hello), started together, then waited for.
+
+    ``extra``: more gunicorn arguments for all three (experiments; none by default)."""
+    # MINIAPP_* tuning variables of the caller's environment pass (e.g. OVERLOAD__USER_RATE);
+    # everything that places the app in this bench is set here.
+    base = {k: v for k, v in os.environ.items() if not k.startswith("GUNICORN_")}
+    placed = {
+        "MINIAPP_ENV": "production",
+        "MINIAPP_WORKERS": str(workers),
+        "MINIAPP_THREADS": str(threads),
+        "MINIAPP_DATABASE__URL": database_url,
+        "MINIAPP_REDIS__URL": redis_url,
+        "MINIAPP_SECURITY__DATA_KEY": keys[0],
+        "MINIAPP_SECURITY__INDEX_KEY": keys[1],
+        "MINIAPP_CODES__SIGNING_KEYS": json.dumps([{"kid": "b1", "private_key": b64_key()}]),
+        # The accounts' app ids; nothing measured here calls a platform (a closed port).
+        "MINIAPP_WECHAT__APP_ID": "wxbench00000001",
+        "MINIAPP_WECHAT__APP_SECRET": "a" + secrets.token_hex(16)[1:],
+        "MINIAPP_WECHAT__API_BASE_URL": "http://127.0.0.1:9",
+        "MINIAPP_ALIPAY__APP_ID": "",
+        # WARNING: no per-request access line, so logging costs the app no CPU in the bench.
+        "MINIAPP_LOGGING__LEVEL": "WARNING",
+    }
+    ours = _gunicorn(
+        stack,
+        "protected",
+        "wsgi:app",
+        base | placed | {"MINIAPP_OVERLOAD__ENABLED": "true"},
+        cpus,
+        extra,
+    )
+    bare = _gunicorn(
+        stack,
+        "unprotected",
+        "wsgi:app",
+        base | placed | {"MINIAPP_OVERLOAD__ENABLED": "false"},
+        cpus,
+        extra,
+    )
+    hello_env = {k: v for k, v in base.items() if not k.startswith("MINIAPP_")} | {
+        "MINIAPP_WORKERS": str(workers),
+        "MINIAPP_THREADS": str(threads),
+        "MINIAPP_LOGGING__LEVEL": "WARNING",
+        "MINIAPP_REDIS__URL": redis_url,  # only read by the config's several-workers check
+    }
+    hello = _gunicorn(
+        stack,
+        "hello",
+        "_hello_app:app",
+        hello_env,
+        cpus,
+        [*extra, "--pythonpath", str(ROOT / "bench")],
+    )
+    for server, path in ((ours, "/healthz"), (bare, "/healthz"), (hello, "/hello")):
+        wait_healthy(server.port, path, server.child, timeout=60)
+    return ours, bare, hello
+
+
+def start_echo(stack: ExitStack, cpus: set[int] | None) -> Server:
+    port = free_port()
+    argv = [sys.executable, str(ROOT / "bench" / "_overload_echo.py"), str(port)]
+    child = Child("echo", argv, dict(os.environ), ROOT, cpus)
+    stack.callback(child.close)
+    stack.callback(child.stop)
+    wait_healthy(port, "/", child, timeout=20)
+    return Server("echo", child, port)

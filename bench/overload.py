@@ -1,0 +1,296 @@
+"""Overload: the app with admission control next to the same app without, open-loop (§7, §13).
+
+`make bench-overload` (= `.venv/bin/python bench/overload.py`; ``--help`` for the knobs;
+``--quick`` for a short pass). One run loads residents with results and sessions (a scratch
+PostgreSQL database, Redis db 9), starts three gunicorn servers with ``config/gunicorn.conf.py``
+on the app CPU (the app with ``MINIAPP_OVERLOAD__ENABLED=true``, the same app with ``false``, and
+a bare Flask hello app), and drives them from the other CPU with an open-loop generator
+(Poisson arrivals fixed in advance, latency from the intended send time, a 1 s client
+deadline). It finds each server's capacity (the highest rate served with p99 under 200 ms),
+B being the protected app's, then offers 1x, 3x and 10x B of result lookups, 2x B half
+critical and half sheddable, and 1x B with one user sending 100 times the per-user quota, to
+each app in turn. It prints every figure of the protected app beside the unprotected one,
+the targets, and as its last line ``ratio: <goodput at 3x B / B>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import shlex
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from contextlib import ExitStack
+from pathlib import Path
+
+from miniapp_api.migrate import upgrade
+from miniapp_api.security.crypto import PersonalDataCrypto
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _openloop as openloop  # noqa: E402  (after the sys.path line above)
+import _overload_report as report  # noqa: E402
+import _overload_world as world  # noqa: E402
+from _openloop import Stream  # noqa: E402
+from _overload_apps import b64_key, start_apps, start_echo  # noqa: E402
+from _overload_scenarios import (  # noqa: E402
+    Load,
+    Timing,
+    capacity,
+    generator_max,
+    plain,
+    surge,
+    with_abuser,
+)
+from _procs import ScratchDatabase, http_json  # noqa: E402
+
+ADMIN_DATABASE_URL = os.environ.get(
+    "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+# Not 13, 14 (bench-ingest, bench-login) nor 15 (the tests): each flushes its own.
+REDIS_URL = os.environ.get("BENCH_OVERLOAD_REDIS_URL", "redis://127.0.0.1:6379/9")
+CRITICAL_PATH = "/api/v1/results"
+SHEDDABLE_PATHS = ("/api/v1/results/history", "/api/v1/me")  # the first the app has
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    add = parser.add_argument
+    add("--quick", action="store_true", help="fewer users, shorter windows (a pass in ~4 min)")
+    add("--users", type=int, help="residents, each with an account and a session (10000)")
+    add("--measure", type=float, help="measured seconds per scenario (10; quick 4)")
+    add("--warmup", type=float, help="seconds of each load before its window (2; quick 1)")
+    add("--recovery", type=float, default=8.0, help="seconds watched after the 10x surge (8)")
+    add("--deadline", type=float, default=1.0, help="client deadline in seconds (1)")
+    add("--max-connections", type=int, default=4000, help="generator's connection cap (4000)")
+    add("--workers", type=int, default=2, help="MINIAPP_WORKERS for gunicorn (2)")
+    add("--threads", type=int, default=32, help="MINIAPP_THREADS for gunicorn (32)")
+    add(
+        "--gunicorn-args",
+        default="",
+        help="more gunicorn arguments for all three servers, e.g. '--backlog 64' (experiments)",
+    )
+    add("--abuser-factor", type=float, default=100.0, help="abuser's rate / per-user quota")
+    add(
+        "--capacity",
+        type=float,
+        default=0.0,
+        help="skip the search: use this B for the protected app (and the others' searches)",
+    )
+    add(
+        "--pin",
+        choices=("split", "none"),
+        default="split",
+        help="split: generator on CPU 0, the servers on the others; none: no pinning",
+    )
+    add(
+        "--generator-max",
+        action="store_true",
+        help="only measure the generator: its top rate against a trivial server",
+    )
+    add("--show-app-log", action="store_true", help="print the protected app's log at exit")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    args.users = args.users or (5_000 if quick else 10_000)
+    args.measure = args.measure or (4.0 if quick else 10.0)
+    args.warmup = args.warmup if args.warmup is not None else (1.0 if quick else 2.0)
+    if args.users < 20 or args.measure <= 0 or args.deadline <= 0:
+        parser.error("--users must be at least 20, --measure and --deadline positive")
+    return args
+
+
+def cpu_sets(mode: str) -> tuple[set[int] | None, set[int] | None]:
+    """(CPUs for the generator, CPUs for the servers), or Nones when not pinning."""
+    available = sorted(os.sched_getaffinity(0))
+    if mode == "none" or len(available) < 2:
+        return None, None
+    return {available[0]}, set(available[1:])
+
+
+def user_quota() -> report.Quota:
+    """The per-user quota the app starts with: config/*.toml, then MINIAPP_OVERLOAD__*."""
+    from flask import Config
+
+    from miniapp_api.settings import load_config
+
+    config = Config(str(ROOT))
+    load_config(config)
+    section = config.get("OVERLOAD", {})
+    return report.Quota(float(section.get("USER_RATE", 5.0)), float(section.get("USER_BURST", 20)))
+
+
+def flush_redis() -> None:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=30)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+def sheddable_path(port: int) -> str:
+    """``/api/v1/results/history`` if the app serves it, else the stand-in ``/api/v1/me``."""
+    status, document = http_json(port, "GET", "/openapi.json")
+    paths = document.get("paths", {}) if status == 200 and isinstance(document, dict) else {}
+    return next((p for p in SHEDDABLE_PATHS if p in paths), SHEDDABLE_PATHS[-1])
+
+
+def requests(users: Sequence[world.User], path: str) -> list[bytes]:
+    return [
+        openloop.get(path, {"Authorization": f"Bearer {u.token}", "X-Client-Channel": u.channel})
+        for u in users
+    ]
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so the ExitStack stops every child and drops the database.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    own_cpus, app_cpus = cpu_sets(args.pin)
+    if args.generator_max:
+        return generator_only(args, own_cpus, app_cpus)
+    report.header(args, own_cpus, app_cpus)
+    try:
+        with ExitStack() as stack:
+            try:
+                results = run(stack, args, own_cpus, app_cpus)
+            finally:
+                for signum in (signal.SIGINT, signal.SIGTERM):
+                    signal.signal(signum, signal.SIG_IGN)
+    except KeyboardInterrupt:
+        print("bench/overload: interrupted; processes stopped, database dropped", file=sys.stderr)
+        return 130
+    except RuntimeError as error:
+        print(f"bench/overload: {error}", file=sys.stderr)
+        return 1
+    return report.final(results)
+
+
+def generator_only(
+    args: argparse.Namespace, own_cpus: set[int] | None, app_cpus: set[int] | None
+) -> int:
+    """The generator's top rate against the trivial server (on the app CPU)."""
+    print(f"bench/overload: the open-loop generator alone ({openloop.loop_name()})")
+    timing = Timing(args.warmup, args.measure, 0, 0, 0, args.deadline, args.max_connections)
+    token = "x" * 43  # the size of a real session token
+    request = openloop.get(CRITICAL_PATH, {"Authorization": f"Bearer {token}"})
+    with ExitStack() as stack:
+        echo = start_echo(stack, app_cpus)
+        if own_cpus is not None:
+            os.sched_setaffinity(0, own_cpus)
+        best = generator_max(echo, [request], timing, say)
+    print(f"generator max: {best:.0f}/s")
+    return 0
+
+
+def run(
+    stack: ExitStack,
+    args: argparse.Namespace,
+    own_cpus: set[int] | None,
+    app_cpus: set[int] | None,
+) -> report.Results:
+    """Set up (clean-ups go on ``stack``), find the capacities, run every scenario."""
+    started = time.monotonic()
+    database = ScratchDatabase(ADMIN_DATABASE_URL, "bench_overload")
+    stack.callback(database.drop)
+    upgrade(database.url)
+    flush_redis()
+    stack.callback(flush_redis)
+    keys = (b64_key(), b64_key())
+    crypto = PersonalDataCrypto(base64.b64decode(keys[0]), base64.b64decode(keys[1]))
+    say(f"  set-up: {args.users:,} residents into {database.name}, Redis {REDIS_URL}")
+    users = world.build(database.url, REDIS_URL, crypto, args.users, say)
+    ours, bare, hello = start_apps(
+        stack,
+        database.url,
+        REDIS_URL,
+        keys,
+        args.workers,
+        args.threads,
+        app_cpus,
+        shlex.split(args.gunicorn_args),
+    )
+    if args.show_app_log:
+        stack.callback(lambda: print(ours.child.log_text()))
+    if own_cpus is not None:
+        os.sched_setaffinity(0, own_cpus)
+    shed_path = sheddable_path(ours.port)
+    abuser, others = users[0], users[1:]
+    load = Load(
+        critical=requests(others, CRITICAL_PATH),
+        sheddable=requests(others, shed_path),
+        abuser=requests([abuser], CRITICAL_PATH),
+        hello=requests(others[:1000], "/hello"),
+    )
+    quota = user_quota()
+    say(
+        f"  up in {time.monotonic() - started:.0f}s; sheddable route: {shed_path}; "
+        f"per-user quota {quota.rate:g}/s (burst {quota.burst:g}); admission control in this tree: "
+        f"{'yes' if (ROOT / 'miniapp_api' / 'overload').is_dir() else 'NO (both apps alike)'}"
+    )
+    timing = Timing(
+        warmup=args.warmup,
+        measure=args.measure,
+        capacity_warmup=0.5 if args.quick else 1.0,
+        capacity_measure=2.0 if args.quick else 3.0,
+        recovery=args.recovery,
+        deadline=args.deadline,
+        max_connections=args.max_connections,
+    )
+    results = report.Results(args=args, quota=quota, sheddable_path=shed_path)
+
+    say("  capacity B (p99 < 200 ms: 99% of requests answered 2xx within 200 ms):")
+    if args.capacity:
+        b = args.capacity
+    else:
+        found = results.capacity
+        found["hello"] = capacity(hello, load.hello, timing, 400, say=say)
+        found["protected"] = capacity(ours, load.critical, timing, 200, say=say)
+        b = found["protected"].rate
+        found["unprotected"] = capacity(bare, load.critical, timing, max(b, 50), say=say)
+    if b <= 0:
+        raise RuntimeError("the protected app served no rate with p99 under 200 ms")
+    results.b = b
+
+    say(f"  generator check: {10 * b:.0f}/s against a trivial server on the app CPU")
+    echo = start_echo(stack, app_cpus)
+    results.generator = plain(echo, [Stream("c", 10 * b, load.critical)], timing)
+    echo.child.stop()
+
+    # Scenario by scenario, the protected app then the unprotected one: the machine's drift
+    # over the minutes of a run falls on both alike.
+    critical, shed = load.critical, load.sheddable
+    normal = [Stream("critical", b, critical)]
+    plans = {
+        "1x": normal,
+        "3x": [Stream("critical", 3 * b, critical)],
+        "mixed": [Stream("critical", b, critical), Stream("sheddable", b, shed)],
+    }
+    servers = (("protected", ours), ("unprotected", bare))
+    labels = {"1x": "1x B", "3x": "3x B", "mixed": "2x B, half sheddable"}
+    for scenario, streams in plans.items():
+        say(f"  {labels[scenario]} (B = {b:.0f}/s)")
+        for name, server in servers:
+            results.runs.setdefault(name, {})[scenario] = plain(server, streams, timing)
+    abusive = Stream("abuser", args.abuser_factor * quota.rate, load.abuser)
+    say(f"  1x B alone, then with one user at {abusive.rate:g}/s beside it")
+    for name, server in servers:
+        results.runs[name]["abuser"] = with_abuser(server, normal[0], abusive, timing)
+    say(f"  10x B ({10 * b:.0f}/s), between {b / 2:.0f}/s before and after")
+    for name, server in servers:
+        results.surges[name] = surge(server, critical, b / 2, 10 * b, timing)
+        say(f"    {name} idle again {results.surges[name].run.settle_seconds:.1f}s after")
+    return results
+
+
+if __name__ == "__main__":
+    sys.exit(main())
