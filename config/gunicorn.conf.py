@@ -15,11 +15,15 @@ import shutil
 import tempfile
 
 bind = os.environ.get("MINIAPP_BIND", "0.0.0.0:8000")
-worker_class = "gthread"
 workers = int(os.environ.get("MINIAPP_WORKERS", multiprocessing.cpu_count()))
 # Enough threads that a 100 ms platform round trip is hidden by concurrency: at 32 threads a
 # worker keeps ~300 logins/s in flight at that latency, more than its CPU can serve anyway.
 threads = int(os.environ.get("MINIAPP_THREADS", "32"))
+# gthread, with a bound on the requests waiting for a thread (MINIAPP_MAX_QUEUED, default one
+# per thread): beyond it a connection is answered 503 at once, on the worker's main thread,
+# without parsing the request (miniapp_api/overload/door.py). Plain gthread queues without
+# bound, where no admission check can see the wait.
+worker_class = "miniapp_api.overload.door.SheddingThreadWorker"
 # A request that takes longer than this is broken; platform calls time out well before.
 timeout = 30
 graceful_timeout = 20

@@ -5,7 +5,7 @@ process can only work on so many requests at once before each one gets slower; p
 point, admitting more only builds a queue. So the limit follows the ratio of a long-term
 latency average (what the process does when healthy) to a short-term one (what it does now):
 
-    gradient = clamp(TOLERANCE * long_rtt / short_rtt, 0.5, 1.0)
+    gradient = clamp(max(TOLERANCE * long_rtt, LATENCY_FLOOR) / short_rtt, 0.5, 1.0)
     limit    = smoothed(limit * gradient + sqrt(limit))
 
 When latency rises, the gradient falls below 1 and the limit shrinks; when latency is back to
@@ -21,7 +21,8 @@ from __future__ import annotations
 import math
 import threading
 
-TOLERANCE = 1.5  # latency may grow by half before the limit starts shrinking
+TOLERANCE = 1.5  # latency may grow by half before the limit starts shrinking ...
+LATENCY_FLOOR = 0.05  # ... and never shrinks it below this many seconds (nobody notices)
 SHORT_WEIGHT = 0.1  # EMA weight of a sample in the short-term average (~10 samples)
 LONG_WEIGHT = 1 / 500  # ... and in the long-term one (~500 samples)
 SMOOTHING = 0.2  # how far the limit moves towards each new estimate
@@ -78,7 +79,8 @@ class AdaptiveConcurrency:
             self._long_rtt *= 0.95
         if not crowded:
             return
-        gradient = max(0.5, min(1.0, TOLERANCE * self._long_rtt / self._short_rtt))
+        allowed = max(TOLERANCE * self._long_rtt, LATENCY_FLOOR)
+        gradient = max(0.5, min(1.0, allowed / self._short_rtt))
         estimate = self._limit * gradient + math.sqrt(self._limit)
         limit = self._limit + SMOOTHING * (estimate - self._limit)
         self._limit = min(float(self.maximum), max(float(self.minimum), limit))

@@ -12,7 +12,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from miniapp_api.overload.admission import AdmissionGate, Refused
-from miniapp_api.overload.rejection import Context, render
+from miniapp_api.overload.rejection import Context, Rejection, render
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -46,8 +46,11 @@ class AdmissionMiddleware:
     def context(self, channel: str) -> Context:
         return Context(channel, self.platforms, self.gate.controls.platforms, self.lookup_url)
 
+    def render(self, rejection: Rejection, channel: str) -> tuple[int, dict[str, str], bytes]:
+        return render(rejection, self.context(channel))
+
     def refuse(self, refused: Refused, start_response: StartResponse) -> list[bytes]:
-        status, headers, body = render(refused.rejection, self.context(refused.channel))
+        status, headers, body = self.render(refused.rejection, refused.channel)
         start_response(f"{status} {HTTPStatus(status).phrase}", list(headers.items()))
         return [body]
 

@@ -39,6 +39,7 @@ MESSAGES = {
     "channel_quota": "This mini-program is very busy right now.",
     "system_quota": "The service is very busy right now.",
     "local_concurrency": "The service is very busy right now.",
+    "queue_full": "The service is very busy right now.",
     "redis_unavailable": "The service is partly unavailable right now.",
     "read_only": "Changes are paused for a while; viewing still works.",
     "class_quota": "The service is very busy right now.",

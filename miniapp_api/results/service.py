@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 from collections.abc import Iterable
 from dataclasses import astuple, dataclass
 from datetime import datetime, timedelta
@@ -166,7 +167,9 @@ def holdings(session: Session, client: redis.Redis, account_id: str) -> list[Hol
     encoded = json.dumps([astuple(h) for h in held], ensure_ascii=False)
     client.register_script(_FILL_UNLESS_FORGOTTEN)(
         keys=[links, generation],
-        args=[seen_generation or b"0", encoded, LINKS_TTL_SECONDS],
+        # Jittered, so copies filled together (a morning's first lookups) do not all expire
+        # in the same second and send their accounts to the database at once.
+        args=[seen_generation or b"0", encoded, round(LINKS_TTL_SECONDS * random.uniform(0.8, 1))],
     )
     return held
 

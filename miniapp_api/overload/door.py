@@ -1,0 +1,99 @@
+"""A gunicorn worker that refuses at the door when its threads are all taken.
+
+gunicorn's gthread worker hands every readable connection to a thread pool whose queue has no
+bound. Under overload the requests wait *there*, before any code of ours runs: the admission
+gate saw healthy latencies while clients waited seconds, and its fast refusals were as late as
+everything else (bench/overload.py measured rejections at ~1 s p99 that way).
+
+:class:`SheddingThreadWorker` bounds that queue. When ``threads + max_queued`` requests are
+already in the pool, the next readable connection is answered on the worker's main thread,
+without parsing the request: the usual 503 contract (``reason: "queue_full"``, a jittered
+``Retry-After`` and the alternatives), then the connection is closed. That costs tens of
+microseconds instead of a request's worth of parsing and dispatching, so a worker at 10x its
+capacity still spends its CPU on the requests it admitted.
+
+Used by ``config/gunicorn.conf.py``; only when the app has admission control on (the
+benchmark's unprotected baseline gets plain gthread behaviour).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from concurrent.futures import Future
+from http import HTTPStatus
+from typing import Any
+
+from gunicorn.workers.gthread import ThreadWorker
+
+from miniapp_api.overload import metrics
+from miniapp_api.overload.middleware import AdmissionMiddleware
+from miniapp_api.overload.rejection import Rejection
+
+QUEUE_FULL = Rejection(503, "queue_full", 1.0)
+
+
+class SheddingThreadWorker(ThreadWorker):  # type: ignore[misc]
+    """gthread with at most ``threads + MINIAPP_MAX_QUEUED`` requests in its pool."""
+
+    def init_process(self) -> None:
+        self.in_pool = 0  # submitted and not finished; touched on the main thread only
+        self.max_in_pool = self.cfg.threads + int(
+            os.environ.get("MINIAPP_MAX_QUEUED", str(self.cfg.threads))
+        )
+        self.door: AdmissionMiddleware | None = None
+        super().init_process()
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        self.door = _admission_of(self.wsgi)
+
+    def enqueue_req(self, conn: Any) -> None:
+        if self.door is not None and self.in_pool >= self.max_in_pool:
+            self.shed(conn)
+            return
+        self.in_pool += 1
+        future = self.tpool.submit(self.handle, conn)
+        future.add_done_callback(lambda done: self.method_queue.defer(self._finished, conn, done))
+
+    def _finished(self, conn: Any, future: Future[Any]) -> None:
+        self.in_pool -= 1
+        self.finish_request(conn, future)
+
+    def shed(self, conn: Any) -> None:
+        """Answer 503 with the contract and close, on the main thread, reading nothing."""
+        assert self.door is not None
+        status, headers, body = self.door.render(QUEUE_FULL, channel="other")
+        head = f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n" + "".join(
+            f"{name}: {value}\r\n" for name, value in headers.items()
+        )
+        sock: socket.socket = conn.sock
+        try:
+            sock.setblocking(False)
+            _drain(sock)  # unread request bytes would turn our close into a reset
+            sock.send(head.encode() + b"Connection: close\r\n\r\n" + body)
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # the client went away; nothing to tell
+        finally:
+            self.nr_conns -= 1
+            sock.close()
+        metrics.count("unknown", "other", "rejected", QUEUE_FULL.reason)
+
+
+def _drain(sock: socket.socket) -> None:
+    try:
+        while sock.recv(65536):
+            pass
+    except (BlockingIOError, InterruptedError):
+        pass
+
+
+def _admission_of(app: Any) -> AdmissionMiddleware | None:
+    """The admission middleware inside ``app`` (a Flask app, maybe behind ProxyFix)."""
+    layer = getattr(app, "wsgi_app", None)
+    while layer is not None:
+        if isinstance(layer, AdmissionMiddleware):
+            return layer
+        layer = getattr(layer, "app", None)
+    return None
