@@ -16,14 +16,20 @@ import tempfile
 
 bind = os.environ.get("MINIAPP_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("MINIAPP_WORKERS", multiprocessing.cpu_count()))
-# Enough threads that a 100 ms platform round trip is hidden by concurrency: at 32 threads a
-# worker keeps ~300 logins/s in flight at that latency, more than its CPU can serve anyway.
-threads = int(os.environ.get("MINIAPP_THREADS", "32"))
-# gthread, with a bound on the requests waiting for a thread (MINIAPP_MAX_QUEUED, default one
-# per thread): beyond it a connection is answered 503 at once, on the worker's main thread,
-# without parsing the request (miniapp_api/overload/door.py). Plain gthread queues without
-# bound, where no admission check can see the wait.
+# Enough threads that a 100 ms platform round trip is hidden by concurrency: at 16 threads a
+# worker keeps ~150 logins/s in flight at that latency, about what its CPU can serve anyway;
+# more threads only fight over the GIL (lookups cost more CPU each at 32 than at 16).
+threads = int(os.environ.get("MINIAPP_THREADS", "16"))
+# gthread, with a bound on the requests waiting for a thread (none, MINIAPP_MAX_QUEUED; critical
+# requests MINIAPP_CRITICAL_QUEUE = 8 more): beyond it a connection is answered 503 at once, on
+# the worker's main thread, without parsing the request (miniapp_api/overload/door.py). Plain
+# gthread queues without bound, where no admission check can see the wait.
 worker_class = "miniapp_api.overload.door.SheddingThreadWorker"
+# Few connections and a short kernel backlog: what cannot be served soon is refused at the door
+# or not accepted, instead of waiting where nobody measures it (bench/overload.py: 10x B
+# goodput 0.93 B with these, 0.01 B with gthread's 1000 connections and 2048 backlog).
+worker_connections = int(os.environ.get("MINIAPP_WORKER_CONNECTIONS", str(threads + 16)))
+backlog = int(os.environ.get("MINIAPP_BACKLOG", "64"))
 # A request that takes longer than this is broken; platform calls time out well before.
 timeout = 30
 graceful_timeout = 20

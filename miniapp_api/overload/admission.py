@@ -42,6 +42,7 @@ from miniapp_api.overload.controls import (
 )
 from miniapp_api.overload.gcra import GCRA_LUA, Rate, decision
 from miniapp_api.overload.local_bucket import LocalBucket
+from miniapp_api.overload.refusals import RecentRefusals
 from miniapp_api.overload.rejection import Rejection
 from miniapp_api.overload.routes import Route, RouteClassifier, channel_of
 from miniapp_api.redis_client import REDIS_DOWN
@@ -107,6 +108,7 @@ class AdmissionGate:
         )
         self.fail_open = LocalBucket(settings.fail_open_rate, settings.fail_open_rate)
         self.breaker = RedisBreaker(settings.breaker_seconds, clock)
+        self.refusals = RecentRefusals(clock)
         self._clock = clock
         self._script_sha = hashlib.sha1(GCRA_LUA.encode(), usedforsecurity=False).hexdigest()
         self._script_lock = threading.Lock()
@@ -201,13 +203,17 @@ class AdmissionGate:
         self, environ: dict[str, Any], traffic: TrafficClass, channel: str, share: float
     ) -> Rejection | None:
         limits = self.controls.current.limits
+        token = _bearer(environ)
+        session_key = self.sessions.key_for(token) if token else None
+        user_key = _user_key(session_key, environ)
+        wait = self.refusals.wait(user_key, share)
+        if wait > 0:  # refused a moment ago and not yet allowed back: no need to ask Redis
+            return Rejection(429, "user_quota", max(1.0, wait))
         pipe = self.redis.pipeline(transaction=False)
         refresh = self.controls.claim_refresh()
         if refresh:
             pipe.get(CONTROLS_KEY)
             pipe.hgetall(PLATFORM_STATUS_KEY)
-        token = _bearer(environ)
-        session_key = self.sessions.key_for(token) if token else None
         if session_key is not None:
             pipe.hgetall(session_key)
         buckets = self._buckets(limits, traffic, channel, session_key, environ)
@@ -231,6 +237,8 @@ class AdmissionGate:
         for (_, _, reason), reply in zip(buckets, replies, strict=True):
             admitted, retry_after = decision(reply)
             if not admitted:
+                if reason == "user_quota":
+                    self.refusals.remember(user_key, retry_after, share)
                 status = 429 if reason == "user_quota" else 503
                 return Rejection(status, reason, max(1.0, retry_after))
         if unknown_token:

@@ -8,9 +8,11 @@ everything else (bench/overload.py measured rejections at ~1 s p99 that way).
 :class:`SheddingThreadWorker` bounds that queue. When ``threads + max_queued`` requests are
 already in the pool, the next readable connection is answered on the worker's main thread,
 without parsing the request: the usual 503 contract (``reason: "queue_full"``, a jittered
-``Retry-After`` and the alternatives), then the connection is closed. That costs tens of
-microseconds instead of a request's worth of parsing and dispatching, so a worker at 10x its
-capacity still spends its CPU on the requests it admitted.
+``Retry-After`` and the alternatives), then the connection is closed. Critical requests keep
+``critical_queue`` more places: the door peeks at the request line (``MSG_PEEK``, nothing is
+consumed) and classifies it as the gate would, so sheddable traffic is turned away first.
+Shedding costs tens of microseconds instead of a request's worth of parsing and dispatching,
+so a worker at 10x its capacity still spends its CPU on the requests it admitted.
 
 Used by ``config/gunicorn.conf.py``; only when the app has admission control on (the
 benchmark's unprotected baseline gets plain gthread behaviour).
@@ -26,6 +28,7 @@ from typing import Any
 
 from gunicorn.workers.gthread import ThreadWorker
 
+from miniapp_api.api import TrafficClass
 from miniapp_api.overload import metrics
 from miniapp_api.overload.middleware import AdmissionMiddleware
 from miniapp_api.overload.rejection import Rejection
@@ -38,9 +41,8 @@ class SheddingThreadWorker(ThreadWorker):  # type: ignore[misc]
 
     def init_process(self) -> None:
         self.in_pool = 0  # submitted and not finished; touched on the main thread only
-        self.max_in_pool = self.cfg.threads + int(
-            os.environ.get("MINIAPP_MAX_QUEUED", str(self.cfg.threads))
-        )
+        self.max_in_pool = self.cfg.threads + int(os.environ.get("MINIAPP_MAX_QUEUED", "0"))
+        self.critical_queue = int(os.environ.get("MINIAPP_CRITICAL_QUEUE", "8"))
         self.door: AdmissionMiddleware | None = None
         super().init_process()
 
@@ -50,11 +52,23 @@ class SheddingThreadWorker(ThreadWorker):  # type: ignore[misc]
 
     def enqueue_req(self, conn: Any) -> None:
         if self.door is not None and self.in_pool >= self.max_in_pool:
-            self.shed(conn)
-            return
+            room_for_critical = self.in_pool < self.max_in_pool + self.critical_queue
+            if not (room_for_critical and self._is_critical(conn)):
+                self.shed(conn)
+                return
         self.in_pool += 1
         future = self.tpool.submit(self.handle, conn)
         future.add_done_callback(lambda done: self.method_queue.defer(self._finished, conn, done))
+
+    def _is_critical(self, conn: Any) -> bool:
+        """Peek at the request line; a connection with nothing to read yet is not critical."""
+        assert self.door is not None
+        try:
+            head = conn.sock.recv(1024, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except OSError:
+            return False
+        line = head.partition(b"\r\n")[0]
+        return self.door.gate.classifier.classify_line(line).traffic is TrafficClass.CRITICAL
 
     def _finished(self, conn: Any, future: Future[Any]) -> None:
         self.in_pool -= 1

@@ -46,6 +46,16 @@ class RouteClassifier:
             return UNCLASSIFIED  # a 404 or 405 to be: cheap, but still admission-controlled
         return self._routes.get(str(endpoint), UNCLASSIFIED)
 
+    def classify_line(self, request_line: bytes) -> Route:
+        """The class of ``GET /path HTTP/1.1`` (the first line, before anything is parsed)."""
+        method, _, rest = request_line.decode("latin-1").partition(" ")
+        path = rest.partition(" ")[0].partition("?")[0]
+        try:
+            endpoint, _ = self._url_map.bind("door").match(path, method)
+        except HTTPException:
+            return UNCLASSIFIED
+        return self._routes.get(str(endpoint), UNCLASSIFIED)
+
 
 def channel_of(environ: dict[str, Any]) -> str:
     """``wechat``, ``alipay``, ``h5`` or ``other``: declared by our client, else inferred."""

@@ -36,6 +36,7 @@ def worker_for(app: Flask, *, in_pool: int, max_in_pool: int) -> SheddingThreadW
     worker.door = _admission_of(app)
     worker.in_pool, worker.max_in_pool = in_pool, max_in_pool
     worker.nr_conns = 5
+    worker.critical_queue = 0
     worker.tpool = FakePool()
     return worker
 
@@ -86,3 +87,23 @@ def test_without_admission_control_the_door_never_sheds(app: Flask) -> None:
     assert len(worker.tpool.submitted) == 1  # type: ignore[attr-defined]
     server_side.close()
     client_side.close()
+
+
+def test_a_full_pool_still_takes_a_few_critical_requests_but_not_sheddable_ones(
+    app: Flask,
+) -> None:
+    worker = worker_for(app, in_pool=4, max_in_pool=4)
+    worker.critical_queue = 2
+    lookup, history = socket.socketpair(), socket.socketpair()
+    lookup[1].sendall(b"GET /api/v1/results HTTP/1.1\r\nHost: x\r\n\r\n")
+    history[1].sendall(b"GET /api/v1/results/history HTTP/1.1\r\nHost: x\r\n\r\n")
+
+    worker.enqueue_req(Conn(history[0]))
+    critical = Conn(lookup[0])
+    worker.enqueue_req(critical)
+
+    assert worker.tpool.submitted == [critical]  # type: ignore[attr-defined]
+    assert history[1].recv(12) == b"HTTP/1.1 503"
+    assert lookup[0].recv(3, socket.MSG_PEEK) == b"GET"  # peeked, not consumed
+    for sock in (*lookup, history[1]):
+        sock.close()
