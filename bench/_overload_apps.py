@@ -124,7 +124,15 @@ def start_apps(
         stack,
         "unprotected",
         "wsgi:app",
-        base | placed | {"MINIAPP_OVERLOAD__ENABLED": "false"},
+        # The baseline is stock gthread: no admission control (which also turns the worker's
+        # door off) and gunicorn's own connection and backlog limits.
+        base
+        | placed
+        | {
+            "MINIAPP_OVERLOAD__ENABLED": "false",
+            "MINIAPP_WORKER_CONNECTIONS": "1000",
+            "MINIAPP_BACKLOG": "2048",
+        },
         cpus,
         extra,
     )

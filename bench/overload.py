@@ -68,7 +68,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--deadline", type=float, default=1.0, help="client deadline in seconds (1)")
     add("--max-connections", type=int, default=4000, help="generator's connection cap (4000)")
     add("--workers", type=int, default=2, help="MINIAPP_WORKERS for gunicorn (2)")
-    add("--threads", type=int, default=32, help="MINIAPP_THREADS for gunicorn (32)")
+    add("--threads", type=int, default=16, help="MINIAPP_THREADS for gunicorn (16, as deployed)")
     add(
         "--gunicorn-args",
         default="",

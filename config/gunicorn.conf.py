@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
+import sys
 import tempfile
 
 bind = os.environ.get("MINIAPP_BIND", "0.0.0.0:8000")
@@ -21,14 +22,14 @@ workers = int(os.environ.get("MINIAPP_WORKERS", multiprocessing.cpu_count()))
 # more threads only fight over the GIL (lookups cost more CPU each at 32 than at 16).
 threads = int(os.environ.get("MINIAPP_THREADS", "16"))
 # gthread, with a bound on the requests waiting for a thread (none, MINIAPP_MAX_QUEUED; critical
-# requests MINIAPP_CRITICAL_QUEUE = 8 more): beyond it a connection is answered 503 at once, on
+# requests MINIAPP_CRITICAL_QUEUE = 4 more): beyond it a connection is answered 503 at once, on
 # the worker's main thread, without parsing the request (miniapp_api/overload/door.py). Plain
 # gthread queues without bound, where no admission check can see the wait.
 worker_class = "miniapp_api.overload.door.SheddingThreadWorker"
 # Few connections and a short kernel backlog: what cannot be served soon is refused at the door
 # or not accepted, instead of waiting where nobody measures it (bench/overload.py: 10x B
-# goodput 0.93 B with these, 0.01 B with gthread's 1000 connections and 2048 backlog).
-worker_connections = int(os.environ.get("MINIAPP_WORKER_CONNECTIONS", str(threads + 16)))
+# goodput above B with these; stock gthread, 1000 connections and a 2048 backlog: zero).
+worker_connections = int(os.environ.get("MINIAPP_WORKER_CONNECTIONS", str(threads * 4)))
 backlog = int(os.environ.get("MINIAPP_BACKLOG", "64"))
 # A request that takes longer than this is broken; platform calls time out well before.
 timeout = 30
@@ -88,6 +89,15 @@ def _prepare_metrics_dir() -> None:
 
 def bind_port() -> str:
     return bind.rsplit(":", 1)[-1]
+
+
+def post_fork(server: object, worker: object) -> None:
+    """How long a thread may hold the GIL before another gets it (Python's default: 5 ms).
+
+    Shorter lets the worker's main thread (which accepts and sheds at the door) and short
+    requests (rejections) get the GIL sooner while long ones run.
+    """
+    sys.setswitchinterval(float(os.environ.get("MINIAPP_SWITCH_INTERVAL", "0.005")))
 
 
 def child_exit(server: object, worker: object) -> None:

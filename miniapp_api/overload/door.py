@@ -42,7 +42,7 @@ class SheddingThreadWorker(ThreadWorker):  # type: ignore[misc]
     def init_process(self) -> None:
         self.in_pool = 0  # submitted and not finished; touched on the main thread only
         self.max_in_pool = self.cfg.threads + int(os.environ.get("MINIAPP_MAX_QUEUED", "0"))
-        self.critical_queue = int(os.environ.get("MINIAPP_CRITICAL_QUEUE", "8"))
+        self.critical_queue = int(os.environ.get("MINIAPP_CRITICAL_QUEUE", "4"))
         self.door: AdmissionMiddleware | None = None
         super().init_process()
 
