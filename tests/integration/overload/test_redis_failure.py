@@ -161,6 +161,23 @@ def assert_unavailable(outcome: Outcome) -> None:
     assert {"saved_code", "h5_lookup", "push"} <= kinds, outcome
 
 
+def assert_refused_closed(outcomes: list[Outcome]) -> None:
+    """Every request refused with the contract: 503 for Redis, or the 429 the worker remembers.
+
+    The load's user was over quota before Redis hung; the worker remembers that refusal until
+    GCRA's retry time (overload/refusals.py), so some of its requests get that 429 again
+    without asking Redis. Either way nothing gets through.
+    """
+    unavailable = [o for o in outcomes if o.status == 503]
+    assert unavailable, outcomes
+    for outcome in unavailable:
+        assert_unavailable(outcome)
+    for outcome in outcomes:
+        if outcome.status != 503:
+            assert outcome.status == 429, outcome
+            assert outcome.body["detail"]["reason"] == "user_quota", outcome
+
+
 def assert_nothing_hung_or_failed(load: Load) -> None:
     assert not load.errors, load.errors[:3]
     assert load.outcomes
@@ -209,19 +226,17 @@ def test_a_hung_redis_fails_open_for_critical_reads_and_closed_for_abusable_path
     assert len(served) <= FAIL_OPEN_RATE * (1 + hung_for) + 1
     refused = [o for o in keys if o.status != 200]
     assert refused, "the local bucket let everything through"
-    for outcome in refused:
-        assert_unavailable(outcome)
+    assert_refused_closed(refused)
     # Abusable: fails closed. Needing the session: 503 with the contract, not a 500.
     for kind in ("reissue", "results"):
         during = load.during("hung", kind)
         assert len(during) >= 3, (kind, len(during))
-        for outcome in during:
-            assert_unavailable(outcome)
+        assert_refused_closed(during)
     assert_unavailable(lookup)
     assert lookup.seconds < REQUEST_BOUND
     assert "redis unreachable in results.get_results" in caplog.text  # the view's 503, no 500
     # Back to normal after the hang: the load's own requests are answered by Redis again.
-    assert {o.status for o in load.during("resumed", "keys")} <= {200, 503}
+    assert {o.status for o in load.during("resumed", "keys")} <= {200, 429, 503}
 
 
 def test_after_redis_is_killed_and_restarted_admission_and_quotas_work_again(
@@ -240,9 +255,8 @@ def test_after_redis_is_killed_and_restarted_admission_and_quotas_work_again(
         burst = [jwks(app, "10.250.0.1") for _ in range(USER_BURST + 5)]
 
     assert_nothing_hung_or_failed(load)
-    for outcome in load.during("killed", "reissue"):
-        assert_unavailable(outcome)
-    assert {o.status for o in load.during("killed", "keys")} <= {200, 503}
+    assert_refused_closed(load.during("killed", "reissue"))
+    assert {o.status for o in load.during("killed", "keys")} <= {200, 429, 503}
     assert load.during("killed", "keys")
     assert through_redis
     with server.client() as check:
