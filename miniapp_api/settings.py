@@ -122,7 +122,7 @@ class OverloadSettings:
     breaker_seconds: float = 1.0  # after a Redis failure, decide locally this long
     # The adaptive in-flight limit per worker process.
     concurrency_initial: int = 16
-    concurrency_min: int = 4
+    concurrency_min: int = 8  # never fewer: below this, refusals at normal load (bench)
     concurrency_max: int = 64
     controls_refresh_seconds: float = 0.5
 
