@@ -21,10 +21,6 @@ from miniapp_api.residents.records import set_phone
 from tests.support.ids import cn_id
 from tests.support.labdata import (
     Desk,
-    LabClient,
-    LabKey,
-    make_desk,
-    make_lab,
     make_tube,
     wire_of,
 )
@@ -129,21 +125,6 @@ def look_up(
 def sampled(app: Flask, desk: Desk, people: list[Resident], *, hours_ago: float = 3) -> str:
     """A tube with ``people`` in it (rows and pending read-model entries); its number."""
     return make_tube(app, desk, people, scanned_at=datetime.now(UTC) - timedelta(hours=hours_ago))
-
-
-@pytest.fixture
-def lab(app: Flask) -> LabKey:
-    return make_lab(app)
-
-
-@pytest.fixture
-def desk(app: Flask, lab: LabKey) -> Desk:
-    return make_desk(app, lab)
-
-
-@pytest.fixture
-def lab_client(client: FlaskClient, lab: LabKey) -> LabClient:
-    return LabClient(client, lab)
 
 
 @pytest.fixture

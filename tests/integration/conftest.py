@@ -1,4 +1,5 @@
-"""A lab with its signing client, and a sampling desk whose tubes go to that lab."""
+"""Fixtures of the integration tests: a lab with its signing client, and a sampling desk whose
+tubes go to that lab (tests may define a `desk` of their own)."""
 
 from __future__ import annotations
 
