@@ -72,7 +72,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=64, help="closed-loop clients")
     parser.add_argument("--latency-ms", type=int, default=100, help="latency of the second phase")
     parser.add_argument("--workers", type=int, default=2, help="MINIAPP_WORKERS for gunicorn")
-    parser.add_argument("--threads", type=int, default=32, help="MINIAPP_THREADS for gunicorn")
+    parser.add_argument(
+        "--threads", type=int, default=16, help="MINIAPP_THREADS for gunicorn (16, as deployed)"
+    )
     parser.add_argument("--users", type=int, default=500, help="returning users (seeded first)")
     parser.add_argument(
         "--new-share", type=float, default=0.1, help="share of timed logins by first-time users"
@@ -173,6 +175,10 @@ def start_app(
         "MINIAPP_ALIPAY__APP_ID": "",
         # WARNING: no per-request access line, so logging costs the app no CPU in the bench.
         "MINIAPP_LOGGING__LEVEL": "WARNING",
+        # What is measured is how well threads hide platform latency, with 64 closed-loop clients
+        # that keep the CPU saturated on purpose; admission control would (rightly) refuse part
+        # of that, and is measured by bench/overload.py. Its gunicorn worker (the door) stays.
+        "MINIAPP_OVERLOAD__ENABLED": "false",
     }
     passed = sorted(k for k in os.environ if k.startswith("MINIAPP_") and k not in placed)
     if passed:

@@ -21,8 +21,9 @@ workers = int(os.environ.get("MINIAPP_WORKERS", multiprocessing.cpu_count()))
 # worker keeps ~150 logins/s in flight at that latency, about what its CPU can serve anyway;
 # more threads only fight over the GIL (lookups cost more CPU each at 32 than at 16).
 threads = int(os.environ.get("MINIAPP_THREADS", "16"))
-# gthread, with a bound on the requests waiting for a thread (none, MINIAPP_MAX_QUEUED; critical
-# requests MINIAPP_CRITICAL_QUEUE = 4 more): beyond it a connection is answered 503 at once, on
+# gthread, with a bound on the requests waiting for a thread (one per thread, MINIAPP_MAX_QUEUED:
+# a login's thread mostly waits on the platform; critical requests MINIAPP_CRITICAL_QUEUE = 4
+# more): beyond it a connection is answered 503 at once, on
 # the worker's main thread, without parsing the request (miniapp_api/overload/door.py). Plain
 # gthread queues without bound, where no admission check can see the wait.
 worker_class = "miniapp_api.overload.door.SheddingThreadWorker"

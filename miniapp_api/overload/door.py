@@ -37,11 +37,13 @@ QUEUE_FULL = Rejection(503, "queue_full", 1.0)
 
 
 class SheddingThreadWorker(ThreadWorker):  # type: ignore[misc]
-    """gthread with at most ``threads + MINIAPP_MAX_QUEUED`` requests in its pool."""
+    """gthread with at most ``threads + MINIAPP_MAX_QUEUED`` (default 2 x threads) requests in
+    its pool, plus ``MINIAPP_CRITICAL_QUEUE`` critical ones."""
 
     def init_process(self) -> None:
         self.in_pool = 0  # submitted and not finished; touched on the main thread only
-        self.max_in_pool = self.cfg.threads + int(os.environ.get("MINIAPP_MAX_QUEUED", "0"))
+        queued = int(os.environ.get("MINIAPP_MAX_QUEUED", str(self.cfg.threads)))
+        self.max_in_pool = self.cfg.threads + queued
         self.critical_queue = int(os.environ.get("MINIAPP_CRITICAL_QUEUE", "4"))
         self.door: AdmissionMiddleware | None = None
         super().init_process()
