@@ -216,7 +216,7 @@ class AdmissionGate:
             pipe.hgetall(PLATFORM_STATUS_KEY)
         if session_key is not None:
             pipe.hgetall(session_key)
-        buckets = self._buckets(limits, traffic, channel, session_key, environ)
+        buckets = self._buckets(limits, traffic, channel, user_key)
         for key, rate, _ in buckets:
             # Not pipe.evalsha: redis-py's cluster pipeline blocks that method (not the command)
             # and leaves execute_command unannotated.
@@ -263,13 +263,12 @@ class AdmissionGate:
         limits: Limits,
         traffic: TrafficClass,
         channel: str,
-        session_key: str | None,
-        environ: dict[str, Any],
+        user_key: str,
     ) -> list[tuple[str, Rate, str]]:
         """(key, rate, reason on refusal) of each bucket this request draws on."""
         found = [
             (
-                _user_key(session_key, environ),
+                user_key,
                 Rate(limits.user_rate, limits.user_burst),
                 "user_quota",
             )

@@ -6,12 +6,10 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event
 from werkzeug.test import TestResponse
 
 from miniapp_api.codes.tokens import sign_code
@@ -22,7 +20,6 @@ from tests.support.ids import cn_id
 from tests.support.labdata import (
     Desk,
     make_tube,
-    wire_of,
 )
 from tests.support.screening import (
     code_claims,
@@ -33,6 +30,7 @@ from tests.support.screening import (
     signing_key_of,
 )
 from tests.support.sensitive import TOKENS, remember
+from tests.support.sql import recorded_statements
 
 LOOKUP = "/api/v1/lookup"
 
@@ -130,12 +128,5 @@ def sampled(app: Flask, desk: Desk, people: list[Resident], *, hours_ago: float 
 @pytest.fixture
 def statements(app: Flask) -> Iterator[list[str]]:
     """Every SQL statement the app sends while the test runs."""
-    seen: list[str] = []
-    engine = wire_of(app).db.engine
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    yield seen
-    event.remove(engine, "before_cursor_execute", record)
+    with recorded_statements(app) as seen:
+        yield seen

@@ -8,27 +8,20 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event
 
 from miniapp_api.residents.models import Relation
 from tests.integration.ops.conftest import logged_in, set_controls
 from tests.support.ids import cn_id
 from tests.support.labdata import make_account, make_residents, wire_of
 from tests.support.phones import EmulatorPhone
+from tests.support.sql import recorded_statements
 
 
 @pytest.fixture
 def database_queries(ops_app: Flask) -> Iterator[list[str]]:
     """Every SQL statement the app sends while the test runs."""
-    engine = wire_of(ops_app).db.engine
-    seen: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    yield seen
-    event.remove(engine, "before_cursor_execute", record)
+    with recorded_statements(ops_app) as seen:
+        yield seen
 
 
 # --- read-only --------------------------------------------------------------------------------

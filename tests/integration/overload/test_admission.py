@@ -11,7 +11,6 @@ from collections.abc import Iterator
 import pytest
 import redis
 from flask import Flask
-from sqlalchemy import event
 
 from channels.emulator import RunningEmulator
 from miniapp_api import create_app
@@ -20,6 +19,7 @@ from tests.conftest import REDIS_URL, PlatformKeys, app_overrides
 from tests.support.apps import MakeApp, app_factory
 from tests.support.phones import EmulatorPhone
 from tests.support.residents import MiniProgramUser
+from tests.support.sql import recorded_statements
 
 
 @pytest.fixture
@@ -118,14 +118,12 @@ def test_a_worker_at_its_in_flight_limit_refuses_at_once_without_touching_the_da
     user = logged_in(app, phone)
     gate = gate_of(app)
     assert gate is not None
-    statements: list[str] = []
-    engine = app.extensions["miniapp"].db.engine
-    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
     held = 0
     while gate.concurrency.try_acquire():  # other requests occupy every slot
         held += 1
     try:
-        refused = user.client.get("/api/v1/me", headers=user.auth)
+        with recorded_statements(app) as statements:
+            refused = user.client.get("/api/v1/me", headers=user.auth)
     finally:
         for _ in range(held):
             gate.concurrency.release(0.001)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import delete, event
+from sqlalchemy import delete
 
 from miniapp_api.auth.models import Account
 from miniapp_api.residents.models import AccountResident, Relation
@@ -26,6 +26,7 @@ from tests.support.labdata import (
     result,
     wire_of,
 )
+from tests.support.sql import recorded_statements
 
 
 def bearer(app: Flask, account: Account) -> dict[str, str]:
@@ -108,15 +109,8 @@ def test_overdue_is_judged_by_the_clock_the_service_is_given(app: Flask, desk: D
 @pytest.fixture
 def statements(app: Flask) -> Iterator[list[str]]:
     """Every SQL statement the app sends while the test runs."""
-    seen: list[str] = []
-    engine = wire_of(app).db.engine
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    yield seen
-    event.remove(engine, "before_cursor_execute", record)
+    with recorded_statements(app) as seen:
+        yield seen
 
 
 def test_a_lookup_never_writes_to_the_database(
