@@ -6,13 +6,12 @@ Create Date: 2026-11-26 01:05:27.824156
 
 """
 
-import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.exc import SAWarning
+
+from miniapp_api.migrations.sqlite_batch import quiet_sqlite_reflection
 
 # revision identifiers, used by Alembic.
 revision: str = "0004"
@@ -21,29 +20,15 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-@contextmanager
-def _quiet_sqlite_reflection() -> Iterator[None]:
-    """SQLite rebuilds a table to drop a constraint ("batch" mode) and reflects the tables it
-    refers to; SQLAlchemy cannot reflect the expression index of screening_rounds and warns.
-    That index is not touched here."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore",
-            message="Skipped unsupported reflection of expression-based index",
-            category=SAWarning,
-        )
-        yield
-
-
 def upgrade() -> None:
     """Upgrade schema."""
-    with _quiet_sqlite_reflection():
+    with quiet_sqlite_reflection():
         _upgrade()
 
 
 def downgrade() -> None:
     """Downgrade schema."""
-    with _quiet_sqlite_reflection():
+    with quiet_sqlite_reflection():
         _downgrade()
 
 

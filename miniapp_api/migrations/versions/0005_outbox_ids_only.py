@@ -13,13 +13,12 @@ Create Date: 2026-11-26 02:40:00.000000
 
 """
 
-import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.exc import SAWarning
+
+from miniapp_api.migrations.sqlite_batch import quiet_sqlite_reflection
 
 # revision identifiers, used by Alembic.
 revision: str = "0005"
@@ -30,29 +29,15 @@ depends_on: str | Sequence[str] | None = None
 UNIQUE = "uq_outbox_person_result_id_account_id_version"
 
 
-@contextmanager
-def _quiet_sqlite_reflection() -> Iterator[None]:
-    """SQLite rebuilds a table to drop a column ("batch" mode) and reflects the tables it
-    refers to; SQLAlchemy cannot reflect the expression index of screening_rounds and warns.
-    That index is not touched here."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore",
-            message="Skipped unsupported reflection of expression-based index",
-            category=SAWarning,
-        )
-        yield
-
-
 def upgrade() -> None:
     """Upgrade schema."""
-    with _quiet_sqlite_reflection():
+    with quiet_sqlite_reflection():
         _upgrade()
 
 
 def downgrade() -> None:
     """Downgrade schema."""
-    with _quiet_sqlite_reflection():
+    with quiet_sqlite_reflection():
         _downgrade()
 
 
