@@ -25,10 +25,12 @@ test: $(STAMP) machine
 machine:
 	bash .ci/machine
 
+## lint: ruff, mypy strict, and the layers of pyproject.toml (import-linter)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 ## bench-login: login rate through gunicorn with 0 ms and 100 ms platform latency, and their ratio
 bench-login: $(STAMP) machine

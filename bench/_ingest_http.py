@@ -1,5 +1,6 @@
 """The HTTP sample of ``bench/ingest.py``: the app under gunicorn, lab uploads signed as a lab
-signs them (HMAC-SHA256 over method, path, timestamp, nonce and body hash; DESIGN §6)."""
+signs them (HMAC-SHA256 over method, path, timestamp, nonce and body hash:
+miniapp_api/lab/signing.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from _procs import LOOPBACK, Child, free_port, wait_healthy
 
-from miniapp_api.lab.auth import sign
+from miniapp_api.lab.signing import sign
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_PATH = "/api/v1/lab/results"

@@ -29,10 +29,10 @@ from sqlalchemy import event
 
 from miniapp_api.db import Database
 from miniapp_api.lab import idempotency, service
-from miniapp_api.lab.models import Lab
 from miniapp_api.lab.schemas import ResultBatchIn
+from miniapp_api.readmodel import ResultEntry, ResultReadModel
 from miniapp_api.redis_client import make_redis
-from miniapp_api.results.readmodel import ResultEntry, ResultReadModel
+from miniapp_api.sampling.models import Lab
 from miniapp_api.settings import LabSettings, RedisSettings
 
 RESULTS_PATH = "/api/v1/lab/results"
@@ -117,7 +117,7 @@ class Ingester:
         self.job = job
         self.tally = Tally()
         self.db = Database(job.database_url, pool_size=1)
-        self.redis = make_redis(RedisSettings(job.redis_url, 0.25, 0.25))
+        self.redis = make_redis(RedisSettings(job.redis_url))
         self.readmodel = TimedReadModel(self.redis, self.tally)
         logging.getLogger(service.__name__).addHandler(_ErrorCounter(self.tally))
         event.listen(self.db.engine, "before_cursor_execute", self._before)
@@ -145,12 +145,12 @@ class Ingester:
         with self.db.session() as session:
             answer = service.upload_results(
                 session,
-                self.readmodel,
-                self.job.settings,
                 self.lab,
-                batch,
-                request,
-                datetime.now(UTC),
+                batch=batch,
+                request=request,
+                readmodel=self.readmodel,
+                settings=self.job.settings,
+                now=datetime.now(UTC),
             )
         elapsed = time.perf_counter() - started
         t = self.tally

@@ -26,8 +26,8 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from miniapp_api.lab.auth import LAB_SECRET_PURPOSE
 from miniapp_api.residents.records import ID_PURPOSE, NAME_PURPOSE
+from miniapp_api.sampling.setup import LAB_SECRET_PURPOSE
 from miniapp_api.security.crypto import PersonalDataCrypto
 
 CHUNK_ROWS = 50_000  # rows per ``copy.write``: a few MB of text

@@ -23,11 +23,12 @@ import redis
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from miniapp_api.auth.sessions import SessionStore
 from miniapp_api.db import Database
-from miniapp_api.results.readmodel import ResultReadModel
-from miniapp_api.results.service import LINKS_TTL_SECONDS, holdings, rebuild_read_model
+from miniapp_api.readmodel import ResultReadModel
+from miniapp_api.residents.holdings import LINKS_TTL_SECONDS, holdings
+from miniapp_api.results.rebuild import rebuild_read_model
 from miniapp_api.security.crypto import PersonalDataCrypto
+from miniapp_api.sessions import SessionStore
 
 SESSION_TTL_SECONDS = 86_400
 
@@ -72,7 +73,7 @@ def build(
     database = Database(database_url)
     try:
         with database.session() as session:
-            entries = rebuild_read_model(session, ResultReadModel(client), 5000)
+            entries = rebuild_read_model(session, ResultReadModel(client), batch_size=5000)
         say(f"    read model rebuilt: {entries:,} entries")
         users = sessions(client, [(str(a), str(p)) for a, p in accounts])
         say(f"    {len(users):,} sessions")

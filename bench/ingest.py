@@ -1,8 +1,9 @@
 """Lab result ingest: 100,000 tubes of 10 into PostgreSQL and Redis, next to a bare COPY.
 
-DESIGN §13. `make bench-ingest` (= `.venv/bin/python bench/ingest.py`; ``--help`` for the
-knobs). One run creates a scratch PostgreSQL database and loads a morning of sampling with
-``COPY`` (residents, accounts, tubes, samplings; not timed), then measures, in the same run:
+Target in the README, "Benchmarks". `make bench-ingest` (= `.venv/bin/python bench/ingest.py`;
+``--help`` for the knobs). One run creates a scratch PostgreSQL database and loads a morning of
+sampling with ``COPY`` (residents, accounts, tubes, samplings; not timed), then measures, in the
+same run:
 
 * **COPY**: a bare ``COPY`` of as many rows of ``person_results``' shape into an unindexed
   table, once before and once after ours (their mean is the ratio's denominator), and once
@@ -70,7 +71,7 @@ ADMIN_DATABASE_URL = os.environ.get(
 )
 # Not BENCH_REDIS_URL: bench/login.py flushes that one (db 14).
 REDIS_URL = os.environ.get("BENCH_INGEST_REDIS_URL", "redis://127.0.0.1:6379/13")
-TARGET_SECONDS = 60.0  # DESIGN §13: 1 million person results within 60 s
+TARGET_SECONDS = 60.0  # README, "Benchmarks": 1 million person results within 60 s
 TARGET_PEOPLE = 1_000_000
 TARGET_BYTES = 200  # the issue: read model at most 200 bytes per resident
 

@@ -1,4 +1,4 @@
-"""Login throughput through gunicorn with 0 ms and with 100 ms of platform latency (DESIGN §13).
+"""Login throughput through gunicorn with 0 ms and with 100 ms of platform latency.
 
 `make bench-login` (= `.venv/bin/python bench/login.py`; ``--help`` for the knobs). One run
 starts the platform emulator (its own gunicorn process), a scratch PostgreSQL database, Redis
@@ -7,7 +7,7 @@ once; then drives ``POST /api/v1/auth/wechat`` with one continuous closed loop o
 the emulated ``jscode2session`` latency alternates between 0 ms and ``--latency-ms`` (ABBA
 windows, so that the machine's drift cancels out). Login codes are pre-issued, so the measured
 windows touch only the app. The last line is ``ratio: <rate at latency / rate at 0 ms>``;
-the target is at least 0.5 (DESIGN §13). WeChat only: Alipay is left disabled.
+the target is at least 0.5 (README, "Benchmarks"). WeChat only: Alipay is left disabled.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ ADMIN_DATABASE_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 LOGIN_PATH = "/api/v1/auth/wechat"
-TARGET = 0.5  # DESIGN §13: login at 100 ms platform latency >= 0.5 x the rate at 0 ms
+TARGET = 0.5  # README, "Benchmarks": login at 100 ms platform latency >= 0.5 x the rate at 0 ms
 # Each call sleeping in the emulated latency holds one emulator thread: at 100 ms and 64 clients
 # at most 64 are in flight, so 128 threads are never the limit.
 EMULATOR_THREADS = 128

@@ -7,10 +7,11 @@ subclasses, never ``(False, "message")`` pairs. Nothing here imports Flask.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Concatenate, ParamSpec, Protocol, TypeVar, runtime_checkable
 
 
 class Platform(StrEnum):
@@ -63,12 +64,21 @@ class ChannelError(Exception):
     """Base of everything an adapter raises.
 
     ``platform_code`` is the platform's own error code (e.g. ``40029``, ``isv.code-invalid``)
-    for logs and error details; it is never a secret.
+    for logs and error details; it is never a secret. ``platform`` names the platform that
+    failed: every adapter call sets it (:func:`names_platform`), so whoever answers the error
+    (the app's one error handler) needs nothing else to say which platform is in trouble.
     """
 
-    def __init__(self, message: str, *, platform_code: str | int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        platform_code: str | int | None = None,
+        platform: Platform | None = None,
+    ) -> None:
         super().__init__(message)
         self.platform_code = platform_code
+        self.platform = platform
 
 
 class InvalidCode(ChannelError):
@@ -103,6 +113,32 @@ class SubscriptionRefused(ChannelError):
 
 class ChannelMisconfigured(ChannelError):
     """Our credentials or keys are wrong (WeChat 40013/40125, Alipay isv.invalid-app-id)."""
+
+
+class _OfPlatform(Protocol):
+    @property
+    def platform(self) -> Platform: ...
+
+
+A = TypeVar("A", bound=_OfPlatform)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def names_platform(call: Callable[Concatenate[A, P], R]) -> Callable[Concatenate[A, P], R]:
+    """For an adapter's public methods: a :class:`ChannelError` leaving one carries the
+    adapter's platform (the raise sites deep inside need not know it)."""
+
+    @functools.wraps(call)
+    def named(adapter: A, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return call(adapter, *args, **kwargs)
+        except ChannelError as error:
+            if error.platform is None:
+                error.platform = adapter.platform
+            raise
+
+    return named
 
 
 @runtime_checkable

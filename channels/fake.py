@@ -16,6 +16,7 @@ from channels.base import (
     Platform,
     SubscriptionRefused,
     VerifiedPhone,
+    names_platform,
 )
 
 
@@ -64,6 +65,7 @@ class FakeChannel:
             raise error
 
     # the LoginChannel contract ----------------------------------------------
+    @names_platform
     def exchange_code(self, code: str) -> LoginIdentity:
         self._maybe_fail()
         with self._lock:
@@ -73,6 +75,7 @@ class FakeChannel:
         session_key = secrets.token_hex(8) if self.platform is Platform.WECHAT else None
         return LoginIdentity(self.platform, self.app_id, subject, None, session_key)
 
+    @names_platform
     def verify_phone(self, proof: Mapping[str, str], session_key: str | None) -> VerifiedPhone:
         self._maybe_fail()
         key = "response" if self.platform is Platform.ALIPAY else "code"
@@ -84,6 +87,7 @@ class FakeChannel:
             raise InvalidCode("invalid or used phone proof", platform_code="fake")
         return VerifiedPhone(phone)
 
+    @names_platform
     def send_message(
         self,
         recipient: str,

@@ -24,9 +24,9 @@ threads = int(os.environ.get("MINIAPP_THREADS", "16"))
 # gthread, with a bound on the requests waiting for a thread (one per thread, MINIAPP_MAX_QUEUED:
 # a login's thread mostly waits on the platform; critical requests MINIAPP_CRITICAL_QUEUE = 4
 # more): beyond it a connection is answered 503 at once, on
-# the worker's main thread, without parsing the request (miniapp_api/overload/door.py). Plain
+# the worker's main thread, without parsing the request (miniapp_api/admission/door.py). Plain
 # gthread queues without bound, where no admission check can see the wait.
-worker_class = "miniapp_api.overload.door.SheddingThreadWorker"
+worker_class = "miniapp_api.admission.door.SheddingThreadWorker"
 # Few connections and a short kernel backlog: what cannot be served soon is refused at the door
 # or not accepted, instead of waiting where nobody measures it (bench/overload.py: 10x B
 # goodput above B with these; stock gthread, 1000 connections and a 2048 backlog: zero).

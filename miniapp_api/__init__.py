@@ -26,18 +26,15 @@ def create_app(
     ``channels`` replaces the adapters built from configuration (tests use the fake channel).
     """
     # Imported here so that importing the package (e.g. for Alembic) stays cheap.
-    from miniapp_api.auth.sessions import SessionStore
+    from miniapp_api.admission.install import install as install_admission_control
     from miniapp_api.clock import apply_process_timezone
-    from miniapp_api.db import Database
     from miniapp_api.errors import register_error_handlers
     from miniapp_api.logging import configure_logging, register_request_logging
     from miniapp_api.ops.auth import install_operator_auth
-    from miniapp_api.overload.install import install as install_overload_protection
     from miniapp_api.platforms import build_channels
     from miniapp_api.redis_client import make_redis
-    from miniapp_api.security.crypto import PersonalDataCrypto
     from miniapp_api.settings import load_config, validate
-    from miniapp_api.wiring import EXTENSION_KEY, Wiring
+    from miniapp_api.wiring import EXTENSION_KEY, build_wiring
 
     app = Flask(__name__, template_folder=str(TEMPLATES))
     load_config(app.config, overrides)
@@ -46,22 +43,19 @@ def create_app(
     apply_process_timezone(settings.timezone)
 
     redis_client = make_redis(settings.redis)
-    wire = app.extensions[EXTENSION_KEY] = Wiring(
-        settings=settings,
-        db=Database(settings.database_url, settings.database_pool_size),
-        redis=redis_client,
-        crypto=PersonalDataCrypto(settings.data_key, settings.index_key),
-        sessions=SessionStore(redis_client, settings.session_ttl_seconds),
-        channels=dict(channels) if channels is not None else build_channels(settings, redis_client),
-    )
+    if channels is None:
+        channels = build_channels(settings, redis_client)
+    wire = app.extensions[EXTENSION_KEY] = build_wiring(settings, redis_client, channels)
 
     install_operator_auth(app)
     register_request_logging(app)
     register_blueprints(app, simulator=bool(settings.simulator_emulator_url))
-    register_error_handlers(app)
-    install_overload_protection(app, wire)
+    register_error_handlers(app, wire.rejections)
+    install_admission_control(app, wire)
     if settings.trusted_proxies:
-        # Outermost, so admission control already sees the client's address.
+        # Outermost, so admission control already sees the client's address. Per-app objects
+        # (the gate, the rejection renderer) are found by name in app.extensions, so nothing
+        # needs to see through this wrapper.
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
         )

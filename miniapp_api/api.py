@@ -22,7 +22,7 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class TrafficClass(StrEnum):
-    """How a route is treated under overload (DESIGN §7)."""
+    """How a route is treated under overload (README, "Overload")."""
 
     CRITICAL = "critical"  # show code, look up results, login
     NORMAL = "normal"  # profile, family

@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 
 import click
-from flask import current_app
 from flask.cli import FlaskGroup
 
 from miniapp_api.notify.commands import worker
 from miniapp_api.ops.commands import ops
 from miniapp_api.results.commands import readmodel
 from miniapp_api.sampling.commands import labs, rounds, sites, staff
-from miniapp_api.wiring import EXTENSION_KEY
+from miniapp_api.wiring import wiring
 
 
 def _create_app() -> object:
@@ -48,7 +47,7 @@ def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION on the configured database."""
     from miniapp_api.migrate import upgrade
 
-    url = current_app.extensions[EXTENSION_KEY].settings.database_url
+    url = wiring().settings.database_url
     upgrade(url, revision)
     click.echo(f"database at {revision}")
 
@@ -59,7 +58,7 @@ def db_downgrade(revision: str) -> None:
     """Revert migrations down to REVISION (e.g. base)."""
     from miniapp_api.migrate import downgrade
 
-    downgrade(current_app.extensions[EXTENSION_KEY].settings.database_url, revision)
+    downgrade(wiring().settings.database_url, revision)
     click.echo(f"database at {revision}")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -25,6 +26,11 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+def new_public_id(prefix: str) -> str:
+    """An opaque random id for the API; internal integer keys never leave the database."""
+    return f"{prefix}_{secrets.token_urlsafe(12)}"
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -37,7 +43,7 @@ def as_utc(moment: datetime) -> datetime:
 class Database:
     """The engine and session factory. Services get a ``Session`` and own its transaction."""
 
-    def __init__(self, url: str, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int) -> None:
         self.url = url
         self.engine = _make_engine(url, pool_size)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)

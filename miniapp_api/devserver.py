@@ -23,7 +23,7 @@ from flask import Flask
 
 from channels.emulator import AlipayApp, EmulatorConfig, RunningEmulator, start_in_thread
 from channels.emulator.config import generate_rsa_private_key_pem, public_key_pem
-from miniapp_api.wiring import EXTENSION_KEY, Wiring
+from miniapp_api.wiring import wiring_of
 
 INSTANCE = Path(__file__).resolve().parent.parent / "instance"
 SECRETS_FILE = INSTANCE / "dev-secrets.json"
@@ -139,14 +139,14 @@ def start_push_worker(app: Flask, idle_seconds: float = PUSH_POLL_SECONDS) -> Pu
     One process is the point of the embedded default: the in-process Redis stand-in (and the
     channels' token cache in it) is only visible to threads of this process.
     """
-    from miniapp_api.notify.worker import run_forever
+    from miniapp_api.notify.worker import PushWorker
 
-    wire = app.extensions[EXTENSION_KEY]
-    assert isinstance(wire, Wiring)
+    wire = wiring_of(app)
     stopping = threading.Event()
+    push = PushWorker(wire.db, wire.channels, wire.settings.notify)
     thread = threading.Thread(
-        target=run_forever,
-        args=(wire.db, wire.channels, wire.settings.notify, stopping),
+        target=push.run_forever,
+        args=(stopping,),
         kwargs={"idle_seconds": idle_seconds},
         name="push-worker",
         daemon=True,
@@ -168,8 +168,7 @@ def run(port: int, emulator_port: int) -> None:
     for name, value in embedded_environment(found, port, emulator_port).items():
         os.environ.setdefault(name, value)
     app = create_app()
-    wire = app.extensions[EXTENSION_KEY]
-    assert isinstance(wire, Wiring)
+    wire = wiring_of(app)
     upgrade(wire.settings.database_url)
     demo = ensure_demo_operators(wire.db, wire.crypto)
     app.extensions[DEMO_EXTENSION_KEY] = demo  # what the simulator page pre-fills

@@ -1,7 +1,17 @@
 """One error shape, ``{"code", "message", "detail"}``, from one place.
 
-Services raise :class:`ApiError` subclasses (plain exceptions carrying an HTTP status) or let
-:mod:`channels.base` errors through; the handlers here turn both into responses.
+Errors travel up, never sideways: services raise :class:`ApiError` subclasses (plain exceptions
+carrying an HTTP status) or :class:`~miniapp_api.overload.rejection.Rejected`, and let
+:mod:`channels.base` errors and Redis connection errors through; views catch none of them. The
+handlers registered here answer every one:
+
+- ``ApiError``: its status and code;
+- ``Rejected``, an unreachable Redis, a throttling or unreachable platform: the overload
+  contract (429/503, ``Retry-After``, what works instead), rendered by the app's
+  :class:`~miniapp_api.overload.renderer.RejectionRenderer`; a throttling platform is also
+  remembered, so every worker's rejections name it busy for a while;
+- other platform errors: 400 (a bad code or payload), 409, 502 (our credentials);
+- anything else: 500, logged, nothing of it in the answer.
 """
 
 from __future__ import annotations
@@ -9,17 +19,21 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from channels.base import (
     ChannelError,
     ChannelMisconfigured,
+    ChannelUnavailable,
     InvalidCode,
     InvalidPayload,
+    RateLimited,
     SubscriptionRefused,
 )
-from miniapp_api.overload.rejection import jittered_retry_after
+from miniapp_api.overload.rejection import Rejected, Rejection, channel_of, jittered_retry_after
+from miniapp_api.overload.renderer import RejectionRenderer
+from miniapp_api.redis_client import REDIS_DOWN
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +109,9 @@ def error_response(
     return response
 
 
-def channel_error_response(error: ChannelError, platform: str | None = None) -> Response:
-    """Map a platform failure: bad codes are the client's 4xx, platform trouble is 502/503."""
-    detail = {"platform": platform, "platform_code": error.platform_code}
+def channel_error_response(error: ChannelError) -> Response:
+    """A platform refused what the client gave us (4xx) or our credentials (502)."""
+    detail = {"platform": error.platform, "platform_code": error.platform_code}
     if isinstance(error, InvalidCode):
         return error_response(
             400,
@@ -111,7 +125,7 @@ def channel_error_response(error: ChannelError, platform: str | None = None) -> 
     if isinstance(error, SubscriptionRefused):
         return error_response(409, "subscription_refused", str(error), detail)
     if isinstance(error, ChannelMisconfigured):
-        log.error("platform rejected our credentials: %s", error)
+        log.error("platform %s rejected our credentials: %s", error.platform, error)
         return error_response(
             502,
             "platform_misconfigured",
@@ -119,9 +133,11 @@ def channel_error_response(error: ChannelError, platform: str | None = None) -> 
             detail,
         )
     # Throttling and outages (RateLimited, ChannelUnavailable) are answered with the overload
-    # contract by miniapp_api.overload.responses; anything else unexpected lands here.
+    # contract by the handler below; anything else unexpected lands here.
     retry = jittered_retry_after(2.0)
-    log.warning("platform %s failed: %s (%s)", platform, type(error).__name__, error.platform_code)
+    log.warning(
+        "platform %s failed: %s (%s)", error.platform, type(error).__name__, error.platform_code
+    )
     return error_response(
         503,
         "platform_unavailable",
@@ -132,16 +148,51 @@ def channel_error_response(error: ChannelError, platform: str | None = None) -> 
     )
 
 
-def register_error_handlers(app: Flask) -> None:
+def _platform_trouble(error: RateLimited | ChannelUnavailable) -> Rejection:
+    """Throttling and outages are overload too (README, "Overload"): the same contract."""
+    retry = error.retry_after if isinstance(error, RateLimited) else 2.0
+    reason = "platform_throttled" if isinstance(error, RateLimited) else "platform_unavailable"
+    extra = {"platform": error.platform, "platform_code": error.platform_code}
+    return Rejection(503, reason, retry, extra)
+
+
+def register_error_handlers(app: Flask, rejections: RejectionRenderer) -> None:
     """Every error leaves through here, in the one shape."""
+
+    def rejection_response(rejection: Rejection) -> Response:
+        status, headers, body = rejections.render(rejection, channel_of(request.environ))
+        return Response(body, status=status, headers=headers)
 
     @app.errorhandler(ApiError)
     def handle_api_error(error: ApiError) -> Response:
         return error_response(error.status, error.code, error.message, error.detail, error.headers)
 
+    @app.errorhandler(Rejected)
+    def handle_rejected(error: Rejected) -> Response:
+        return rejection_response(error.rejection)
+
+    def handle_redis_down(error: Exception) -> Response:
+        # A view needed Redis and it did not answer: 503 with the alternatives, never a 500.
+        log.warning("redis unreachable in %s: %s", request.endpoint, type(error).__name__)
+        return rejection_response(Rejection(503, "redis_unavailable", 5.0))
+
+    for kind in REDIS_DOWN:
+        app.register_error_handler(kind, handle_redis_down)
+
     @app.errorhandler(ChannelError)
     def handle_channel_error(error: ChannelError) -> Response:
-        return channel_error_response(error, getattr(error, "platform", None))
+        if isinstance(error, RateLimited | ChannelUnavailable):
+            busy = isinstance(error, RateLimited)
+            platform = error.platform or "unknown"
+            rejections.platform_failed(platform, "busy" if busy else "down")
+            log.warning(
+                "platform %s %s (%s)",
+                platform,
+                "throttled" if busy else "unavailable",
+                error.platform_code,
+            )
+            return rejection_response(_platform_trouble(error))
+        return channel_error_response(error)
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException) -> Response:

@@ -1,13 +1,20 @@
 """Every model module, imported once so Alembic and tests see the whole schema."""
 
-from miniapp_api.auth.models import Account
 from miniapp_api.codes.models import RegistrationCode
 from miniapp_api.db import Base
-from miniapp_api.lab.models import Lab, LabRequest, TubeResult, TubeResultAmendment
-from miniapp_api.notify.models import OutboxMessage, Subscription
-from miniapp_api.residents.models import AccountResident, Consent, Resident
-from miniapp_api.results.models import PersonResult
-from miniapp_api.sampling.models import Sampling, ScanReceipt, ScreeningRound, Site, Staff, Tube
+from miniapp_api.lab.models import LabRequest
+from miniapp_api.notify.models import Subscription
+from miniapp_api.residents.models import Account, AccountResident, Consent, Resident
+from miniapp_api.results.models import OutboxMessage, PersonResult, TubeResult, TubeResultAmendment
+from miniapp_api.sampling.models import (
+    Lab,
+    Sampling,
+    ScanReceipt,
+    ScreeningRound,
+    Site,
+    Staff,
+    Tube,
+)
 
 metadata = Base.metadata
 

@@ -16,7 +16,7 @@ Both real clients get the short socket timeouts of the settings and no retries, 
 redis-py 8's default for a cluster is up to 10 retries with back-off, seconds per call on a
 hung node. A hung Redis costs a call one timeout (a cluster call up to about four: it re-reads
 the slot map after an error); a connection left stale by a restart is replaced when taken from
-the pool; the admission gate then decides locally for a moment (``overload/admission.py``).
+the pool; the admission gate then decides locally for a moment (``admission/gate.py``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""Configuration: TOML layers, MINIAPP_* environment, overrides; validated into frozen settings."""
+"""Configuration: TOML layers, MINIAPP_* environment, overrides; validated into frozen settings.
+
+A default lives once: as the field's default in the dataclasses below. ``config/default.toml``
+shows the same values to operators (``tests/unit/test_settings.py`` keeps the two equal), and
+nothing else repeats them: :func:`validate` falls back to the dataclass defaults.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,9 @@ import json
 import os
 import tomllib
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Config
 
@@ -23,10 +28,17 @@ class ConfigurationError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class DatabaseSettings:
+    url: str
+    # Per worker process, plus as many overflow connections: one per gunicorn thread (16).
+    pool_size: int = 16
+
+
+@dataclass(frozen=True)
 class RedisSettings:
     url: str
-    socket_timeout: float
-    connect_timeout: float
+    socket_timeout: float = 0.25
+    connect_timeout: float = 0.25
 
     @property
     def embedded(self) -> bool:
@@ -101,7 +113,7 @@ class NotifySettings:
 
 @dataclass(frozen=True)
 class OverloadSettings:
-    """Admission control (DESIGN §7). Rates are requests per second; 0 means no cap.
+    """Admission control (README, "Overload"). Rates are requests per second; 0 means no cap.
 
     These are the start-up defaults; operators change limits and modes at run time through
     ``PUT /api/v1/ops/limits`` (kept in Redis, seen by every worker within a second).
@@ -128,8 +140,38 @@ class OverloadSettings:
 
 
 @dataclass(frozen=True)
+class AppSettings:
+    """``[APP]``: where residents reach us, the process zone, the proxies in front of us."""
+
+    public_base_url: str = "http://127.0.0.1:8000"
+    timezone: str = "Asia/Shanghai"
+    # Load balancers in front of us that append to X-Forwarded-For; per-address limits need
+    # the client's address, not the balancer's. 0 trusts no header (direct exposure).
+    trusted_proxies: int = 0
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    ttl_seconds: int = 604800  # a week: sessions outlive a throttled morning
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class SimulatorSettings:
+    emulator_url: str = ""  # set only where the simulator page may be served
+
+
+@dataclass(frozen=True)
 class Settings:
-    """Everything the app needs to start, checked. Secrets are excluded from ``repr``."""
+    """Everything the app needs to start, checked. Secrets are excluded from ``repr``.
+
+    Built only by :func:`validate`, so no field has a default here: the defaults are those of
+    the section dataclasses above.
+    """
 
     env: str
     public_base_url: str
@@ -142,17 +184,15 @@ class Settings:
     alipay: AlipaySettings | None
     log_level: str
     timezone: str
-    codes: CodeSettings = CodeSettings()
-    lab: LabSettings = LabSettings()
-    results: ResultSettings = ResultSettings()
-    notify: NotifySettings = NotifySettings()
-    overload: OverloadSettings = OverloadSettings()
-    simulator_emulator_url: str = ""  # set only where the simulator page may be served
-    data_key: bytes = b""
-    index_key: bytes = b""
-    # Load balancers in front of us that append to X-Forwarded-For; per-address limits need
-    # the client's address, not the balancer's. 0 trusts no header (direct exposure).
-    trusted_proxies: int = 0
+    trusted_proxies: int
+    codes: CodeSettings
+    lab: LabSettings
+    results: ResultSettings
+    notify: NotifySettings
+    overload: OverloadSettings
+    simulator_emulator_url: str
+    data_key: bytes = field(repr=False)
+    index_key: bytes = field(repr=False)
 
     def __repr__(self) -> str:
         return f"Settings(env={self.env!r}, database_url=<set>, redis={self.redis.url!r})"
@@ -198,48 +238,30 @@ def validate(config: Mapping[str, Any]) -> Settings:
             problems.append(f"{ENV_PREFIX}_SECURITY__{key} must be base64 of 32 random bytes")
         return decoded
 
-    redis_cfg = section("REDIS")
+    app = _from_section(AppSettings, section("APP"))
+    database = _from_section(DatabaseSettings, section("DATABASE"), url=required("DATABASE", "URL"))
+    sessions = _from_section(SessionSettings, section("SESSION"))
+    simulator = _from_section(SimulatorSettings, section("SIMULATOR"))
+    codes = section("CODES")
     settings = Settings(
         env=str(config.get("ENV_NAME", "development")),
-        public_base_url=str(section("APP").get("PUBLIC_BASE_URL", "")).rstrip("/"),
-        database_url=required("DATABASE", "URL"),
-        database_pool_size=int(section("DATABASE").get("POOL_SIZE", 10)),
-        redis=RedisSettings(
-            url=required("REDIS", "URL"),
-            socket_timeout=float(redis_cfg.get("SOCKET_TIMEOUT", 0.25)),
-            connect_timeout=float(redis_cfg.get("CONNECT_TIMEOUT", 0.25)),
-        ),
-        session_ttl_seconds=int(section("SESSION").get("TTL_SECONDS", 604800)),
-        residents=ResidentSettings(
-            max_dependents=int(section("RESIDENTS").get("MAX_DEPENDENTS", 6)),
-            guardian_consent_under_age=int(
-                section("RESIDENTS").get("GUARDIAN_CONSENT_UNDER_AGE", 14)
-            ),
-        ),
+        public_base_url=app.public_base_url.rstrip("/"),
+        database_url=database.url,
+        database_pool_size=database.pool_size,
+        redis=_from_section(RedisSettings, section("REDIS"), url=required("REDIS", "URL")),
+        session_ttl_seconds=sessions.ttl_seconds,
+        residents=_from_section(ResidentSettings, section("RESIDENTS")),
         wechat=_wechat(section("WECHAT"), required),
         alipay=_alipay(section("ALIPAY"), required),
-        log_level=str(section("LOGGING").get("LEVEL", "INFO")).upper(),
-        timezone=str(section("APP").get("TIMEZONE", "Asia/Shanghai")),
-        trusted_proxies=int(section("APP").get("TRUSTED_PROXIES", 0)),
-        codes=CodeSettings(
-            ttl_days=int(section("CODES").get("TTL_DAYS", 30)),
-            keys=_signing_keys(section("CODES"), problems),
-        ),
-        lab=LabSettings(
-            max_batch=int(section("LAB").get("MAX_BATCH", 1000)),
-            timestamp_tolerance_seconds=int(section("LAB").get("TIMESTAMP_TOLERANCE_SECONDS", 300)),
-            nonce_ttl_seconds=int(section("LAB").get("NONCE_TTL_SECONDS", 900)),
-        ),
-        results=ResultSettings(overdue_hours=int(section("RESULTS").get("OVERDUE_HOURS", 48))),
-        notify=NotifySettings(
-            wechat_template_id=str(section("NOTIFY").get("WECHAT_TEMPLATE_ID", "")),
-            alipay_template_id=str(section("NOTIFY").get("ALIPAY_TEMPLATE_ID", "")),
-            max_attempts=int(section("NOTIFY").get("MAX_ATTEMPTS", 8)),
-            backoff_base_seconds=float(section("NOTIFY").get("BACKOFF_BASE_SECONDS", 2.0)),
-            batch_size=int(section("NOTIFY").get("BATCH_SIZE", 100)),
-        ),
-        overload=_overload(section("OVERLOAD")),
-        simulator_emulator_url=str(section("SIMULATOR").get("EMULATOR_URL", "")).rstrip("/"),
+        log_level=_from_section(LoggingSettings, section("LOGGING")).level.upper(),
+        timezone=app.timezone,
+        trusted_proxies=app.trusted_proxies,
+        codes=_from_section(CodeSettings, codes, keys=_signing_keys(codes, problems)),
+        lab=_from_section(LabSettings, section("LAB")),
+        results=_from_section(ResultSettings, section("RESULTS")),
+        notify=_from_section(NotifySettings, section("NOTIFY")),
+        overload=_from_section(OverloadSettings, section("OVERLOAD")),
+        simulator_emulator_url=simulator.emulator_url.rstrip("/"),
         data_key=key_bytes("DATA_KEY"),
         index_key=key_bytes("INDEX_KEY"),
     )
@@ -250,13 +272,20 @@ def validate(config: Mapping[str, Any]) -> Settings:
     return settings
 
 
-def _overload(cfg: Mapping[str, Any]) -> OverloadSettings:
-    defaults = OverloadSettings()
-    values: dict[str, Any] = {}
-    for name, default in vars(defaults).items():
-        raw = cfg.get(name.upper(), default)
-        values[name] = _flag(raw) if isinstance(default, bool) else type(default)(raw)
-    return OverloadSettings(**values)
+T = TypeVar("T")
+
+
+def _from_section(cls: type[T], cfg: Mapping[str, Any], **given: Any) -> T:
+    """A settings dataclass from its TOML section: each field from its upper-case key, else
+    the field's default, converted to the default's type; ``given`` fields as they are."""
+    values: dict[str, Any] = dict(given)
+    for spec in fields(cls):  # type: ignore[arg-type]
+        if spec.name in given or spec.default is MISSING:
+            continue
+        default = spec.default
+        raw = cfg.get(spec.name.upper(), default)
+        values[spec.name] = _flag(raw) if isinstance(default, bool) else type(default)(raw)
+    return cls(**values)
 
 
 def _flag(raw: Any) -> bool:
@@ -309,24 +338,25 @@ def _json_list(value: Any) -> list[dict[str, Any]]:
 def _wechat(cfg: Mapping[str, Any], required: Any) -> WechatSettings | None:
     if not cfg.get("APP_ID"):
         return None
-    return WechatSettings(
+    found = _from_section(
+        WechatSettings,
+        cfg,
         app_id=str(cfg["APP_ID"]),
         app_secret=required("WECHAT", "APP_SECRET"),
-        api_base_url=str(cfg.get("API_BASE_URL", "https://api.weixin.qq.com")).rstrip("/"),
-        timeout=float(cfg.get("TIMEOUT", 3.0)),
     )
+    return replace(found, api_base_url=found.api_base_url.rstrip("/"))
 
 
 def _alipay(cfg: Mapping[str, Any], required: Any) -> AlipaySettings | None:
     if not cfg.get("APP_ID"):
         return None
-    return AlipaySettings(
+    return _from_section(
+        AlipaySettings,
+        cfg,
         app_id=str(cfg["APP_ID"]),
         app_private_key=required("ALIPAY", "APP_PRIVATE_KEY"),
         alipay_public_key=required("ALIPAY", "ALIPAY_PUBLIC_KEY"),
         aes_key=required("ALIPAY", "AES_KEY"),
-        gateway_url=str(cfg.get("GATEWAY_URL", "https://openapi.alipay.com/gateway.do")),
-        timeout=float(cfg.get("TIMEOUT", 3.0)),
     )
 
 

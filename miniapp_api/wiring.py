@@ -1,4 +1,9 @@
-"""The per-app objects views need, built once in ``create_app`` and kept in ``app.extensions``."""
+"""The per-app objects views and the gate need, built once in ``create_app``.
+
+They live in ``app.extensions[EXTENSION_KEY]`` and are found by that name (:func:`wiring` in a
+view, :func:`wiring_of` with the app at hand), never by walking middleware layers. Services
+never reach for them: views hand each service what it needs as arguments.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import redis
-from flask import current_app
+from flask import Flask, current_app
 
 from channels.base import LoginChannel, Platform
-from miniapp_api.auth.sessions import SessionStore
 from miniapp_api.db import Database
 from miniapp_api.errors import NotFound
+from miniapp_api.overload.controls import ControlsCache, default_controls
+from miniapp_api.overload.renderer import RejectionRenderer
+from miniapp_api.overload.waiting_room import WaitingRoom, ticket_key
+from miniapp_api.readmodel import ResultReadModel
 from miniapp_api.security.crypto import PersonalDataCrypto
+from miniapp_api.sessions import SessionStore
 from miniapp_api.settings import Settings
 
 EXTENSION_KEY = "miniapp"
@@ -24,8 +33,12 @@ class Wiring:
     db: Database
     redis: redis.Redis
     crypto: PersonalDataCrypto
-    sessions: SessionStore
+    sessions: SessionStore  # residents' sessions
     channels: Mapping[Platform, LoginChannel]
+    readmodel: ResultReadModel  # the Redis read model of results
+    controls: ControlsCache  # this worker's copy of the run-time limits and modes
+    rejections: RejectionRenderer  # the overload contract as this deployment answers it
+    waiting_room: WaitingRoom  # queue tickets for profile writes
 
     def channel(self, platform: Platform | str) -> LoginChannel:
         found = self.channels.get(Platform(platform))
@@ -34,8 +47,38 @@ class Wiring:
         return found
 
 
-def wiring() -> Wiring:
-    """The current app's wiring (for views only; services get what they need as arguments)."""
-    found = current_app.extensions[EXTENSION_KEY]
+def build_wiring(
+    settings: Settings, client: redis.Redis, channels: Mapping[Platform, LoginChannel]
+) -> Wiring:
+    """Every per-app object, from the validated settings. No I/O: connections open lazily."""
+    controls = ControlsCache(
+        default_controls(settings.overload), settings.overload.controls_refresh_seconds
+    )
+    return Wiring(
+        settings=settings,
+        db=Database(settings.database_url, pool_size=settings.database_pool_size),
+        redis=client,
+        crypto=PersonalDataCrypto(settings.data_key, settings.index_key),
+        sessions=SessionStore(client, settings.session_ttl_seconds),
+        channels=dict(channels),
+        readmodel=ResultReadModel(client),
+        controls=controls,
+        rejections=RejectionRenderer(
+            platforms=tuple(str(p) for p in channels),
+            lookup_url=f"{settings.public_base_url}/lookup",
+            controls=controls,
+            client=client,
+        ),
+        waiting_room=WaitingRoom(client, ticket_key(settings.index_key)),
+    )
+
+
+def wiring_of(app: Flask) -> Wiring:
+    found = app.extensions[EXTENSION_KEY]
     assert isinstance(found, Wiring)
     return found
+
+
+def wiring() -> Wiring:
+    """The current app's wiring (for views and commands; services get arguments)."""
+    return wiring_of(current_app)

@@ -42,6 +42,7 @@ from channels.base import (
     MessageReceipt,
     Platform,
     VerifiedPhone,
+    names_platform,
 )
 
 # Alipay user_ids are "2088" and 12 digits; newer apps may be given open_ids instead.
@@ -105,6 +106,7 @@ class AlipayChannel:
     def app_id(self) -> str:
         return self._app_id
 
+    @names_platform
     def exchange_code(self, code: str) -> LoginIdentity:
         """``alipay.system.oauth.token``; the subject is the user_id, else the open_id."""
         if not code:
@@ -121,12 +123,14 @@ class AlipayChannel:
         union_id = response.union_id if isinstance(response.union_id, str) else None
         return LoginIdentity(Platform.ALIPAY, self._app_id, subject, union_id or None)
 
+    @names_platform
     def verify_phone(self, proof: Mapping[str, str], session_key: str | None) -> VerifiedPhone:
         """Check a ``{"response": <my.getPhoneNumber text>}`` proof; no session_key is needed."""
         if set(proof) != {"response"} or not isinstance(proof["response"], str):
             raise InvalidPayload("expected exactly the field 'response'")
         return VerifiedPhone(open_phone_payload(proof["response"], self._public_key, self._aes_key))
 
+    @names_platform
     def send_message(
         self,
         recipient: str,

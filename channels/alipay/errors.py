@@ -21,7 +21,7 @@ from channels.base import (
 SUCCESS = "10000"
 
 # Alipay asks callers to retry 20000 ("Service Currently Unavailable") shortly; during a login
-# storm it is how the gateway sheds load, so services treat it as throttling (DESIGN §7).
+# storm it is how the gateway sheds load, so the app answers it as throttling (README, "Overload").
 RETRY_AFTER_SECONDS = 2.0
 
 SUB_CODES: Mapping[str, type[ChannelError]] = {

@@ -1,4 +1,4 @@
-"""A local stand-in for the WeChat and Alipay HTTP APIs (DESIGN §9) for the real SDKs."""
+"""A local stand-in for the WeChat and Alipay HTTP APIs, for the real SDKs (README, "Tests")."""
 
 from channels.emulator.app import create_emulator
 from channels.emulator.config import AlipayApp, EmulatorConfig

@@ -1,4 +1,4 @@
-"""Emulated WeChat server APIs (DESIGN §9), same paths, JSON shapes and errcodes as the real ones.
+"""Emulated WeChat server APIs, same paths, JSON shapes and errcodes as the real ones.
 
 Platform endpoints: ``/sns/jscode2session``, ``/cgi-bin/token``, ``/cgi-bin/stable_token``,
 ``/wxa/business/getuserphonenumber``, ``/cgi-bin/message/subscribe/send``. Control endpoints under

@@ -16,6 +16,7 @@ from channels.base import (
     MessageReceipt,
     Platform,
     VerifiedPhone,
+    names_platform,
 )
 from channels.wechat.client import RebasedWeChatClient
 from channels.wechat.crypto import decrypt_user_data
@@ -61,6 +62,7 @@ class WechatChannel:
         return self._app_id
 
     # the LoginChannel contract ------------------------------------------------
+    @names_platform
     def exchange_code(self, code: str) -> LoginIdentity:
         """``jscode2session``: openid, unionid and session_key for a ``wx.login`` code."""
         result = self._call("jscode2session", lambda: self._client.wxa.code_to_session(code))
@@ -76,6 +78,7 @@ class WechatChannel:
             session_key,
         )
 
+    @names_platform
     def verify_phone(self, proof: Mapping[str, str], session_key: str | None) -> VerifiedPhone:
         """``{"code"}`` via ``getuserphonenumber``, or legacy ``{"encrypted_data", "iv"}``."""
         fields = frozenset(proof)
@@ -102,6 +105,7 @@ class WechatChannel:
             raise InvalidPayload('expected {"code"} or {"encrypted_data", "iv"}')
         return _phone_from(info, self._app_id)
 
+    @names_platform
     def send_message(
         self,
         recipient: str,

@@ -7,22 +7,22 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from channels.base import LoginChannel, LoginIdentity
-from miniapp_api.auth.models import Account
 from miniapp_api.auth.schemas import LoginOut
-from miniapp_api.auth.sessions import SessionStore
 from miniapp_api.db import utcnow
 from miniapp_api.residents.accounts import account_out, resident_out, self_link
+from miniapp_api.residents.models import Account
+from miniapp_api.residents.records import SESSION_KEY_PURPOSE
 from miniapp_api.security.crypto import PersonalDataCrypto
-
-SESSION_KEY_PURPOSE = "account.session_key"
+from miniapp_api.sessions import SessionStore
 
 
 def login(
     session: Session,
+    code: str,
+    *,
+    channel: LoginChannel,
     crypto: PersonalDataCrypto,
     sessions: SessionStore,
-    channel: LoginChannel,
-    code: str,
 ) -> LoginOut:
     """Trade a login code for our session. Platform errors propagate as ``ChannelError``."""
     # The platform call comes first and outside any transaction: a slow platform must not hold

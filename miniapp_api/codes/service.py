@@ -43,7 +43,7 @@ class IssuedCode:
 
 
 def current_code(
-    session: Session, codes: CodeSettings, account_id: str, resident_id: str, now: datetime
+    session: Session, account_id: str, *, resident_id: str, codes: CodeSettings, now: datetime
 ) -> IssuedCode:
     """The live code of a resident the account holds; issued on first request or after expiry.
 
@@ -69,7 +69,7 @@ def current_code(
 
 
 def reissue(
-    session: Session, codes: CodeSettings, account_id: str, resident_id: str, now: datetime
+    session: Session, account_id: str, *, resident_id: str, codes: CodeSettings, now: datetime
 ) -> IssuedCode:
     """Void the live code (if any) and issue a new one, in one transaction."""
     for attempt in range(ATTEMPTS):

@@ -5,16 +5,17 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Protocol
 
 from flask import Blueprint, Response, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
 from miniapp_api.api import TrafficClass, operation
-from miniapp_api.auth.guard import require_session
 from miniapp_api.codes import qr, service
 from miniapp_api.codes.jwks import CACHE_CONTROL, jwks_json
 from miniapp_api.codes.schemas import CodeOut, JwksOut
+from miniapp_api.sessions import require_session
 from miniapp_api.settings import CodeSettings
 from miniapp_api.wiring import wiring
 
@@ -26,7 +27,19 @@ bp = Blueprint("codes", __name__, url_prefix="/api/v1")
 NO_STORE = "private, no-store"
 CODE_ERRORS = (401, 404)
 
-UseCase = Callable[[Session, CodeSettings, str, str, datetime], service.IssuedCode]
+
+class UseCase(Protocol):
+    """``service.current_code`` or ``service.reissue``."""
+
+    def __call__(
+        self,
+        session: Session,
+        account_id: str,
+        *,
+        resident_id: str,
+        codes: CodeSettings,
+        now: datetime,
+    ) -> service.IssuedCode: ...
 
 
 @bp.get("/codes/keys")
@@ -85,7 +98,11 @@ def _issue(use_case: UseCase, resident_id: str) -> service.IssuedCode:
     caller = require_session(wire.sessions)
     with wire.db.session() as session:
         return use_case(
-            session, wire.settings.codes, caller.account_id, resident_id, datetime.now(UTC)
+            session,
+            caller.account_id,
+            resident_id=resident_id,
+            codes=wire.settings.codes,
+            now=datetime.now(UTC),
         )
 
 

@@ -11,16 +11,17 @@ from sqlalchemy.orm import Session
 
 from miniapp_api.db import as_utc
 from miniapp_api.errors import Conflict, NotFound, ValidationFailed
-from miniapp_api.lab.models import Lab, TubeResult, TubeResultAmendment
 from miniapp_api.lab.schemas import AmendIn, AmendmentOut, AmendOut
-from miniapp_api.results.fanout import FannedOut, fan_out
-from miniapp_api.sampling.models import Tube
+from miniapp_api.results.models import TubeResult, TubeResultAmendment
+from miniapp_api.results.pipeline import NOTHING, FannedOut, fan_out
+from miniapp_api.sampling.models import Lab, Tube
 from miniapp_api.settings import LabSettings
 
 
 def amend(
     session: Session,
     lab: Lab,
+    *,
     tube_no: str,
     change: AmendIn,
     settings: LabSettings,
@@ -42,7 +43,7 @@ def amend(
     if change.tested_at > now + timedelta(seconds=settings.timestamp_tolerance_seconds):
         raise ValidationFailed("tested_at is in the future.", code="tested_in_future")
     tested_at = change.tested_at.astimezone(UTC)
-    fanned = FannedOut({}, [])
+    fanned = NOTHING
     unchanged = current.result == change.result and as_utc(current.tested_at) == tested_at
     if not unchanged:
         session.add(

@@ -32,7 +32,7 @@ _KEY = re.compile(r"[\x21-\x7e]{1,128}")  # printable ASCII, no spaces
 
 
 @dataclass(frozen=True)
-class Claim:
+class KeyClaim:
     """This request owns the key: do the work, then :func:`complete` in the same transaction."""
 
     request_id: int
@@ -71,7 +71,7 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
 
 def claim(
     session: Session, lab_pk: int, key: str, request_fingerprint: str, now: datetime
-) -> Claim | StoredAnswer:
+) -> KeyClaim | StoredAnswer:
     """Claim ``key`` for this request (committed at once), or say why not.
 
     Raises 422 if the key was used for another request, 409 while the first one is running.
@@ -87,7 +87,7 @@ def claim(
                     created_at=now,
                 )
                 session.add(row)
-            return Claim(row.id)
+            return KeyClaim(row.id)
         except IntegrityError:
             pass  # the key exists: decide below, in the same transaction
         found = session.scalars(
@@ -107,10 +107,10 @@ def claim(
                 code="request_in_flight",
                 headers={"Retry-After": "2"},
             )
-        return Claim(found.id)
+        return KeyClaim(found.id)
 
 
-def complete(session: Session, owned: Claim, status: int, body: dict[str, Any]) -> None:
+def complete(session: Session, owned: KeyClaim, status: int, body: dict[str, Any]) -> None:
     """Store the answer; call inside the transaction that does the work."""
     session.execute(
         update(LabRequest)
@@ -119,7 +119,7 @@ def complete(session: Session, owned: Claim, status: int, body: dict[str, Any]) 
     )
 
 
-def release(session: Session, owned: Claim) -> None:
+def release(session: Session, owned: KeyClaim) -> None:
     """Give the key back after a failure, so the same request can be retried."""
     if session.in_transaction():
         session.rollback()

@@ -1,13 +1,13 @@
 """Lab use cases: upload a batch of tube results, amend a final result.
 
 Both run in one transaction that stores the tube results, the person results, the outbox rows
-and the idempotent answer together; the Redis read model is updated after the commit (the
-database is the system of record; ``miniapp readmodel rebuild`` repairs a missed update).
+(the result pipeline, ``results/pipeline.py``) and the idempotent answer together; the Redis
+read model is updated after the commit (the database is the system of record;
+``miniapp readmodel rebuild`` repairs a missed update).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,13 +20,11 @@ from miniapp_api.errors import ApiError
 from miniapp_api.lab import idempotency
 from miniapp_api.lab.amend import amend
 from miniapp_api.lab.ingest import ingest
-from miniapp_api.lab.models import Lab
 from miniapp_api.lab.schemas import AmendIn, ResultBatchIn
-from miniapp_api.redis_client import REDIS_ERRORS
-from miniapp_api.results.readmodel import ResultEntry, ResultReadModel
+from miniapp_api.readmodel import ResultReadModel
+from miniapp_api.results import pipeline
+from miniapp_api.sampling.models import Lab
 from miniapp_api.settings import LabSettings
-
-log = logging.getLogger(__name__)
 
 
 class BatchTooLarge(ApiError):
@@ -50,11 +48,12 @@ class IdempotentRequest:
 
 def upload_results(
     session: Session,
-    readmodel: ResultReadModel,
-    settings: LabSettings,
     lab: Lab,
+    *,
     batch: ResultBatchIn,
     request: IdempotentRequest,
+    readmodel: ResultReadModel,
+    settings: LabSettings,
     now: datetime,
 ) -> Answer:
     """Store a batch of tube results; each item gets its own status (``ItemOut``)."""
@@ -67,21 +66,22 @@ def upload_results(
         if isinstance(owned, idempotency.StoredAnswer):
             return Answer(owned.status, owned.body, replayed=True)
         with session.begin():
-            body, fanned = ingest(session, lab, batch.results, settings, now)
+            body, fanned = ingest(session, lab, items=batch.results, settings=settings, now=now)
             if owned is not None:
                 idempotency.complete(session, owned, 200, body)
-    _publish(readmodel, fanned.entries)
+    pipeline.publish(readmodel, fanned)
     return Answer(200, body)
 
 
 def amend_result(
     session: Session,
-    readmodel: ResultReadModel,
-    settings: LabSettings,
     lab: Lab,
+    *,
     tube_no: str,
     change: AmendIn,
     request: IdempotentRequest,
+    readmodel: ResultReadModel,
+    settings: LabSettings,
     now: datetime,
 ) -> Answer:
     """Correct a final result, keeping the replaced one in the history; notifies again."""
@@ -89,17 +89,19 @@ def amend_result(
         if isinstance(owned, idempotency.StoredAnswer):
             return Answer(owned.status, owned.body, replayed=True)
         with session.begin():
-            body, fanned = amend(session, lab, tube_no, change, settings, now)
+            body, fanned = amend(
+                session, lab, tube_no=tube_no, change=change, settings=settings, now=now
+            )
             if owned is not None:
                 idempotency.complete(session, owned, 200, body)
-    _publish(readmodel, fanned.entries)
+    pipeline.publish(readmodel, fanned)
     return Answer(200, body)
 
 
 @contextmanager
 def _idempotent(
     session: Session, lab: Lab, request: IdempotentRequest, now: datetime
-) -> Iterator[idempotency.Claim | idempotency.StoredAnswer | None]:
+) -> Iterator[idempotency.KeyClaim | idempotency.StoredAnswer | None]:
     """Claim the key (if any) for the block; release it if the block fails."""
     if request.key is None:
         yield None
@@ -108,20 +110,6 @@ def _idempotent(
     try:
         yield owned
     except BaseException:
-        if isinstance(owned, idempotency.Claim):
+        if isinstance(owned, idempotency.KeyClaim):
             idempotency.release(session, owned)
         raise
-
-
-def _publish(readmodel: ResultReadModel, entries: list[tuple[str, ResultEntry]]) -> None:
-    """Update the read model after the commit; a failure leaves the results safe in the
-    database and is repaired by ``miniapp readmodel rebuild``."""
-    if not entries:
-        return
-    try:
-        readmodel.record(entries)
-    except REDIS_ERRORS:
-        log.error(
-            "results read model update failed for %d entries; run `miniapp readmodel rebuild`",
-            len(entries),
-        )

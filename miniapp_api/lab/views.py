@@ -10,15 +10,14 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from miniapp_api.api import TrafficClass, operation, parse_body
-from miniapp_api.lab import auth, idempotency, service
-from miniapp_api.lab.models import Lab
+from miniapp_api.lab import idempotency, service, signing
 from miniapp_api.lab.schemas import AmendIn, AmendOut, BatchOut, ResultBatchIn
-from miniapp_api.results.readmodel import ResultReadModel
+from miniapp_api.sampling.models import Lab
 from miniapp_api.wiring import Wiring, wiring
 
 bp = Blueprint("lab", __name__, url_prefix="/api/v1/lab")
 
-# Labs sign with HMAC (see miniapp_api/lab/auth.py), not with a Bearer session.
+# Labs sign with HMAC (see miniapp_api/lab/signing.py), not with a Bearer session.
 _ERRORS = (400, 401, 409, 415, 503)
 # Body limits, checked before reading: an item is ~100 bytes of JSON.
 _ITEM_BYTES = 512
@@ -42,12 +41,12 @@ def post_results() -> ResponseReturnValue:
         batch = parse_body(ResultBatchIn)
         answer = service.upload_results(
             session,
-            ResultReadModel(wire.redis),
-            wire.settings.lab,
             lab,
-            batch,
-            _idempotent_request(required=True),
-            now,
+            batch=batch,
+            request=_idempotent_request(required=True),
+            readmodel=wire.readmodel,
+            settings=wire.settings.lab,
+            now=now,
         )
     return _respond(answer)
 
@@ -69,13 +68,13 @@ def post_amend(tube_no: str) -> ResponseReturnValue:
         change = parse_body(AmendIn)
         answer = service.amend_result(
             session,
-            ResultReadModel(wire.redis),
-            wire.settings.lab,
             lab,
-            tube_no,
-            change,
-            _idempotent_request(required=False),
-            now,
+            tube_no=tube_no,
+            change=change,
+            request=_idempotent_request(required=False),
+            readmodel=wire.readmodel,
+            settings=wire.settings.lab,
+            now=now,
         )
     return _respond(answer)
 
@@ -89,7 +88,7 @@ def _signed_lab(session: Session, wire: Wiring, now: datetime, max_bytes: int) -
         raise service.BatchTooLarge(
             "The body is too large; split the batch.", detail={"max_bytes": max_bytes}
         ) from None
-    signed = auth.SignedRequest(
+    signed = signing.SignedRequest(
         method=request.method,
         path=request.path,
         body=body,
@@ -98,7 +97,9 @@ def _signed_lab(session: Session, wire: Wiring, now: datetime, max_bytes: int) -
         nonce=request.headers.get("X-Nonce", ""),
         signature=request.headers.get("X-Signature", ""),
     )
-    return auth.authenticate(session, wire.redis, wire.crypto, wire.settings.lab, signed, now)
+    return signing.authenticate(
+        session, signed, client=wire.redis, crypto=wire.crypto, settings=wire.settings.lab, now=now
+    )
 
 
 def _idempotent_request(*, required: bool) -> service.IdempotentRequest:

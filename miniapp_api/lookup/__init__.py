@@ -1,1 +1,1 @@
-"""The H5 lookup (DESIGN §7): results by registration code and ID ending, no platform needed."""
+"""The H5 lookup (README, "Overload"): results by code and ID ending, no platform needed."""

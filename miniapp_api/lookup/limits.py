@@ -1,4 +1,4 @@
-"""Hard limits of the H5 lookup: per registration code and per client address (DESIGN §7).
+"""Hard limits of the H5 lookup: per registration code and per client address.
 
 These are not the admission quotas (which protect capacity and are tuned at run time): they
 bound guessing. Every attempt is charged, answered or not, before the code is looked up, so the
@@ -69,9 +69,9 @@ def address_key(address: str) -> str:
 
 def charge(
     client: redis.Redis,
+    *,
     code_id: str | None,
     address: str,
-    *,
     per_code: Rate = PER_CODE,
     per_address: Rate = PER_ADDRESS,
 ) -> Refusal | None:

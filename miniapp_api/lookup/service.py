@@ -30,6 +30,7 @@ from miniapp_api.errors import ApiError, NotFound
 from miniapp_api.lookup import limits
 from miniapp_api.lookup.schemas import LookupIn, LookupOut
 from miniapp_api.overload.rejection import Rejected, Rejection
+from miniapp_api.readmodel import ResultReadModel
 from miniapp_api.residents.models import Resident
 from miniapp_api.residents.records import ID_PURPOSE
 from miniapp_api.results.service import read_results, result_out
@@ -70,12 +71,14 @@ class Person:
 
 def look_up(
     session: Session,
+    attempt: LookupIn,
+    *,
+    address: str,
     client: redis.Redis,
+    readmodel: ResultReadModel,
     crypto: PersonalDataCrypto,
     codes: CodeSettings,
     results: ResultSettings,
-    attempt: LookupIn,
-    address: str,
     now: datetime,
 ) -> LookupOut:
     """The results of the person the code belongs to, if the ID ending matches.
@@ -92,7 +95,7 @@ def look_up(
         expired = True
     except InvalidCodeToken:
         pass  # answered like an unknown code, after the attempt is counted
-    refusal = limits.charge(client, claims.code_id if claims else None, address)
+    refusal = limits.charge(client, code_id=claims.code_id if claims else None, address=address)
     if refusal is not None:
         extra = {"limit": refusal.limit}
         raise Rejected(Rejection(429, "user_quota", refusal.retry_after, extra))
@@ -104,7 +107,7 @@ def look_up(
     person = _matching_person(session, crypto, claims, attempt.id_last4)
     if person is None:
         raise NotFound(NO_MATCH)
-    return _results_of(client, results, person, now)
+    return _results_of(readmodel, results, person, now)
 
 
 def _matching_person(
@@ -126,9 +129,9 @@ def _matching_person(
 
 
 def _results_of(
-    client: redis.Redis, settings: ResultSettings, person: Person, now: datetime
+    readmodel: ResultReadModel, settings: ResultSettings, person: Person, now: datetime
 ) -> LookupOut:
-    entries = read_results(client, [person.public_id]).get(person.public_id, [])
+    entries = read_results(readmodel, [person.public_id]).get(person.public_id, [])
     overdue_after = timedelta(hours=settings.overdue_hours)
     shown = [result_out(e, now, overdue_after) for e in entries[: HISTORY_LIMIT + 1]]
     return LookupOut(

@@ -63,13 +63,14 @@ def post_lookup() -> ResponseReturnValue:
     with wire.db.session() as session:
         found = service.look_up(
             session,
-            wire.redis,
-            wire.crypto,
-            wire.settings.codes,
-            wire.settings.results,
             attempt,
-            request.remote_addr or "",
-            datetime.now(UTC),
+            address=request.remote_addr or "",
+            client=wire.redis,
+            readmodel=wire.readmodel,
+            crypto=wire.crypto,
+            codes=wire.settings.codes,
+            results=wire.settings.results,
+            now=datetime.now(UTC),
         )
     return found.model_dump(mode="json"), 200, {"Cache-Control": "no-store"}
 

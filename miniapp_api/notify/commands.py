@@ -8,12 +8,11 @@ import threading
 from types import FrameType
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from miniapp_api.db import utcnow
-from miniapp_api.notify.worker import run_forever, run_once
-from miniapp_api.wiring import EXTENSION_KEY, Wiring
+from miniapp_api.notify.worker import PushWorker
+from miniapp_api.wiring import wiring
 
 
 @click.command("worker")
@@ -25,10 +24,10 @@ def worker(once: bool) -> None:
     Runs until SIGTERM or Ctrl-C; the row being sent is finished first, and rows claimed but
     not started are handed back. Several workers may run side by side.
     """
-    wire = current_app.extensions[EXTENSION_KEY]
-    assert isinstance(wire, Wiring)
+    wire = wiring()
+    push = PushWorker(wire.db, wire.channels, wire.settings.notify)
     if once:
-        stats = run_once(wire.db, wire.channels, wire.settings.notify, utcnow())
+        stats = push.run_once(utcnow())
         click.echo(json.dumps(stats.as_dict(), sort_keys=True))
         return
     stop = threading.Event()
@@ -38,4 +37,4 @@ def worker(once: bool) -> None:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    run_forever(wire.db, wire.channels, wire.settings.notify, stop)
+    push.run_forever(stop)

@@ -23,13 +23,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from miniapp_api.auth.models import Account
 from miniapp_api.db import as_utc
-from miniapp_api.lab.models import TubeResult, TubeResultAmendment
-from miniapp_api.notify.models import OutboxMessage
-from miniapp_api.residents.models import Resident
-from miniapp_api.results.fanout import person_state_of
-from miniapp_api.results.models import PersonResult
+from miniapp_api.residents.models import Account, Resident
+from miniapp_api.results.models import (
+    OutboxMessage,
+    PersonResult,
+    TubeResult,
+    TubeResultAmendment,
+)
+from miniapp_api.results.states import person_state_of
 from miniapp_api.sampling.models import Sampling, ScreeningRound, Site, Tube
 
 

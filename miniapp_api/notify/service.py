@@ -12,11 +12,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import case, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from channels.base import Platform
+from miniapp_api.dialects import insert_for
 from miniapp_api.notify.models import Subscription
 from miniapp_api.notify.schemas import SubscriptionOut, SubscriptionsOut
 from miniapp_api.residents.accounts import load_account
@@ -39,6 +39,7 @@ def template_ids(settings: NotifySettings) -> dict[Platform, str]:
 def record_acceptances(
     session: Session,
     account_id: str,
+    *,
     accepted: Sequence[str],
     templates: Mapping[Platform, str],
     now: datetime,
@@ -75,19 +76,14 @@ def _add_one(session: Session, account_id: int, template_id: str, now: datetime)
         "updated_at": now,
     }
     keys = [Subscription.account_id, Subscription.template_id]
-    # The same ON CONFLICT clause in both dialects, but each has its own insert construct.
-    if session.get_bind().dialect.name == "postgresql":
-        pg = postgresql.insert(Subscription).values(**values, updated_at=now)
-        session.execute(pg.on_conflict_do_update(index_elements=keys, set_=bumped))
-    else:
-        lite = sqlite.insert(Subscription).values(**values, updated_at=now)
-        session.execute(lite.on_conflict_do_update(index_elements=keys, set_=bumped))
+    upsert = insert_for(session, Subscription).values(**values, updated_at=now)
+    session.execute(upsert.on_conflict_do_update(index_elements=keys, set_=bumped))
 
 
 # --- used by the worker, inside its own short transactions -----------------------------------
 
 
-def spend_one(session: Session, account_id: int, template_id: str, now: datetime) -> bool:
+def spend_one(session: Session, account_id: int, *, template_id: str, now: datetime) -> bool:
     """Take one acceptance; False when none is left (nothing changes then)."""
     result = session.execute(
         update(Subscription)
@@ -101,7 +97,7 @@ def spend_one(session: Session, account_id: int, template_id: str, now: datetime
     return _rowcount(result) == 1
 
 
-def give_back(session: Session, account_id: int, template_id: str, now: datetime) -> None:
+def give_back(session: Session, account_id: int, *, template_id: str, now: datetime) -> None:
     """Return an acceptance that was taken for a message the platform certainly did not send."""
     session.execute(
         update(Subscription)
@@ -110,7 +106,7 @@ def give_back(session: Session, account_id: int, template_id: str, now: datetime
     )
 
 
-def forget(session: Session, account_id: int, template_id: str, now: datetime) -> None:
+def forget(session: Session, account_id: int, *, template_id: str, now: datetime) -> None:
     """The platform says no acceptance is left (WeChat 43101): believe it."""
     session.execute(
         update(Subscription)

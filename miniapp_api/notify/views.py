@@ -6,10 +6,10 @@ from flask import Blueprint
 from flask.typing import ResponseReturnValue
 
 from miniapp_api.api import TrafficClass, operation, parse_body
-from miniapp_api.auth.guard import require_session
 from miniapp_api.db import utcnow
 from miniapp_api.notify import service
 from miniapp_api.notify.schemas import SubscriptionsIn, SubscriptionsOut
+from miniapp_api.sessions import require_session
 from miniapp_api.wiring import wiring
 
 bp = Blueprint("notify", __name__, url_prefix="/api/v1/me")
@@ -31,8 +31,8 @@ def post_subscriptions() -> ResponseReturnValue:
         out = service.record_acceptances(
             session,
             caller.account_id,
-            report.accepted,
-            service.template_ids(wire.settings.notify),
-            utcnow(),
+            accepted=report.accepted,
+            templates=service.template_ids(wire.settings.notify),
+            now=utcnow(),
         )
     return out.model_dump(mode="json")

@@ -63,12 +63,9 @@ from channels.base import (
 from miniapp_api.db import Database, utcnow
 from miniapp_api.notify import service
 from miniapp_api.notify.messages import build_message
-from miniapp_api.notify.models import OutboxMessage
 from miniapp_api.notify.payloads import payloads
-from miniapp_api.notify.retry import (
-    Status,
-    decide,
-)
+from miniapp_api.notify.retry import Status, decide
+from miniapp_api.results.models import OutboxMessage
 from miniapp_api.settings import NotifySettings
 
 log = logging.getLogger(__name__)
@@ -129,92 +126,89 @@ class LostClaim(Exception):
     """The row is no longer ours: another worker claimed it, or it was reaped."""
 
 
-def run_once(
-    db: Database,
-    channels: Mapping[Platform, LoginChannel],
-    settings: NotifySettings,
-    now: datetime,
-    *,
-    lease: timedelta = DEFAULT_LEASE,
-    stop: threading.Event | None = None,
-) -> Stats:
-    """Claim one batch of due rows and send each; ``now`` is the batch's time."""
-    began = time.monotonic()
+@dataclass(frozen=True)
+class PushWorker:
+    """Sends due outbox rows through the channels; several may run side by side."""
 
-    def clock() -> datetime:  # ``now`` plus the time the batch has taken so far
-        return now + timedelta(seconds=time.monotonic() - began)
+    db: Database
+    channels: Mapping[Platform, LoginChannel]
+    settings: NotifySettings
+    lease: timedelta = DEFAULT_LEASE
 
-    stats = Stats()
-    claims, stats.reaped = claim_batch(db, now, lease=lease, batch_size=settings.batch_size)
-    stats.claimed = len(claims)
-    templates = service.template_ids(settings)
-    for index, claim in enumerate(claims):
-        if stop is not None and stop.is_set():
-            release(db, claims[index:])
-            break
-        stats.count(process(db, channels, templates, settings, claim, clock, lease))
-    return stats
+    def run_once(self, now: datetime, *, stop: threading.Event | None = None) -> Stats:
+        """Claim one batch of due rows and send each; ``now`` is the batch's time."""
+        began = time.monotonic()
 
+        def clock() -> datetime:  # ``now`` plus the time the batch has taken so far
+            return now + timedelta(seconds=time.monotonic() - began)
 
-def run_forever(
-    db: Database,
-    channels: Mapping[Platform, LoginChannel],
-    settings: NotifySettings,
-    stop: threading.Event,
-    *,
-    clock: Clock = utcnow,
-    lease: timedelta = DEFAULT_LEASE,
-    idle_seconds: float = IDLE_SECONDS,
-) -> None:
-    """Run batches until ``stop`` is set; pause briefly whenever a batch was not full."""
-    log.info("outbox worker started", extra={"batch_size": settings.batch_size})
-    while not stop.is_set():
+        stats = Stats()
+        claims, stats.reaped = claim_batch(
+            self.db, now, lease=self.lease, batch_size=self.settings.batch_size
+        )
+        stats.claimed = len(claims)
+        templates = service.template_ids(self.settings)
+        for index, claim in enumerate(claims):
+            if stop is not None and stop.is_set():
+                release(self.db, claims[index:])
+                break
+            stats.count(self.process(claim, templates=templates, clock=clock))
+        return stats
+
+    def run_forever(
+        self,
+        stop: threading.Event,
+        *,
+        clock: Clock = utcnow,
+        idle_seconds: float = IDLE_SECONDS,
+    ) -> None:
+        """Run batches until ``stop`` is set; pause briefly whenever a batch was not full."""
+        batch_size = self.settings.batch_size
+        log.info("outbox worker started", extra={"batch_size": batch_size})
+        while not stop.is_set():
+            try:
+                stats: Stats | None = self.run_once(clock(), stop=stop)
+            except Exception as exc:  # the database is down, or a bug: keep going, slowly
+                # Only the type: a driver's message can quote statement parameters.
+                log.error("outbox worker: batch failed (%s); retrying", type(exc).__name__)
+                stats = None
+            if stats is None or stats.claimed < batch_size:
+                stop.wait(idle_seconds * (1 + random.random() / 2))
+        log.info("outbox worker stopped")
+
+    def process(
+        self, claim: Claim, *, templates: Mapping[Platform, str], clock: Clock
+    ) -> Status | None:
+        """Send one claimed row: begin, call, settle. Its new status; None if the claim was
+        lost."""
+        db, lease = self.db, self.lease
+        platform = next((p for p in Platform if p.value == claim.platform), None)
+        channel = self.channels.get(platform) if platform else None
+        template_id = templates.get(platform) if platform else None
         try:
-            stats = run_once(db, channels, settings, clock(), lease=lease, stop=stop)
-        except Exception as exc:  # the database is down, or a bug: keep going, slowly
-            # Only the type: a driver's message can quote statement parameters.
-            log.error("outbox worker: batch failed (%s); retrying", type(exc).__name__)
-            stats = None
-        if stats is None or stats.claimed < settings.batch_size:
-            stop.wait(idle_seconds * (1 + random.random() / 2))
-    log.info("outbox worker stopped")
-
-
-def process(
-    db: Database,
-    channels: Mapping[Platform, LoginChannel],
-    templates: Mapping[Platform, str],
-    settings: NotifySettings,
-    claim: Claim,
-    clock: Clock,
-    lease: timedelta,
-) -> Status | None:
-    """Send one claimed row: begin, call, settle. Its new status; None if the claim was lost."""
-    platform = next((p for p in Platform if p.value == claim.platform), None)
-    channel = channels.get(platform) if platform else None
-    template_id = templates.get(platform) if platform else None
-    try:
-        if "state" not in claim.payload or not claim.recipient:  # deleted since it was queued
-            return _fail_unsent(db, claim, "the result or the account is gone")
-        if platform is None or channel is None or template_id is None:
-            return _fail_unsent(db, claim, f"push to {claim.platform} is not configured here")
-        message = build_message(platform, template_id, claim.payload, claim.created_at)
-        attempt = begin_delivery(db, claim, template_id, clock(), lease)
-        if attempt is None:
-            _log(claim.outbox_id, Status.NO_SUBSCRIPTION)
-            return Status.NO_SUBSCRIPTION
-        receipt: MessageReceipt | None = None
-        error: Exception | None = None
-        try:  # outside any transaction
-            receipt = channel.send_message(
-                claim.recipient, message.template_id, message.data, message.page
+            if "state" not in claim.payload or not claim.recipient:  # deleted since queued
+                return _fail_unsent(db, claim, "the result or the account is gone")
+            if platform is None or channel is None or template_id is None:
+                return _fail_unsent(db, claim, f"push to {claim.platform} is not configured here")
+            message = build_message(platform, template_id, claim.payload, claim.created_at)
+            attempt = begin_delivery(db, claim, template_id=template_id, now=clock(), lease=lease)
+            if attempt is None:
+                _log(claim.outbox_id, Status.NO_SUBSCRIPTION)
+                return Status.NO_SUBSCRIPTION
+            receipt: MessageReceipt | None = None
+            error: Exception | None = None
+            try:  # outside any transaction
+                receipt = channel.send_message(
+                    claim.recipient, message.template_id, message.data, message.page
+                )
+            except Exception as exc:  # an unexpected one (an adapter bug): "delivery unknown"
+                error = exc
+            return settle(
+                db, attempt, receipt=receipt, error=error, settings=self.settings, now=clock()
             )
-        except Exception as exc:  # an unexpected one (an adapter bug) is "delivery unknown"
-            error = exc
-        return settle(db, attempt, receipt, error, settings, clock())
-    except LostClaim:
-        _log(claim.outbox_id, None, "no longer ours: leased again or reaped")
-        return None
+        except LostClaim:
+            _log(claim.outbox_id, None, "no longer ours: leased again or reaped")
+            return None
 
 
 # --- the steps, public so that tests can stop a "worker" between any two ----------------------
@@ -269,7 +263,7 @@ def claim_batch(
 
 
 def begin_delivery(
-    db: Database, claim: Claim, template_id: str, now: datetime, lease: timedelta
+    db: Database, claim: Claim, *, template_id: str, now: datetime, lease: timedelta
 ) -> Attempt | None:
     """Spend one acceptance and mark the row ``sending``, committed before any platform call.
 
@@ -277,7 +271,7 @@ def begin_delivery(
     :class:`LostClaim`, changing nothing, when the row is no longer ours.
     """
     with db.session() as session, session.begin():
-        if service.spend_one(session, claim.account_id, template_id, now):
+        if service.spend_one(session, claim.account_id, template_id=template_id, now=now):
             # claimed_until becomes the call's deadline: past it the row is reaped, not resent.
             number = _update(
                 session,
@@ -294,6 +288,7 @@ def begin_delivery(
 def settle(
     db: Database,
     attempt: Attempt,
+    *,
     receipt: MessageReceipt | None,
     error: BaseException | None,
     settings: NotifySettings,
@@ -317,9 +312,9 @@ def settle(
     )
     with db.session() as session, session.begin():
         if decision.acceptance == "given_back":
-            service.give_back(session, claim.account_id, attempt.template_id, now)
+            service.give_back(session, claim.account_id, template_id=attempt.template_id, now=now)
         elif decision.acceptance == "forgotten":
-            service.forget(session, claim.account_id, attempt.template_id, now)
+            service.forget(session, claim.account_id, template_id=attempt.template_id, now=now)
         _update(session, owned, **values)
     code = getattr(error, "platform_code", None)
     _log(claim.outbox_id, decision.status, attempts=attempt.number, platform_code=code)

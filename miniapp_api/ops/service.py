@@ -1,4 +1,4 @@
-"""Run-time controls use cases: show them, change them (DESIGN §7, degraded modes)."""
+"""Run-time controls use cases: show them, change them (README, "Overload": run-time controls)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def current_controls(client: redis.Redis, settings: OverloadSettings) -> Control
 
 
 def change_controls(
-    client: redis.Redis, settings: OverloadSettings, change: ControlsIn, operator: str
+    client: redis.Redis, change: ControlsIn, *, operator: str, settings: OverloadSettings
 ) -> ControlsOut:
     """Save a new version; 409 if ``change.version`` is given and no longer current."""
     try:

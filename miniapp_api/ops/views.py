@@ -81,7 +81,9 @@ def put_limits() -> ResponseReturnValue:
     operator = require_operator()
     change = parse_body(ControlsIn)
     wire = wiring()
-    saved = service.change_controls(wire.redis, wire.settings.overload, change, operator)
+    saved = service.change_controls(
+        wire.redis, change, operator=operator, settings=wire.settings.overload
+    )
     return saved.model_dump(mode="json")
 
 

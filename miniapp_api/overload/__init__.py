@@ -1,15 +1,13 @@
-"""Overload protection (DESIGN §7): admission control, rejections that help, degraded modes.
+"""What every layer needs to say "not now" (README, "Overload"): the shared vocabulary of
+overload, below the features that raise it and the gate that decides it.
 
-- :mod:`.routes`: traffic class and channel of a request (read from ``@operation``);
+- :mod:`.rejection`: the 429/503 contract with its alternatives; :class:`~.rejection.Rejected`
+  is what a service raises to refuse with it; the caller's channel;
+- :mod:`.renderer`: the contract as this deployment answers it (one per app);
+- :mod:`.controls`: run-time limits and modes shared through Redis, a worker's local copy;
 - :mod:`.gcra`: the O(1) rate-limit script (Redis, one key, cluster-safe);
-- :mod:`.adaptive`: the per-worker in-flight limit learned from latency;
-- :mod:`.admission`: the gate that combines them (one Redis pipeline per request);
-- :mod:`.middleware`: the gate in front of Flask, answering refusals without Flask;
-- :mod:`.rejection`: the 429/503 contract with its alternatives;
-- :mod:`.responses`: the same contract for platform throttling and Redis failures in views;
-- :mod:`.controls`: run-time limits and modes shared through Redis;
-- :mod:`.metrics`: Prometheus counters;
-- :mod:`.install`: wiring it into the app.
+- :mod:`.waiting_room`: queue tickets for profile writes;
+- :mod:`.metrics`: Prometheus counters.
 
-Nothing is imported here, so that low-level modules (``errors``) can use ``.rejection``.
+The gate that applies them to every request is :mod:`miniapp_api.admission`.
 """

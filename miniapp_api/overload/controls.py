@@ -54,7 +54,7 @@ class Limits(BaseModel):
 
 
 class Modes(BaseModel):
-    """Degraded modes an operator can switch on (DESIGN §7)."""
+    """Degraded modes an operator can switch on (README, "Overload": run-time controls)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

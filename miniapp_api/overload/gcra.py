@@ -9,7 +9,7 @@ Traffic classes share a bucket through ``share``: a class may only use that frac
 burst allowance beyond the first request. Critical traffic (share 1.0) can fill the bucket to
 the top; sheddable traffic (e.g. 0.5) is refused as soon as the bucket is half full. Under
 overload the bucket sits near the top, so lower classes are refused first and critical
-traffic keeps the whole rate: the reserved share of DESIGN §7, with no extra keys.
+traffic keeps the whole rate: the reserved share of critical traffic, with no extra keys.
 
 The script reads the clock with ``TIME`` on the Redis server, so every worker agrees on "now".
 It touches one key, so it runs unchanged on Redis Cluster.

@@ -1,4 +1,4 @@
-"""The rejection contract (DESIGN §7): fast, small, and useful.
+"""The rejection contract (README, "Overload"): fast, small, and useful.
 
 ``429`` means "your quota", ``503`` means "the system is shedding". Either way the resident gets
 a jittered ``Retry-After`` and, in the common error shape, what works *right now*:
@@ -22,6 +22,7 @@ from functools import lru_cache
 from typing import Any
 
 PLATFORM_NAMES = {"wechat": "WeChat", "alipay": "Alipay"}
+KNOWN_CHANNELS = frozenset({"wechat", "alipay", "h5"})
 
 SAVED_CODE = {
     "kind": "saved_code",
@@ -84,7 +85,7 @@ class Rejection:
 
 
 class Rejected(Exception):
-    """Raised by a service to refuse with this contract (``overload.responses`` renders it)."""
+    """Raised by a service to refuse with this contract (``miniapp_api.errors`` renders it)."""
 
     def __init__(self, rejection: Rejection) -> None:
         super().__init__(rejection.reason)
@@ -165,3 +166,27 @@ def _alternatives_json(
     lookup_url: str,
 ) -> str:
     return json.dumps(alternatives(channel, platforms, dict(platform_status), lookup_url))
+
+
+def channel_of(environ: Mapping[str, Any]) -> str:
+    """``wechat``, ``alipay``, ``h5`` or ``other``: declared by our client, else inferred.
+
+    The channel picks the alternatives (the other platform, not the caller's own) and labels
+    the admission counters.
+    """
+    declared = str(environ.get("HTTP_X_CLIENT_CHANNEL", "")).lower()
+    if declared in KNOWN_CHANNELS:
+        return declared
+    path = str(environ.get("PATH_INFO", ""))
+    if path.startswith("/api/v1/auth/wechat"):
+        return "wechat"
+    if path.startswith("/api/v1/auth/alipay"):
+        return "alipay"
+    if path in ("/lookup", "/api/v1/lookup"):
+        return "h5"
+    referer = str(environ.get("HTTP_REFERER", ""))
+    if "servicewechat.com" in referer:  # WeChat mini-programs send this referer
+        return "wechat"
+    if "alipay" in referer:  # Alipay's are on *.hybrid.alipay-eco.com
+        return "alipay"
+    return "other"

@@ -1,4 +1,4 @@
-"""The waiting room for profile writes (DESIGN §7): a queue ticket with an estimated wait.
+"""The waiting room for profile writes (README, "Overload"): a queue ticket with an estimated wait.
 
 When an operator sets ``modes.waiting_room_rate`` (writes per second), a profile write without
 a ticket is not served but handed a place: slots are given out in order, ``1 / rate`` apart,
@@ -27,18 +27,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 import redis
-from flask import Response, current_app, request
 
-from miniapp_api.api import TrafficClass
 from miniapp_api.overload import metrics
-from miniapp_api.overload.controls import Modes
-from miniapp_api.overload.middleware import gate_of
-from miniapp_api.overload.rejection import Rejection
-from miniapp_api.overload.responses import rejection_response
-from miniapp_api.overload.routes import channel_of
-from miniapp_api.wiring import wiring
+from miniapp_api.overload.rejection import Rejected, Rejection
 
 TICKET_HEADER = "X-Queue-Ticket"
+WRITES_CLASS = "normal"  # the traffic class of the writes that queue (profile, family)
 QUEUE_KEY = "overload:{waiting}:last"  # one key, one slot: the queue's order is global
 GRACE_SECONDS = 300.0  # a ticket whose slot has come stays usable this long
 _MAX_TICKET_CHARS = 128
@@ -71,7 +65,7 @@ def ticket_key(secret: bytes) -> bytes:
 
 
 class WaitingRoom:
-    """Hands out places and checks tickets; one per request is fine (no state of its own)."""
+    """Hands out places and checks tickets; one per app (no state of its own but the key)."""
 
     def __init__(
         self, client: redis.Redis, key: bytes, clock: Callable[[], float] = time.time
@@ -79,6 +73,28 @@ class WaitingRoom:
         self._redis = client
         self._key = key
         self._clock = clock
+
+    def admit(self, account_id: str, *, rate: float, ticket: str | None, channel: str) -> None:
+        """Call at the top of a profile write, after the session: returns when the write may
+        go ahead, else raises :class:`Rejected`, the 503 with the caller's place in the queue.
+
+        ``rate`` is the operators' ``modes.waiting_room_rate`` (writes per second, 0 = open);
+        ``channel`` labels the counter.
+        """
+        queued = self.enter(account_id, ticket, rate)
+        if queued is None:
+            return
+        metrics.count(WRITES_CLASS, channel, "queued", queued.status)
+        extra = {
+            "ticket": queued.ticket,
+            "ticket_status": queued.status,
+            "position": queued.position,
+            "estimated_wait": _whole(queued.wait_seconds, 0),
+        }
+        # Whole seconds, rounded up: the jitter of the contract only ever adds to it, so a
+        # client honouring Retry-After never comes back before its slot.
+        wait = _whole(queued.wait_seconds, 1)
+        raise Rejected(Rejection(503, "waiting_room", wait, extra))
 
     def enter(self, account_id: str, ticket: str | None, rate: float) -> Queued | None:
         """``None`` when the write may go ahead now, else its place in the queue."""
@@ -131,35 +147,3 @@ class WaitingRoom:
 def _whole(amount: float, at_least: int) -> int:
     """Rounded up, but not for the last microsecond of float noise (1.0000004 slots is 1)."""
     return max(at_least, math.ceil(amount - 1e-3))
-
-
-# --- in a view --------------------------------------------------------------------------------
-
-
-def current_modes() -> Modes:
-    """The modes as this worker's gate last read them (at most half a second old)."""
-    gate = gate_of(current_app)
-    return gate.controls.current.modes if gate is not None else Modes()
-
-
-def wait_your_turn(account_id: str) -> Response | None:
-    """Call at the top of a profile write, after the session: ``None`` to go ahead, else the
-    503 with the caller's place in the queue."""
-    rate = current_modes().waiting_room_rate
-    if rate <= 0:
-        return None
-    wire = wiring()
-    room = WaitingRoom(wire.redis, ticket_key(wire.settings.index_key))
-    queued = room.enter(account_id, request.headers.get(TICKET_HEADER), rate)
-    if queued is None:
-        return None
-    metrics.count(TrafficClass.NORMAL.value, channel_of(request.environ), "queued", queued.status)
-    extra = {
-        "ticket": queued.ticket,
-        "ticket_status": queued.status,
-        "position": queued.position,
-        "estimated_wait": _whole(queued.wait_seconds, 0),
-    }
-    # Whole seconds, rounded up: the jitter of the contract only ever adds to it, so a client
-    # honouring Retry-After never comes back before its slot.
-    return rejection_response(Rejection(503, "waiting_room", _whole(queued.wait_seconds, 1), extra))

@@ -5,9 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from miniapp_api.auth.models import Account
 from miniapp_api.errors import NotFound, Unauthorized
-from miniapp_api.residents.models import AccountResident, Relation, Resident
+from miniapp_api.residents.models import Account, AccountResident, Relation, Resident
 from miniapp_api.residents.schemas import AccountOut, ResidentOut
 
 

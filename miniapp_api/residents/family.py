@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session
 from miniapp_api.errors import Conflict, NotFound, ValidationFailed
 from miniapp_api.residents import records
 from miniapp_api.residents.accounts import count_links, links_of, load_account, resident_out
+from miniapp_api.residents.holdings import forget_links
 from miniapp_api.residents.identity import age_on
 from miniapp_api.residents.models import AccountResident, Consent, Relation
 from miniapp_api.residents.schemas import DependentIn, ResidentOut
 from miniapp_api.residents.service import parse_document
-from miniapp_api.results.service import forget_links
 from miniapp_api.security.crypto import PersonalDataCrypto
 from miniapp_api.settings import ResidentSettings
 
@@ -23,11 +23,12 @@ GUARDIAN_CONSENT_VERSION = "2022-04"
 
 def add_dependent(
     session: Session,
+    account_id: str,
+    *,
+    person: DependentIn,
     crypto: PersonalDataCrypto,
     client: redis.Redis,
     rules: ResidentSettings,
-    account_id: str,
-    person: DependentIn,
     today: date,
 ) -> ResidentOut:
     """Add a family member. A person who has their own login cannot be added by someone else."""
@@ -91,7 +92,7 @@ def add_dependent(
 
 
 def remove_dependent(
-    session: Session, client: redis.Redis, account_id: str, resident_id: str
+    session: Session, account_id: str, *, resident_id: str, client: redis.Redis
 ) -> None:
     """Unlink a family member. Unknown ids and other accounts' members are the same 404."""
     with session.begin():

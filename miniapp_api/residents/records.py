@@ -16,6 +16,7 @@ from miniapp_api.security.crypto import PersonalDataCrypto
 ID_PURPOSE = "resident.id_number"
 NAME_PURPOSE = "resident.name"
 PHONE_PURPOSE = "phone"  # the same purpose for accounts and residents, so indexes compare
+SESSION_KEY_PURPOSE = "account.session_key"  # WeChat's, kept for the legacy phone flow
 
 
 class HasPhone(Protocol):

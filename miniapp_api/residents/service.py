@@ -1,8 +1,8 @@
 """Use cases of the resident behind an account: who am I, declare my profile, bind my phone.
 
-Federation (DESIGN §4): a profile whose ID number is already a resident links this account to
-that resident only when the name matches and this account's platform-verified phone matches
-the resident's phone. Anything else is refused and changes nothing.
+Federation (README, "How identity works"): a profile whose ID number is already a resident
+links this account to that resident only when the name matches and this account's
+platform-verified phone matches the resident's phone. Anything else is refused and changes nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from channels.base import LoginChannel
-from miniapp_api.auth.models import Account
 from miniapp_api.errors import Conflict, ValidationFailed
 from miniapp_api.residents import records
 from miniapp_api.residents.accounts import (
@@ -27,10 +26,10 @@ from miniapp_api.residents.accounts import (
     resident_out,
     self_link,
 )
+from miniapp_api.residents.holdings import forget_links
 from miniapp_api.residents.identity import IdDocument, IdType, InvalidIdNumber, parse_id
-from miniapp_api.residents.models import AccountResident, Consent, Relation, Resident
+from miniapp_api.residents.models import Account, AccountResident, Consent, Relation, Resident
 from miniapp_api.residents.schemas import ConsentOut, MeOut, ProfileIn, ResidentOut
-from miniapp_api.results.service import forget_links
 from miniapp_api.security.crypto import PersonalDataCrypto
 
 CLAIM_REFUSED = (
@@ -79,10 +78,11 @@ def me(session: Session, account_id: str) -> MeOut:
 
 def declare_profile(
     session: Session,
+    account_id: str,
+    *,
+    profile: ProfileIn,
     crypto: PersonalDataCrypto,
     client: redis.Redis,
-    account_id: str,
-    profile: ProfileIn,
     today: date,
 ) -> ResidentOut:
     """Declare or correct who this account's holder is; links to an existing resident per §4.
@@ -166,16 +166,17 @@ def _drop_self(session: Session, link: AccountResident) -> None:
 
 def bind_phone(
     session: Session,
-    crypto: PersonalDataCrypto,
-    channel: LoginChannel,
     account_id: str,
+    *,
     proof: Mapping[str, str],
+    channel: LoginChannel,
+    crypto: PersonalDataCrypto,
 ) -> str:
     """Verify the phone with the platform, store it on the account and its self resident."""
     with session.begin():
         account = load_account(session, account_id)
         session_key = (
-            crypto.decrypt("account.session_key", account.session_key_enc)
+            crypto.decrypt(records.SESSION_KEY_PURPOSE, account.session_key_enc)
             if account.session_key_enc
             else None
         )

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 from flask.typing import ResponseReturnValue
 
-from channels.base import ChannelError
 from miniapp_api.api import TrafficClass, operation, parse_body
-from miniapp_api.auth.guard import require_session
-from miniapp_api.overload.responses import channel_failure
-from miniapp_api.overload.waiting_room import wait_your_turn
+from miniapp_api.overload.rejection import channel_of
+from miniapp_api.overload.waiting_room import TICKET_HEADER
 from miniapp_api.residents import family, service
 from miniapp_api.residents.schemas import (
     DependentIn,
@@ -21,7 +19,8 @@ from miniapp_api.residents.schemas import (
     ProfileIn,
     ResidentOut,
 )
-from miniapp_api.wiring import wiring
+from miniapp_api.sessions import SessionInfo, require_session
+from miniapp_api.wiring import Wiring, wiring
 
 bp = Blueprint("residents", __name__, url_prefix="/api/v1/me")
 
@@ -42,7 +41,7 @@ def get_me() -> ResponseReturnValue:
 
 @bp.put("/profile")
 @operation(
-    "Declare or correct who you are; links to an existing resident per DESIGN §4",
+    "Declare or correct who you are; links to an existing resident (README, identity)",
     traffic=TrafficClass.NORMAL,
     body=ProfileIn,
     response=ResidentOut,
@@ -51,13 +50,16 @@ def get_me() -> ResponseReturnValue:
 def put_profile() -> ResponseReturnValue:
     wire = wiring()
     caller = require_session(wire.sessions)
-    queued = wait_your_turn(caller.account_id)  # the waiting room, when an operator opened it
-    if queued is not None:
-        return queued
+    _wait_your_turn(wire, caller)
     profile = parse_body(ProfileIn)
     with wire.db.session() as session:
         out = service.declare_profile(
-            session, wire.crypto, wire.redis, caller.account_id, profile, date.today()
+            session,
+            caller.account_id,
+            profile=profile,
+            crypto=wire.crypto,
+            client=wire.redis,
+            today=date.today(),
         )
     return out.model_dump(mode="json")
 
@@ -74,13 +76,14 @@ def post_phone() -> ResponseReturnValue:
     wire = wiring()
     caller = require_session(wire.sessions)
     proof = parse_body(PhoneIn).proof()
-    try:
-        with wire.db.session() as session:
-            masked = service.bind_phone(
-                session, wire.crypto, wire.channel(caller.platform), caller.account_id, proof
-            )
-    except ChannelError as error:
-        return channel_failure(error, caller.platform)
+    with wire.db.session() as session:
+        masked = service.bind_phone(
+            session,
+            caller.account_id,
+            proof=proof,
+            channel=wire.channel(caller.platform),
+            crypto=wire.crypto,
+        )
     return PhoneOut(phone_masked=masked).model_dump(mode="json")
 
 
@@ -96,19 +99,17 @@ def post_phone() -> ResponseReturnValue:
 def post_dependent() -> ResponseReturnValue:
     wire = wiring()
     caller = require_session(wire.sessions)
-    queued = wait_your_turn(caller.account_id)
-    if queued is not None:
-        return queued
+    _wait_your_turn(wire, caller)
     person = parse_body(DependentIn)
     with wire.db.session() as session:
         out = family.add_dependent(
             session,
-            wire.crypto,
-            wire.redis,
-            wire.settings.residents,
             caller.account_id,
-            person,
-            date.today(),
+            person=person,
+            crypto=wire.crypto,
+            client=wire.redis,
+            rules=wire.settings.residents,
+            today=date.today(),
         )
     return out.model_dump(mode="json"), 201
 
@@ -119,5 +120,18 @@ def delete_dependent(resident_id: str) -> ResponseReturnValue:
     wire = wiring()
     caller = require_session(wire.sessions)
     with wire.db.session() as session:
-        family.remove_dependent(session, wire.redis, caller.account_id, resident_id)
+        family.remove_dependent(
+            session, caller.account_id, resident_id=resident_id, client=wire.redis
+        )
     return Response(status=204)
+
+
+def _wait_your_turn(wire: Wiring, caller: SessionInfo) -> None:
+    """The waiting room of profile writes, when an operator opened it: returns when this
+    write may go ahead, else raises the 503 with the caller's place in the queue."""
+    wire.waiting_room.admit(
+        caller.account_id,
+        rate=wire.controls.current.modes.waiting_room_rate,
+        ticket=request.headers.get(TICKET_HEADER),
+        channel=channel_of(request.environ),
+    )

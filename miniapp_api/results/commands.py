@@ -5,8 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from miniapp_api.results.readmodel import ResultReadModel
-from miniapp_api.results.service import rebuild_read_model
+from miniapp_api.results.rebuild import rebuild_read_model
 from miniapp_api.wiring import wiring
 
 readmodel = AppGroup("readmodel", help="The Redis read model of results (GET /api/v1/results).")
@@ -27,5 +26,5 @@ def rebuild(batch_size: int) -> None:
     """
     wire = wiring()
     with wire.db.session() as session:
-        count = rebuild_read_model(session, ResultReadModel(wire.redis), batch_size)
+        count = rebuild_read_model(session, wire.readmodel, batch_size=batch_size)
     click.echo(f"read model rebuilt: {count} samplings")

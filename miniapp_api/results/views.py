@@ -8,9 +8,9 @@ from flask import Blueprint
 from flask.typing import ResponseReturnValue
 
 from miniapp_api.api import TrafficClass, operation
-from miniapp_api.auth.guard import require_session
 from miniapp_api.results import service
 from miniapp_api.results.schemas import HistoryOut, ResidentHistoryOut, ResultsOut
+from miniapp_api.sessions import require_session
 from miniapp_api.wiring import wiring
 
 bp = Blueprint("results", __name__, url_prefix="/api/v1")
@@ -24,7 +24,7 @@ bp = Blueprint("results", __name__, url_prefix="/api/v1")
     errors=(401, 503),
 )
 def get_results() -> ResponseReturnValue:
-    return _lookup().model_dump(mode="json")
+    return _account_results().model_dump(mode="json")
 
 
 @bp.get("/results/history")
@@ -42,15 +42,20 @@ def get_history() -> ResponseReturnValue:
             name_masked=person.name_masked,
             samplings=([person.latest] if person.latest else []) + person.history,
         )
-        for person in _lookup().residents
+        for person in _account_results().residents
     ]
     return HistoryOut(residents=residents).model_dump(mode="json")
 
 
-def _lookup() -> ResultsOut:
+def _account_results() -> ResultsOut:
     wire = wiring()
     caller = require_session(wire.sessions)
     with wire.db.session() as session:
-        return service.lookup(
-            session, wire.redis, wire.settings.results, caller.account_id, datetime.now(UTC)
+        return service.account_results(
+            session,
+            caller.account_id,
+            client=wire.redis,
+            readmodel=wire.readmodel,
+            settings=wire.settings.results,
+            now=datetime.now(UTC),
         )

@@ -12,8 +12,8 @@ import click
 from flask.cli import AppGroup
 
 from miniapp_api.db import as_utc, utcnow
-from miniapp_api.sampling import operators
-from miniapp_api.sampling.operators import SetupRefused
+from miniapp_api.sampling import setup
+from miniapp_api.sampling.setup import SetupRefused
 from miniapp_api.sampling.staff import create_staff
 from miniapp_api.wiring import wiring
 
@@ -46,7 +46,7 @@ def sites() -> None:
 def sites_create(name: str, lab_id: str | None) -> None:
     """Create the sampling site NAME."""
     with wiring().db.session() as session:
-        site = operators.create_site(session, name, lab_id)
+        site = setup.create_site(session, name, lab_id=lab_id)
     click.echo(f"site {site.name!r} created ({site.public_id})")
 
 
@@ -69,7 +69,7 @@ def staff_create(username: str, site_name: str, password_stdin: bool) -> None:
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     with wiring().db.session() as session:
-        member = create_staff(session, username, password, site_name)
+        member = create_staff(session, username, password=password, site_name=site_name)
     click.echo(f"staff {member.username!r} created at site {site_name!r}")
 
 
@@ -85,7 +85,7 @@ def labs_create(name: str) -> None:
     """Create the lab NAME; prints its id and upload secret, once."""
     wire = wiring()
     with wire.db.session() as session:
-        lab = operators.create_lab(session, wire.crypto, name)
+        lab = setup.create_lab(session, name, crypto=wire.crypto)
     click.echo(f"lab {lab.name!r} created")
     click.echo(f"lab id: {lab.lab_id}")
     click.echo(f"secret: {lab.secret}")
@@ -103,7 +103,7 @@ def rounds() -> None:
 def rounds_open(name: str) -> None:
     """Open the round NAME (e.g. "2022-03-16 Pudong"). Refused while another is open."""
     with wiring().db.session() as session:
-        opened = operators.open_round(session, name, utcnow())
+        opened = setup.open_round(session, name, now=utcnow())
     click.echo(f"round {opened.name!r} is open ({opened.public_id})")
 
 
@@ -112,7 +112,7 @@ def rounds_open(name: str) -> None:
 def rounds_close() -> None:
     """Close the open round and its open tubes."""
     with wiring().db.session() as session:
-        closed, tube_count = operators.close_round(session, utcnow())
+        closed, tube_count = setup.close_round(session, utcnow())
     click.echo(f"round {closed.name!r} closed; {tube_count} open tubes closed with it")
 
 
@@ -120,7 +120,7 @@ def rounds_close() -> None:
 def rounds_list() -> None:
     """Every round, newest first, with its tubes and samplings."""
     with wiring().db.session() as session:
-        found = operators.list_rounds(session)
+        found = setup.list_rounds(session)
     if not found:
         click.echo("no rounds yet")
     for r in found:

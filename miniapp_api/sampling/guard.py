@@ -9,10 +9,9 @@ from __future__ import annotations
 import redis
 from flask import g
 
-from miniapp_api.auth.guard import bearer_token
-from miniapp_api.auth.sessions import SessionStore
 from miniapp_api.errors import Unauthorized
 from miniapp_api.sampling.staff import STAFF_PLATFORM
+from miniapp_api.sessions import SessionStore, bearer_token
 
 STAFF_NAMESPACE = "staff"
 # One shift. Scans taken offline stay safe across a re-login: receipts are per staff member.

@@ -1,4 +1,4 @@
-"""Rounds, sites, staff, tubes, and the binding of a resident to a tube in a round."""
+"""Labs, rounds, sites, staff, tubes, and the binding of a resident to a tube in a round."""
 
 from __future__ import annotations
 
@@ -12,14 +12,27 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from miniapp_api.auth.models import new_public_id
-from miniapp_api.db import Base, utcnow
+from miniapp_api.db import Base, new_public_id, utcnow
+
+
+class Lab(Base):
+    """A lab that receives sites' tubes, registered by operators (``sampling/setup.py``), with its
+    upload secret (encrypted at rest: verifying its signatures needs the secret; ``lab/``)."""
+
+    __tablename__ = "labs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lab_id: Mapped[str] = mapped_column(String(32), unique=True)  # sent as X-Lab-Id
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    secret_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class ScreeningRound(Base):

@@ -33,11 +33,10 @@ from miniapp_api.codes.models import RegistrationCode
 from miniapp_api.codes.tokens import ExpiredCodeToken, InvalidCodeToken, verify_code
 from miniapp_api.db import as_utc
 from miniapp_api.errors import Conflict
+from miniapp_api.readmodel import ResultEntry, ResultReadModel
 from miniapp_api.redis_client import READ_MODEL_FAILURES
 from miniapp_api.residents.models import Resident
-from miniapp_api.results.readmodel import ResultEntry, ResultReadModel
 from miniapp_api.sampling.models import Sampling, ScanReceipt, Site
-from miniapp_api.sampling.operators import current_round
 from miniapp_api.sampling.schemas import (
     DEFAULT_TUBE_CAPACITY,
     FirstScanOut,
@@ -48,6 +47,7 @@ from miniapp_api.sampling.schemas import (
     ScanStatus,
     TubeOut,
 )
+from miniapp_api.sampling.setup import current_round
 from miniapp_api.sampling.staff import load_staff
 from miniapp_api.sampling.tubes import TubeSpot, take_place, tube_out
 from miniapp_api.settings import SigningKey
@@ -117,10 +117,11 @@ class _Bound:
 
 def record_scans(
     session: Session,
-    readmodel: ResultReadModel,
-    keys: Sequence[SigningKey],
     staff_id: int,
+    *,
     items: Sequence[ScanItemIn],
+    keys: Sequence[SigningKey],
+    readmodel: ResultReadModel,
     now: datetime,
 ) -> ScansOut:
     """Answer every item, in order.
@@ -241,7 +242,9 @@ def _decide(
         return _answer(item, ScanStatus.DUPLICATE, person=person, first_scan=first), None
 
     capacity = item.capacity or DEFAULT_TUBE_CAPACITY
-    status, tube = take_place(session, item.tube_no, desk.spot, capacity, desk.now)
+    status, tube = take_place(
+        session, item.tube_no, spot=desk.spot, capacity=capacity, now=desk.now
+    )
     if status is not ScanStatus.BOUND or tube is None:
         # An unavailable tube goes without details: another site's number looks like any other.
         return _answer(item, status, person=person, tube=tube_out(tube) if tube else None), None

@@ -11,11 +11,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from miniapp_api.auth.sessions import SessionStore
 from miniapp_api.errors import Unauthorized
 from miniapp_api.sampling.models import Site, Staff
-from miniapp_api.sampling.operators import SetupRefused, find_site
 from miniapp_api.sampling.schemas import SiteOut, StaffLoginOut
+from miniapp_api.sampling.setup import SetupRefused, find_site
+from miniapp_api.sessions import SessionStore
 
 STAFF_PLATFORM = "staff"  # the ``platform`` of a staff session
 USERNAME_PATTERN = re.compile(r"[a-z0-9._-]{3,64}")
@@ -47,7 +47,7 @@ def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
-def create_staff(session: Session, username: str, password: str, site_name: str) -> Staff:
+def create_staff(session: Session, username: str, *, password: str, site_name: str) -> Staff:
     """Add a staff member at a site (console). Raises :class:`SetupRefused` with the reason."""
     name = normalize_username(username)
     if not USERNAME_PATTERN.fullmatch(name):
@@ -64,7 +64,9 @@ def create_staff(session: Session, username: str, password: str, site_name: str)
     return staff
 
 
-def login(session: Session, sessions: SessionStore, username: str, password: str) -> StaffLoginOut:
+def login(
+    session: Session, username: str, *, password: str, sessions: SessionStore
+) -> StaffLoginOut:
     """Check the password and open a staff session; 401 alike for every kind of refusal."""
     with session.begin():
         row = session.execute(

@@ -63,7 +63,7 @@ class TubeSpot:
 
 
 def take_place(
-    session: Session, tube_no: str, spot: TubeSpot, capacity: int, now: datetime
+    session: Session, tube_no: str, *, spot: TubeSpot, capacity: int, now: datetime
 ) -> tuple[ScanStatus, Tube | None]:
     """Take one place in the tube, opening it with ``capacity`` if the number is new.
 
@@ -122,7 +122,7 @@ def _claim(session: Session, tube: Tube) -> bool:
     return True
 
 
-def close_tube(session: Session, staff_id: int, tube_no: str, now: datetime) -> TubeOut:
+def close_tube(session: Session, staff_id: int, *, tube_no: str, now: datetime) -> TubeOut:
     """Close one of the caller's site's tubes; closing twice keeps the first time.
 
     A tube of another site is "not found", exactly like a number nobody used.

@@ -13,7 +13,6 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from miniapp_api.api import TrafficClass, operation, parse_body
 from miniapp_api.db import utcnow
 from miniapp_api.errors import ApiError
-from miniapp_api.results.readmodel import ResultReadModel
 from miniapp_api.sampling import service, staff, tubes
 from miniapp_api.sampling.guard import require_staff, staff_sessions
 from miniapp_api.sampling.schemas import (
@@ -48,7 +47,10 @@ def staff_login() -> ResponseReturnValue:
     credentials = parse_body(StaffLoginIn)
     with wire.db.session() as session:
         out = staff.login(
-            session, staff_sessions(wire.redis), credentials.username, credentials.password
+            session,
+            credentials.username,
+            password=credentials.password,
+            sessions=staff_sessions(wire.redis),
         )
     return out.model_dump(mode="json")
 
@@ -68,11 +70,11 @@ def post_scans() -> ResponseReturnValue:
     with wire.db.session() as session:
         out = service.record_scans(
             session,
-            ResultReadModel(wire.redis),
-            wire.settings.codes.keys,
             staff_id,
-            batch.items,
-            utcnow(),
+            items=batch.items,
+            keys=wire.settings.codes.keys,
+            readmodel=wire.readmodel,
+            now=utcnow(),
         )
     return out.model_dump(mode="json")
 
@@ -88,7 +90,7 @@ def close_tube(tube_no: str) -> ResponseReturnValue:
     wire = wiring()
     staff_id = require_staff(staff_sessions(wire.redis))
     with wire.db.session() as session:
-        out = tubes.close_tube(session, staff_id, tube_no, utcnow())
+        out = tubes.close_tube(session, staff_id, tube_no=tube_no, now=utcnow())
     return out.model_dump(mode="json")
 
 

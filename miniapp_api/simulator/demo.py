@@ -18,10 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from miniapp_api.db import Database, utcnow
-from miniapp_api.lab.auth import LAB_SECRET_PURPOSE
-from miniapp_api.lab.models import Lab
-from miniapp_api.sampling.models import ScreeningRound, Site, Staff
-from miniapp_api.sampling.operators import current_round
+from miniapp_api.sampling.models import Lab, ScreeningRound, Site, Staff
+from miniapp_api.sampling.setup import LAB_SECRET_PURPOSE, current_round
 from miniapp_api.sampling.staff import hash_password, normalize_username
 from miniapp_api.security.crypto import PersonalDataCrypto
 

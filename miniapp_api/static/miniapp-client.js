@@ -1,5 +1,5 @@
 /**
- * miniapp-client.js: the client half of overload protection (DESIGN.md §7), for the WeChat and
+ * miniapp-client.js: the client half of overload protection (README, "Overload"), for the WeChat and
  * Alipay mini-programs. Dependency-free CommonJS in ES2017: no DOM, no fetch, no `?.` or `??`.
  * Served at /static/miniapp-client.js; copy it into the mini-program (e.g. utils/) and require it.
  *

@@ -152,7 +152,7 @@ export function createStaffPanel(phones, lab) {
   showSession();
 }
 
-/** The lab's signature (DESIGN §6, miniapp_api/lab/auth.py), computed with WebCrypto. */
+/** The lab's signature (miniapp_api/lab/signing.py), computed with WebCrypto. */
 async function sign(secret, method, path, timestamp, nonce, body) {
   if (!window.isSecureContext || !crypto.subtle) {
     throw new CallFailed("webcrypto_unavailable",

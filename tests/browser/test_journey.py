@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from miniapp_api.db import Database
 from miniapp_api.migrate import upgrade
 from miniapp_api.sampling.models import Staff
-from miniapp_api.sampling.operators import close_round
+from miniapp_api.sampling.setup import close_round
 from miniapp_api.security.crypto import PersonalDataCrypto
 from miniapp_api.simulator.demo import DemoOperators, ensure_demo_operators
 from tests.browser.conftest import (
@@ -212,7 +212,7 @@ def test_demo_operators_are_created_once_and_a_closed_round_is_followed_by_anoth
     """No browser: the seeding `miniapp dev` does at every start, on the embedded SQLite."""
     url = f"sqlite:///{tmp_path / 'demo.db'}"
     upgrade(url)
-    db = Database(url)
+    db = Database(url, pool_size=2)
     crypto = PersonalDataCrypto(secrets.token_bytes(32), secrets.token_bytes(32))
     try:
         first = ensure_demo_operators(db, crypto)

@@ -1,5 +1,5 @@
 """The resident's whole journey over the API, for one person on both platforms:
-log in → code → scan → lab result → push → lookup (DESIGN §4–§6)."""
+log in → code → scan → lab result → push → lookup (README, "The screening journey")."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from flask import Flask
 
 from channels.emulator import RunningEmulator
 from miniapp_api.db import utcnow
-from miniapp_api.notify.worker import run_once
+from miniapp_api.notify.worker import PushWorker
 from tests.support.ids import cn_id
 from tests.support.labdata import LabClient, LabKey, result
 from tests.support.phones import EmulatorPhone
@@ -73,7 +73,7 @@ def test_one_person_from_code_to_pushed_result_on_both_platforms(
     assert upload.get_json()["items"][0]["status"] == "accepted"
 
     wire = app.extensions["miniapp"]
-    stats = run_once(wire.db, wire.channels, wire.settings.notify, utcnow())
+    stats = PushWorker(wire.db, wire.channels, wire.settings.notify).run_once(utcnow())
     assert stats.sent == 2
     pushed = phone.messages()
     assert {m["platform"] for m in pushed} == {"wechat", "alipay"}

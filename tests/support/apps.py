@@ -21,19 +21,33 @@ HIGH_QUOTAS = {"USER_RATE": 1000.0, "USER_BURST": 1000.0}
 
 
 class MakeApp(Protocol):
-    def __call__(self, *, redis_url: str | None = None, **overload: Any) -> Flask: ...
+    def __call__(
+        self,
+        *,
+        redis_url: str | None = None,
+        sections: dict[str, dict[str, Any]] | None = None,
+        **overload: Any,
+    ) -> Flask: ...
 
 
 @contextmanager
 def app_factory(base: dict[str, Any]) -> Iterator[MakeApp]:
-    """``make(USER_RATE=..., redis_url=...)`` builds an app from ``base`` (``app_overrides``)
-    with these OVERLOAD settings; on exit the database is emptied and every app disposed of."""
+    """``make(USER_RATE=..., redis_url=..., sections={"APP": {...}})`` builds an app from
+    ``base`` (``app_overrides``) with these OVERLOAD settings and other sections merged in; on
+    exit the database is emptied and every app disposed of."""
     made: list[Flask] = []
 
-    def make(*, redis_url: str | None = None, **overload: Any) -> Flask:
+    def make(
+        *,
+        redis_url: str | None = None,
+        sections: dict[str, dict[str, Any]] | None = None,
+        **overload: Any,
+    ) -> Flask:
         overrides = copy.deepcopy(base)
         if redis_url is not None:
             overrides["REDIS"]["URL"] = redis_url
+        for name, values in (sections or {}).items():
+            overrides[name] = {**overrides.get(name, {}), **values}
         overrides["OVERLOAD"] = {**HIGH_QUOTAS, **overrides.get("OVERLOAD", {}), **overload}
         app = create_app(overrides)
         app.testing = True  # an unhandled error is raised in the client, never hidden in a 500

@@ -19,13 +19,12 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from miniapp_api.auth.models import Account
 from miniapp_api.db import utcnow
-from miniapp_api.lab.auth import LAB_SECRET_PURPOSE, sign
-from miniapp_api.lab.models import Lab
-from miniapp_api.residents.models import AccountResident, Relation, Resident
-from miniapp_api.results.readmodel import ResultEntry, ResultReadModel
-from miniapp_api.sampling.models import Sampling, ScreeningRound, Site, Staff, Tube
+from miniapp_api.lab.signing import sign
+from miniapp_api.readmodel import ResultEntry, ResultReadModel
+from miniapp_api.residents.models import Account, AccountResident, Relation, Resident
+from miniapp_api.sampling.models import Lab, Sampling, ScreeningRound, Site, Staff, Tube
+from miniapp_api.sampling.setup import LAB_SECRET_PURPOSE
 from miniapp_api.wiring import Wiring
 from tests.support.sensitive import remember
 
@@ -179,7 +178,7 @@ def iso_ago(minutes_ago: int = 30) -> str:
 
 @dataclass
 class LabClient:
-    """A lab's upload client: signs every request as DESIGN §6 says."""
+    """A lab's upload client: signs every request as miniapp_api/lab/signing.py says."""
 
     client: FlaskClient
     key: LabKey

@@ -34,12 +34,11 @@ from werkzeug.test import TestResponse
 from miniapp_api.codes.models import RegistrationCode
 from miniapp_api.codes.service import CODE_ID_BYTES
 from miniapp_api.codes.tokens import CodeClaims, sign_code
-from miniapp_api.lab.auth import LAB_SECRET_PURPOSE
-from miniapp_api.lab.models import Lab
 from miniapp_api.residents.identity import IdType, parse_id
 from miniapp_api.residents.models import Resident
 from miniapp_api.residents.records import new_resident
-from miniapp_api.sampling.models import Sampling, ScreeningRound, Site, Staff, Tube
+from miniapp_api.sampling.models import Lab, Sampling, ScreeningRound, Site, Staff, Tube
+from miniapp_api.sampling.setup import LAB_SECRET_PURPOSE
 from miniapp_api.sampling.staff import hash_password
 from miniapp_api.security.crypto import PersonalDataCrypto
 from miniapp_api.settings import SigningKey

@@ -53,7 +53,7 @@ def test_gunicorn_refuses_several_workers_on_the_stand_in(monkeypatch: pytest.Mo
     monkeypatch.setenv("MINIAPP_WORKERS", "2")
     monkeypatch.setenv("MINIAPP_REDIS__URL", "memory://")
     conf = runpy.run_path(str(ROOT / "config" / "gunicorn.conf.py"))
-    assert conf["worker_class"] == "miniapp_api.overload.door.SheddingThreadWorker"
+    assert conf["worker_class"] == "miniapp_api.admission.door.SheddingThreadWorker"
     with pytest.raises(SystemExit, match="single-process only"):
         conf["on_starting"](None)
 

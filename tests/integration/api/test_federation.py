@@ -1,4 +1,4 @@
-"""One person through WeChat and through Alipay is one resident (DESIGN §4)."""
+"""One person through WeChat and through Alipay is one resident (README, "How identity works")."""
 
 from __future__ import annotations
 

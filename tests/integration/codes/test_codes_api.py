@@ -216,7 +216,11 @@ def call_service(app: Flask, use_case: Any, account_id: str, resident_id: str) -
     wire = app.extensions["miniapp"]
     with wire.db.session() as session:
         issued: service.IssuedCode = use_case(
-            session, wire.settings.codes, account_id, resident_id, datetime.now(UTC)
+            session,
+            account_id,
+            resident_id=resident_id,
+            codes=wire.settings.codes,
+            now=datetime.now(UTC),
         )
     return issued.claims.code_id
 

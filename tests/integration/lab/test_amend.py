@@ -7,12 +7,10 @@ from datetime import UTC, datetime, timedelta
 from flask import Flask
 from sqlalchemy import select
 
-from miniapp_api.lab.models import TubeResult, TubeResultAmendment
-from miniapp_api.notify.models import OutboxMessage
 from miniapp_api.notify.payloads import payloads
+from miniapp_api.readmodel import ResultReadModel
 from miniapp_api.residents.models import Relation
-from miniapp_api.results.models import PersonResult
-from miniapp_api.results.readmodel import ResultReadModel
+from miniapp_api.results.models import OutboxMessage, PersonResult, TubeResult, TubeResultAmendment
 from tests.support.labdata import (
     Desk,
     LabClient,

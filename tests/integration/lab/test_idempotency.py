@@ -12,9 +12,9 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from miniapp_api.lab import idempotency
-from miniapp_api.lab.models import LabRequest, TubeResult
-from miniapp_api.notify.models import OutboxMessage
+from miniapp_api.lab.models import LabRequest
 from miniapp_api.residents.models import Relation
+from miniapp_api.results.models import OutboxMessage, TubeResult
 from tests.support.labdata import (
     Desk,
     LabClient,

@@ -1,4 +1,4 @@
-"""Lab requests are authenticated by their HMAC signature, timestamp and nonce (DESIGN §6)."""
+"""Lab requests are authenticated by HMAC signature, timestamp and nonce (lab/signing.py)."""
 
 from __future__ import annotations
 

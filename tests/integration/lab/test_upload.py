@@ -9,12 +9,11 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from miniapp_api.lab.models import LabRequest, TubeResult
-from miniapp_api.notify.models import OutboxMessage
+from miniapp_api.lab.models import LabRequest
 from miniapp_api.notify.payloads import payloads
+from miniapp_api.readmodel import ResultReadModel
 from miniapp_api.residents.models import Relation
-from miniapp_api.results.models import PersonResult
-from miniapp_api.results.readmodel import ResultReadModel
+from miniapp_api.results.models import OutboxMessage, PersonResult, TubeResult
 from tests.support.labdata import (
     Desk,
     LabClient,

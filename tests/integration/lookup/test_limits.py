@@ -11,10 +11,10 @@ from flask.testing import FlaskClient
 from werkzeug.test import EnvironBuilder, TestResponse
 
 from channels.emulator import RunningEmulator
+from miniapp_api.admission.routes import RouteClassifier
 from miniapp_api.api import TrafficClass
 from miniapp_api.lookup import limits
 from miniapp_api.overload.gcra import Rate
-from miniapp_api.overload.routes import RouteClassifier
 from tests.conftest import PlatformKeys, app_overrides
 from tests.integration.lookup.conftest import LOOKUP, look_up, make_person, unknown_code
 
@@ -76,7 +76,7 @@ def test_ipv6_clients_are_counted_per_64(redis_client: redis.Redis) -> None:
     tight = Rate(per_second=1 / 600, burst=2)
 
     def charge(address: str) -> limits.Refusal | None:
-        return limits.charge(redis_client, None, address, per_address=tight)
+        return limits.charge(redis_client, code_id=None, address=address, per_address=tight)
 
     assert charge("2001:db8:1:2::1") is None
     assert charge("2001:db8:1:2:aaaa::2") is None
@@ -92,7 +92,7 @@ def test_ipv6_clients_are_counted_per_64(redis_client: redis.Redis) -> None:
 def test_the_limits_work_on_a_redis_that_lost_its_scripts(redis_client: redis.Redis) -> None:
     redis_client.script_flush()
 
-    assert limits.charge(redis_client, "code-id", "192.0.2.9") is None
+    assert limits.charge(redis_client, code_id="code-id", address="192.0.2.9") is None
     assert redis_client.exists(limits.code_key("code-id"), limits.address_key("192.0.2.9")) == 2
 
 

@@ -12,11 +12,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from miniapp_api.auth.models import Account
 from miniapp_api.db import Database, utcnow
-from miniapp_api.notify.models import OutboxMessage, Subscription
-from miniapp_api.residents.models import Resident
-from miniapp_api.results.models import PersonResult
+from miniapp_api.notify.models import Subscription
+from miniapp_api.residents.models import Account, Resident
+from miniapp_api.results.models import OutboxMessage, PersonResult
 from miniapp_api.sampling.models import Sampling, ScreeningRound, Site, Staff, Tube
 
 WECHAT_TEMPLATE = "tpl-wx-result-0001"

@@ -1,5 +1,5 @@
 """A worker killed between any two steps loses at most the message in flight, and never
-sends one twice. "Killed" = the steps of ``run_once`` called by hand, then abandoned."""
+sends one twice. "Killed" = the steps of ``PushWorker.run_once`` called by hand, then abandoned."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from channels.base import LoginChannel, Platform
 from miniapp_api.db import Database, utcnow
 from miniapp_api.notify.messages import build_message
-from miniapp_api.notify.worker import LostClaim, begin_delivery, claim_batch, run_once, settle
+from miniapp_api.notify.worker import LostClaim, PushWorker, begin_delivery, claim_batch, settle
 from miniapp_api.settings import NotifySettings
 from tests.conftest import PlatformKeys
 from tests.integration.notify.conftest import EmulatorInbox
@@ -43,9 +43,11 @@ def test_killed_after_claiming_the_row_is_sent_once_after_the_lease(
     assert [c.outbox_id for c in claims] == [queued.outbox_id]
     # ... and the worker dies here.
 
-    assert run_once(db, channels, settings, now + LEASE / 2, lease=LEASE).claimed == 0
+    assert PushWorker(db, channels, settings, lease=LEASE).run_once(now + LEASE / 2).claimed == 0
     assert inbox.to(queued.subject) == []
-    stats = run_once(db, channels, settings, now + LEASE + timedelta(seconds=1), lease=LEASE)
+    stats = PushWorker(db, channels, settings, lease=LEASE).run_once(
+        now + LEASE + timedelta(seconds=1)
+    )
 
     assert stats.sent == 1
     assert len(inbox.to(queued.subject)) == 1
@@ -63,11 +65,13 @@ def test_killed_before_the_call_the_row_is_reaped_not_resent(
     queued = queue_message(db, "wechat", app_id, accepts=2)
     now = utcnow()
     [claim], _ = claim_batch(db, now, lease=LEASE, batch_size=10)
-    assert begin_delivery(db, claim, WECHAT_TEMPLATE, now, LEASE) is not None
+    assert begin_delivery(db, claim, template_id=WECHAT_TEMPLATE, now=now, lease=LEASE) is not None
     # ... dies before calling WeChat: "sending" is committed, the acceptance spent.
 
-    assert run_once(db, channels, settings, now + LEASE / 2, lease=LEASE).claimed == 0
-    stats = run_once(db, channels, settings, now + LEASE + timedelta(seconds=1), lease=LEASE)
+    assert PushWorker(db, channels, settings, lease=LEASE).run_once(now + LEASE / 2).claimed == 0
+    stats = PushWorker(db, channels, settings, lease=LEASE).run_once(
+        now + LEASE + timedelta(seconds=1)
+    )
 
     assert (stats.reaped, stats.claimed) == (1, 0)
     row = outbox_row(db, queued.outbox_id)
@@ -88,7 +92,7 @@ def test_killed_after_the_platform_accepted_the_message_is_not_sent_again(
     queued = queue_message(db, "wechat", app_id, accepts=2)
     now = utcnow()
     [claim], _ = claim_batch(db, now, lease=LEASE, batch_size=10)
-    attempt = begin_delivery(db, claim, WECHAT_TEMPLATE, now, LEASE)
+    attempt = begin_delivery(db, claim, template_id=WECHAT_TEMPLATE, now=now, lease=LEASE)
     assert attempt is not None
     message = build_message(Platform.WECHAT, WECHAT_TEMPLATE, claim.payload, claim.created_at)
     channels[Platform.WECHAT].send_message(
@@ -97,7 +101,7 @@ def test_killed_after_the_platform_accepted_the_message_is_not_sent_again(
     # ... WeChat confirmed; the worker dies before recording it.
 
     for later in (LEASE + timedelta(seconds=1), timedelta(days=1)):
-        run_once(db, channels, settings, now + later, lease=LEASE)
+        PushWorker(db, channels, settings, lease=LEASE).run_once(now + later)
 
     assert len(inbox.to(queued.subject)) == 1
     assert outbox_row(db, queued.outbox_id).status == "failed"  # outcome unknown to us
@@ -114,10 +118,10 @@ def test_a_slow_worker_whose_lease_ran_out_does_not_send_the_row_again(
     now = utcnow()
     [stale], _ = claim_batch(db, now, lease=LEASE, batch_size=10)
     # The first worker stalls past its lease; another takes the row over and sends it.
-    assert run_once(db, channels, settings, now + LEASE * 2, lease=LEASE).sent == 1
+    assert PushWorker(db, channels, settings, lease=LEASE).run_once(now + LEASE * 2).sent == 1
 
     with pytest.raises(LostClaim):
-        begin_delivery(db, stale, WECHAT_TEMPLATE, now + LEASE * 2, LEASE)
+        begin_delivery(db, stale, template_id=WECHAT_TEMPLATE, now=now + LEASE * 2, lease=LEASE)
 
     assert len(inbox.to(queued.subject)) == 1
     assert remaining(db, queued.account_id, WECHAT_TEMPLATE) == 2  # its spend was rolled back
@@ -129,11 +133,11 @@ def test_an_outcome_arriving_after_the_row_was_reaped_changes_nothing(
     queued = queue_message(db, "wechat", app_id, accepts=1)
     now = utcnow()
     [claim], _ = claim_batch(db, now, lease=LEASE, batch_size=10)
-    attempt = begin_delivery(db, claim, WECHAT_TEMPLATE, now, LEASE)
+    attempt = begin_delivery(db, claim, template_id=WECHAT_TEMPLATE, now=now, lease=LEASE)
     assert attempt is not None
     claim_batch(db, now + LEASE * 2, lease=LEASE, batch_size=10)  # reaps it
 
     with pytest.raises(LostClaim):
-        settle(db, attempt, None, None, settings, now + LEASE * 2)
+        settle(db, attempt, receipt=None, error=None, settings=settings, now=now + LEASE * 2)
 
     assert outbox_row(db, queued.outbox_id).status == "failed"

@@ -16,11 +16,11 @@ import pytest
 
 from channels.base import Platform
 from channels.fake import FakeChannel
-from miniapp_api.auth.models import Account
 from miniapp_api.db import Database, utcnow
 from miniapp_api.migrate import upgrade
 from miniapp_api.notify import service
-from miniapp_api.notify.worker import claim_batch, run_forever, run_once
+from miniapp_api.notify.worker import PushWorker, claim_batch
+from miniapp_api.residents.models import Account
 from miniapp_api.settings import NotifySettings
 from tests.integration.notify.factories import (
     ALIPAY_TEMPLATE,
@@ -37,7 +37,7 @@ SETTINGS = NotifySettings(wechat_template_id=WECHAT_TEMPLATE, alipay_template_id
 def db(tmp_path: Path) -> Iterator[Database]:
     url = f"sqlite:///{tmp_path / 'embedded.db'}"
     upgrade(url)
-    database = Database(url)
+    database = Database(url, pool_size=2)
     yield database
     database.dispose()
 
@@ -51,8 +51,8 @@ def test_rows_are_sent_once_on_sqlite(db: Database, fakes: dict[Platform, FakeCh
     on_wechat = queue_message(db, "wechat", "wx-app", accepts=1)
     on_alipay = queue_message(db, "alipay", "ali-app", accepts=2)
 
-    assert run_once(db, fakes, SETTINGS, utcnow()).sent == 2
-    assert run_once(db, fakes, SETTINGS, utcnow() + timedelta(days=1)).claimed == 0
+    assert PushWorker(db, fakes, SETTINGS).run_once(utcnow()).sent == 2
+    assert PushWorker(db, fakes, SETTINGS).run_once(utcnow() + timedelta(days=1)).claimed == 0
 
     assert [m["to"] for m in fakes[Platform.WECHAT].sent] == [on_wechat.subject]
     assert [m["to"] for m in fakes[Platform.ALIPAY].sent] == [on_alipay.subject]
@@ -81,7 +81,11 @@ def test_acceptances_are_counted_and_capped_on_sqlite(db: Database) -> None:
     for _ in range(service.MAX_REMAINING + 2):
         with db.session() as session:
             out = service.record_acceptances(
-                session, account.public_id, [WECHAT_TEMPLATE], templates, utcnow()
+                session,
+                account.public_id,
+                accepted=[WECHAT_TEMPLATE],
+                templates=templates,
+                now=utcnow(),
             )
 
     assert [s.remaining for s in out.subscriptions] == [service.MAX_REMAINING]
@@ -94,18 +98,20 @@ def test_a_stopping_worker_hands_its_unstarted_claims_back(
     stop = threading.Event()
     stop.set()
 
-    stats = run_once(db, fakes, SETTINGS, utcnow(), stop=stop)
+    stats = PushWorker(db, fakes, SETTINGS).run_once(utcnow(), stop=stop)
 
     assert (stats.claimed, stats.sent) == (1, 0)
     row = outbox_row(db, queued.outbox_id)
     assert (row.status, row.claimed_until) == ("pending", None)  # due again at once
-    assert run_once(db, fakes, SETTINGS, utcnow()).sent == 1
+    assert PushWorker(db, fakes, SETTINGS).run_once(utcnow()).sent == 1
 
 
 def test_run_forever_sends_until_stopped(db: Database, fakes: dict[Platform, FakeChannel]) -> None:
     stop = threading.Event()
     worker = threading.Thread(
-        target=run_forever, args=(db, fakes, SETTINGS, stop), kwargs={"idle_seconds": 0.02}
+        target=PushWorker(db, fakes, SETTINGS).run_forever,
+        args=(stop,),
+        kwargs={"idle_seconds": 0.02},
     )
     worker.start()
     try:

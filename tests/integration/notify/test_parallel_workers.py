@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from channels.base import LoginChannel, Platform
 from miniapp_api.db import Database, utcnow
-from miniapp_api.notify.models import OutboxMessage
-from miniapp_api.notify.worker import Stats, run_once
+from miniapp_api.notify.worker import PushWorker, Stats
+from miniapp_api.results.models import OutboxMessage
 from miniapp_api.settings import NotifySettings
 from tests.conftest import PlatformKeys
 from tests.integration.notify.conftest import EmulatorInbox
@@ -38,7 +38,9 @@ def run_workers(
         db = Database(url, pool_size=2)
         try:
             start.wait()
-            while (stats := run_once(db, channels, settings, utcnow(), lease=lease)).claimed:
+            while (
+                stats := PushWorker(db, channels, settings, lease=lease).run_once(utcnow())
+            ).claimed:
                 for name, value in stats.as_dict().items():
                     setattr(total, name, getattr(total, name) + value)
         except BaseException as exc:  # surfaced by the test thread below

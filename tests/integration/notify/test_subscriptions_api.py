@@ -8,10 +8,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from channels.base import LoginChannel, Platform
-from miniapp_api.auth.models import Account
 from miniapp_api.db import Database, utcnow
 from miniapp_api.notify.service import MAX_REMAINING
-from miniapp_api.notify.worker import run_once
+from miniapp_api.notify.worker import PushWorker
+from miniapp_api.residents.models import Account
 from miniapp_api.settings import NotifySettings
 from miniapp_api.wiring import Wiring
 from tests.integration.notify.conftest import EmulatorInbox
@@ -106,7 +106,7 @@ def test_a_resident_who_accepted_gets_the_result_pushed_once(
     inbox: EmulatorInbox,
 ) -> None:
     """The whole path: login, accept in the mini-program, a result arrives, the worker runs."""
-    from miniapp_api.notify.models import OutboxMessage
+    from miniapp_api.results.models import OutboxMessage
 
     wechat_user.login()
     accept(wechat_user, WECHAT_TEMPLATE)
@@ -118,8 +118,8 @@ def test_a_resident_who_accepted_gets_the_result_pushed_once(
         result = make_person_result(session, state="retest_required")
         session.add(OutboxMessage(person_result_id=result.id, account_id=account.id))
 
-    assert run_once(db, channels, settings, utcnow()).sent == 1
-    assert run_once(db, channels, settings, utcnow()).claimed == 0
+    assert PushWorker(db, channels, settings).run_once(utcnow()).sent == 1
+    assert PushWorker(db, channels, settings).run_once(utcnow()).claimed == 0
 
     [message] = inbox.to(wechat_user.subject)
     assert message["data"]["phrase2"] == {"value": "需复检"}

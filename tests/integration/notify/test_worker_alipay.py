@@ -9,7 +9,7 @@ import pytest
 
 from channels.base import LoginChannel, Platform
 from miniapp_api.db import Database, utcnow
-from miniapp_api.notify.worker import run_once
+from miniapp_api.notify.worker import PushWorker
 from miniapp_api.settings import NotifySettings
 from tests.conftest import PlatformKeys
 from tests.integration.notify.conftest import ALIPAY_SEND, EmulatorInbox
@@ -36,8 +36,8 @@ def test_an_alipay_message_is_sent_once(
 ) -> None:
     queued = queue_message(db, "alipay", app_id, accepts=1)
 
-    assert run_once(db, channels, settings, utcnow()).sent == 1
-    assert run_once(db, channels, settings, utcnow() + timedelta(days=1)).claimed == 0
+    assert PushWorker(db, channels, settings).run_once(utcnow()).sent == 1
+    assert PushWorker(db, channels, settings).run_once(utcnow() + timedelta(days=1)).claimed == 0
 
     [message] = inbox.to(queued.subject)
     assert message["platform"] == "alipay"
@@ -65,7 +65,7 @@ def test_alipay_20000_is_retried_then_sent(
     inbox.fault("alipay", ALIPAY_SEND, errcode="20000")
     now = utcnow()
 
-    assert run_once(db, channels, settings, now).retried == 1
+    assert PushWorker(db, channels, settings).run_once(now).retried == 1
     row = outbox_row(db, queued.outbox_id)
     assert row.status == "pending"
     # Alipay asks for 2 s at least (channels/alipay/errors.py); our base is 2 s too.
@@ -73,7 +73,7 @@ def test_alipay_20000_is_retried_then_sent(
     assert remaining(db, queued.account_id, ALIPAY_TEMPLATE) == 1
 
     inbox.clear_fault("alipay", ALIPAY_SEND)
-    assert run_once(db, channels, settings, row.next_attempt_at).sent == 1
+    assert PushWorker(db, channels, settings).run_once(row.next_attempt_at).sent == 1
     assert len(inbox.to(queued.subject)) == 1
 
 
@@ -87,9 +87,9 @@ def test_alipay_refusal_is_recorded_and_never_retried(
     queued = queue_message(db, "alipay", app_id, accepts=2)
     inbox.fault("alipay", ALIPAY_SEND, errcode="USER_TEMPLATE_ILLEGAL")
 
-    assert run_once(db, channels, settings, utcnow()).refused == 1
+    assert PushWorker(db, channels, settings).run_once(utcnow()).refused == 1
     inbox.clear_fault("alipay", ALIPAY_SEND)
-    assert run_once(db, channels, settings, utcnow() + timedelta(days=1)).claimed == 0
+    assert PushWorker(db, channels, settings).run_once(utcnow() + timedelta(days=1)).claimed == 0
 
     assert outbox_row(db, queued.outbox_id).status == "refused"
     assert remaining(db, queued.account_id, ALIPAY_TEMPLATE) == 0
@@ -106,7 +106,7 @@ def test_one_batch_serves_both_platforms(
     on_wechat = queue_message(db, "wechat", platform_keys.wechat_app_id)
     on_alipay = queue_message(db, "alipay", platform_keys.alipay_app_id)
 
-    assert run_once(db, channels, settings, utcnow()).sent == 2
+    assert PushWorker(db, channels, settings).run_once(utcnow()).sent == 2
 
     assert inbox.to(on_wechat.subject)[0]["template_id"] == WECHAT_TEMPLATE
     assert inbox.to(on_alipay.subject)[0]["template_id"] == ALIPAY_TEMPLATE
@@ -121,7 +121,7 @@ def test_a_platform_without_a_template_fails_its_rows_and_spends_nothing(
     wechat_only = NotifySettings(wechat_template_id=WECHAT_TEMPLATE)
     queued = queue_message(db, "alipay", app_id, accepts=1)
 
-    assert run_once(db, channels, wechat_only, utcnow()).failed == 1
+    assert PushWorker(db, channels, wechat_only).run_once(utcnow()).failed == 1
 
     row = outbox_row(db, queued.outbox_id)
     assert (row.status, row.attempts) == ("failed", 0)

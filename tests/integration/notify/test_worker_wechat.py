@@ -14,9 +14,8 @@ from sqlalchemy import delete
 from channels.base import LoginChannel, Platform
 from channels.wechat import WechatChannel
 from miniapp_api.db import Database, utcnow
-from miniapp_api.notify.models import OutboxMessage
-from miniapp_api.notify.worker import run_once
-from miniapp_api.results.models import PersonResult
+from miniapp_api.notify.worker import PushWorker
+from miniapp_api.results.models import OutboxMessage, PersonResult
 from miniapp_api.settings import NotifySettings
 from tests.conftest import PlatformKeys
 from tests.integration.notify.conftest import EmulatorInbox
@@ -43,7 +42,7 @@ def test_a_message_is_sent_once_and_spends_one_acceptance(
 ) -> None:
     queued = queue_message(db, "wechat", app_id, accepts=2)
 
-    stats = run_once(db, channels, settings, utcnow())
+    stats = PushWorker(db, channels, settings).run_once(utcnow())
 
     assert (stats.claimed, stats.sent) == (1, 1)
     [message] = inbox.to(queued.subject)
@@ -75,7 +74,7 @@ def test_a_message_whose_result_is_gone_is_failed_not_sent(
         row = session.get_one(OutboxMessage, queued.outbox_id)
         session.execute(delete(PersonResult).where(PersonResult.id == row.person_result_id))
 
-    assert run_once(db, channels, settings, utcnow()).failed == 1
+    assert PushWorker(db, channels, settings).run_once(utcnow()).failed == 1
 
     assert inbox.to(queued.subject) == []
     row = outbox_row(db, queued.outbox_id)
@@ -95,10 +94,10 @@ def test_a_sent_message_is_never_sent_again(
     app_id: str,
 ) -> None:
     queued = queue_message(db, "wechat", app_id, accepts=5)
-    run_once(db, channels, settings, utcnow())
+    PushWorker(db, channels, settings).run_once(utcnow())
 
     for later in (timedelta(minutes=10), timedelta(days=2)):
-        assert run_once(db, channels, settings, utcnow() + later).claimed == 0
+        assert PushWorker(db, channels, settings).run_once(utcnow() + later).claimed == 0
 
     assert len(inbox.to(queued.subject)) == 1
     assert remaining(db, queued.account_id, WECHAT_TEMPLATE) == 4
@@ -114,13 +113,13 @@ def test_without_an_acceptance_nothing_is_sent(
     queued = queue_message(db, "wechat", app_id, accepts=0)
     calls = inbox.wechat_sends()
 
-    stats = run_once(db, channels, settings, utcnow())
+    stats = PushWorker(db, channels, settings).run_once(utcnow())
 
     assert stats.no_subscription == 1
     assert outbox_row(db, queued.outbox_id).status == "no_subscription"
     assert outbox_row(db, queued.outbox_id).attempts == 0
     assert inbox.wechat_sends() == calls
-    assert run_once(db, channels, settings, utcnow() + timedelta(hours=1)).claimed == 0
+    assert PushWorker(db, channels, settings).run_once(utcnow() + timedelta(hours=1)).claimed == 0
 
 
 def test_one_acceptance_pays_for_one_of_two_messages(
@@ -133,7 +132,7 @@ def test_one_acceptance_pays_for_one_of_two_messages(
     first = queue_message(db, "wechat", app_id, accepts=1)
     second = queue_message(db, "wechat", app_id, account_id=first.account_id)
 
-    stats = run_once(db, channels, settings, utcnow())
+    stats = PushWorker(db, channels, settings).run_once(utcnow())
 
     assert (stats.sent, stats.no_subscription) == (1, 1)
     assert len(inbox.to(first.subject)) == 1
@@ -152,7 +151,7 @@ def test_refused_43101_is_recorded_and_never_retried(
     queued = queue_message(db, "wechat", app_id, accepts=3)
     inbox.refuse(queued.subject)
 
-    stats = run_once(db, channels, settings, utcnow())
+    stats = PushWorker(db, channels, settings).run_once(utcnow())
     calls = inbox.wechat_sends()
 
     assert stats.refused == 1
@@ -162,7 +161,7 @@ def test_refused_43101_is_recorded_and_never_retried(
     # WeChat says no acceptance is left, whatever we counted.
     assert remaining(db, queued.account_id, WECHAT_TEMPLATE) == 0
     for later in (timedelta(minutes=5), timedelta(days=1)):
-        assert run_once(db, channels, settings, utcnow() + later).claimed == 0
+        assert PushWorker(db, channels, settings).run_once(utcnow() + later).claimed == 0
     assert inbox.wechat_sends() == calls
     assert inbox.to(queued.subject) == []
 
@@ -180,7 +179,7 @@ def test_throttled_or_busy_is_retried_with_backoff_then_sent(
     inbox.fault("wechat", "subscribe_send", errcode=errcode)
     now = utcnow()
 
-    assert run_once(db, channels, settings, now).retried == 1
+    assert PushWorker(db, channels, settings).run_once(now).retried == 1
 
     row = outbox_row(db, queued.outbox_id)
     assert (row.status, row.attempts) == ("pending", 1)
@@ -189,16 +188,16 @@ def test_throttled_or_busy_is_retried_with_backoff_then_sent(
     assert remaining(db, queued.account_id, WECHAT_TEMPLATE) == 1
     wait = (row.next_attempt_at - now).total_seconds()
     assert 2.0 <= wait <= 2.0 * 1.5 + 1  # base 2 s, up to 50% jitter, plus the batch's time
-    assert run_once(db, channels, settings, now + timedelta(seconds=1)).claimed == 0
+    assert PushWorker(db, channels, settings).run_once(now + timedelta(seconds=1)).claimed == 0
 
     inbox.fault("wechat", "subscribe_send", errcode=errcode)  # still failing: 2nd attempt
-    assert run_once(db, channels, settings, row.next_attempt_at).retried == 1
+    assert PushWorker(db, channels, settings).run_once(row.next_attempt_at).retried == 1
     second = outbox_row(db, queued.outbox_id)
     assert second.attempts == 2
     assert (second.next_attempt_at - row.next_attempt_at).total_seconds() >= 4.0  # doubled
 
     inbox.clear_fault("wechat", "subscribe_send")
-    assert run_once(db, channels, settings, second.next_attempt_at).sent == 1
+    assert PushWorker(db, channels, settings).run_once(second.next_attempt_at).sent == 1
     assert len(inbox.to(queued.subject)) == 1
     sent = outbox_row(db, queued.outbox_id)
     assert (sent.status, sent.attempts, sent.last_error) == ("sent", 3, None)
@@ -217,14 +216,14 @@ def test_after_max_attempts_the_message_fails(
     when = utcnow()
 
     for _ in range(settings.max_attempts):
-        run_once(db, channels, settings, when)
+        PushWorker(db, channels, settings).run_once(when)
         when = outbox_row(db, queued.outbox_id).next_attempt_at
 
     row = outbox_row(db, queued.outbox_id)
     assert (row.status, row.attempts) == ("failed", settings.max_attempts)
     assert remaining(db, queued.account_id, WECHAT_TEMPLATE) == 1  # never delivered
     inbox.clear_fault("wechat", "subscribe_send")
-    assert run_once(db, channels, settings, when + timedelta(days=1)).claimed == 0
+    assert PushWorker(db, channels, settings).run_once(when + timedelta(days=1)).claimed == 0
     assert inbox.to(queued.subject) == []
 
 
@@ -238,14 +237,14 @@ def test_an_answer_that_may_hide_a_delivery_is_not_retried(
     queued = queue_message(db, "wechat", app_id, accepts=2)
     inbox.fault("wechat", "subscribe_send", errcode="http_503")
 
-    assert run_once(db, channels, settings, utcnow()).failed == 1
+    assert PushWorker(db, channels, settings).run_once(utcnow()).failed == 1
 
     row = outbox_row(db, queued.outbox_id)
     assert row.status == "failed"
     assert (row.last_error or "").startswith("delivery unknown")
     assert remaining(db, queued.account_id, WECHAT_TEMPLATE) == 1  # the spent one stays spent
     inbox.clear_fault("wechat", "subscribe_send")
-    assert run_once(db, channels, settings, utcnow() + timedelta(days=1)).claimed == 0
+    assert PushWorker(db, channels, settings).run_once(utcnow() + timedelta(days=1)).claimed == 0
 
 
 def test_a_timed_out_call_that_was_delivered_is_not_sent_twice(
@@ -259,9 +258,9 @@ def test_a_timed_out_call_that_was_delivered_is_not_sent_twice(
     queued = queue_message(db, "wechat", app_id, accepts=2)
     inbox.fault("wechat", "subscribe_send", latency_ms=1300)
 
-    assert run_once(db, channels, settings, utcnow()).failed == 1
+    assert PushWorker(db, channels, settings).run_once(utcnow()).failed == 1
     inbox.clear_fault("wechat", "subscribe_send")
-    run_once(db, channels, settings, utcnow() + timedelta(days=1))
+    PushWorker(db, channels, settings).run_once(utcnow() + timedelta(days=1))
 
     assert outbox_row(db, queued.outbox_id).status == "failed"
     deadline = time.monotonic() + 3
@@ -285,7 +284,7 @@ def test_a_platform_that_cannot_be_reached_is_retried(
     )
     queued = queue_message(db, "wechat", app_id, accepts=1)
 
-    stats = run_once(db, {Platform.WECHAT: unreachable}, settings, utcnow())
+    stats = PushWorker(db, {Platform.WECHAT: unreachable}, settings).run_once(utcnow())
 
     assert stats.retried == 1
     row = outbox_row(db, queued.outbox_id)
@@ -302,7 +301,7 @@ def test_log_lines_name_the_outbox_row_never_the_openid(
     sent = queue_message(db, "wechat", app_id, accepts=1)
     unsent = queue_message(db, "wechat", app_id, accepts=0)
 
-    run_once(db, channels, settings, utcnow())
+    PushWorker(db, channels, settings).run_once(utcnow())
 
     logs = LOG_BUFFER.getvalue()
     assert f'"outbox_id": {sent.outbox_id}, "status": "sent"' in logs

@@ -14,7 +14,7 @@ from flask import Flask
 
 from channels.emulator import RunningEmulator
 from miniapp_api import create_app
-from miniapp_api.overload.middleware import gate_of
+from miniapp_api.admission.install import gate_of
 from tests.conftest import REDIS_URL, PlatformKeys, app_overrides
 from tests.support.apps import MakeApp, app_factory
 from tests.support.phones import EmulatorPhone

@@ -16,8 +16,8 @@ from flask import Flask, request
 from werkzeug.test import TestResponse
 
 from channels.emulator import RunningEmulator
-from miniapp_api.auth.sessions import PREFETCHED_SESSION, PrefetchedSession
 from miniapp_api.residents.models import Relation
+from miniapp_api.sessions import PREFETCHED_SESSION, PrefetchedSession
 from tests.conftest import PlatformKeys, app_overrides
 from tests.support.apps import MakeApp, app_factory
 from tests.support.labdata import (

@@ -8,7 +8,9 @@ from typing import Any
 
 from flask import Flask
 
-from miniapp_api.overload.door import SheddingThreadWorker, _admission_of
+from miniapp_api.admission.door import SheddingThreadWorker
+from miniapp_api.admission.install import gate_of
+from miniapp_api.wiring import wiring_of
 
 
 class FakePool:
@@ -33,7 +35,8 @@ class Conn:
 def worker_for(app: Flask, *, in_pool: int, max_in_pool: int) -> SheddingThreadWorker:
     """The worker's door logic around a real app, without starting gunicorn."""
     worker = object.__new__(SheddingThreadWorker)
-    worker.door = _admission_of(app)
+    worker.gate = gate_of(app)
+    worker.rejections = wiring_of(app).rejections
     worker.in_pool, worker.max_in_pool = in_pool, max_in_pool
     worker.nr_conns = 5
     worker.critical_queue = 0
@@ -81,7 +84,7 @@ def test_below_the_bound_requests_go_to_the_threads(app: Flask) -> None:
 
 def test_without_admission_control_the_door_never_sheds(app: Flask) -> None:
     worker = worker_for(app, in_pool=100, max_in_pool=4)
-    worker.door = None  # OVERLOAD.ENABLED = false: plain gthread behaviour
+    worker.gate = None  # OVERLOAD.ENABLED = false: plain gthread behaviour
     server_side, client_side = socket.socketpair()
     worker.enqueue_req(Conn(server_side))
     assert len(worker.tpool.submitted) == 1  # type: ignore[attr-defined]

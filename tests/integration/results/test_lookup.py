@@ -11,8 +11,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import delete
 
-from miniapp_api.auth.models import Account
-from miniapp_api.residents.models import AccountResident, Relation
+from miniapp_api.residents import holdings
+from miniapp_api.residents.models import Account, AccountResident, Relation
 from miniapp_api.results import service
 from miniapp_api.settings import ResultSettings
 from tests.support.labdata import (
@@ -93,11 +93,18 @@ def test_overdue_is_judged_by_the_clock_the_service_is_given(app: Flask, desk: D
     account = make_account(app, [(person, Relation.SELF)])
     sampled = datetime(2022, 3, 16, 8, 0, tzinfo=UTC)
     make_tube(app, desk, [person], scanned_at=sampled)
-    client = wire_of(app).redis
+    wire = wire_of(app)
 
     def overdue_at(now: datetime) -> bool:
         with new_session(app) as session:
-            out = service.lookup(session, client, ResultSettings(48), account.public_id, now)
+            out = service.account_results(
+                session,
+                account.public_id,
+                client=wire.redis,
+                readmodel=wire.readmodel,
+                settings=ResultSettings(48),
+                now=now,
+            )
         latest = out.residents[0].latest
         assert latest is not None
         return latest.overdue
@@ -141,7 +148,7 @@ def test_a_removed_dependent_disappears_once_the_links_are_forgotten(
     with new_session(app) as session, session.begin():
         session.execute(delete(AccountResident).where(AccountResident.resident_id == child.id))
 
-    service.forget_links(wire_of(app).redis, [account.public_id])
+    holdings.forget_links(wire_of(app).redis, [account.public_id])
 
     assert [r["id"] for r in look_up(client, headers)] == [me.public_id]
 
@@ -152,21 +159,21 @@ def test_links_read_before_a_change_are_not_cached_after_it(
     me = make_residents(app, 1)[0]
     account = make_account(app, [(me, Relation.SELF)])
     redis_client = wire_of(app).redis
-    read_links = service._holdings_from_database
+    read_links = holdings._holdings_from_database
 
-    def read_then_change(session: Any, account_id: str) -> list[service.Holding]:
+    def read_then_change(session: Any, account_id: str) -> list[holdings.Holding]:
         found = read_links(session, account_id)
-        service.forget_links(redis_client, [account_id])  # a change commits meanwhile
+        holdings.forget_links(redis_client, [account_id])  # a change commits meanwhile
         return found
 
-    monkeypatch.setattr(service, "_holdings_from_database", read_then_change)
+    monkeypatch.setattr(holdings, "_holdings_from_database", read_then_change)
     with new_session(app) as session:
-        service.holdings(session, redis_client, account.public_id)
+        holdings.holdings(session, redis_client, account.public_id)
 
     assert redis_client.get(f"links:{{{account.public_id}}}") is None
     monkeypatch.undo()
     with new_session(app) as session:
-        service.holdings(session, redis_client, account.public_id)
+        holdings.holdings(session, redis_client, account.public_id)
     assert redis_client.get(f"links:{{{account.public_id}}}") is not None
 
 

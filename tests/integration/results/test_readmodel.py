@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import redis
 from flask import Flask
 
-from miniapp_api.results import readmodel as module
-from miniapp_api.results.readmodel import NAMES_KEY, ResultEntry, ResultReadModel
+from miniapp_api import readmodel as module
+from miniapp_api.readmodel import NAMES_KEY, ResultEntry, ResultReadModel
 from tests.support.labdata import wire_of
 
 SAMPLED = datetime(2022, 3, 16, 8, 0, tzinfo=UTC)

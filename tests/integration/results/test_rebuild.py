@@ -6,9 +6,9 @@ from dataclasses import replace
 
 from flask import Flask
 
+from miniapp_api.readmodel import ResultReadModel
 from miniapp_api.results.commands import readmodel
-from miniapp_api.results.readmodel import ResultReadModel
-from miniapp_api.results.service import rebuild_read_model
+from miniapp_api.results.rebuild import rebuild_read_model
 from tests.support.labdata import (
     Desk,
     LabClient,
@@ -58,6 +58,6 @@ def test_the_rebuild_corrects_a_stale_entry(app: Flask, lab_client: LabClient, d
     model.record([(person.public_id, replace(fresh, state="pending", tested_at=None))])
 
     with new_session(app) as session:
-        assert rebuild_read_model(session, model, 100) == 1
+        assert rebuild_read_model(session, model, batch_size=100) == 1
 
     assert model.read([person.public_id])[person.public_id] == [fresh]

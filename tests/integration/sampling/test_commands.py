@@ -10,9 +10,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from miniapp_api.cli import main
-from miniapp_api.lab.auth import LAB_SECRET_PURPOSE
-from miniapp_api.lab.models import Lab
-from miniapp_api.sampling.models import ScreeningRound, Site, Staff, Tube
+from miniapp_api.sampling.models import Lab, ScreeningRound, Site, Staff, Tube
+from miniapp_api.sampling.setup import LAB_SECRET_PURPOSE
 from tests.support.screening import (
     STAFF_PASSWORD,
     StaffClient,

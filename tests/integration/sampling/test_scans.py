@@ -23,8 +23,8 @@ from channels.emulator import RunningEmulator
 from miniapp_api import create_app
 from miniapp_api.codes.tokens import sign_code
 from miniapp_api.migrate import upgrade
+from miniapp_api.readmodel import ResultReadModel
 from miniapp_api.residents.models import Resident
-from miniapp_api.results.readmodel import ResultReadModel
 from miniapp_api.sampling.models import Sampling, ScanReceipt, ScreeningRound, Site, Staff, Tube
 from miniapp_api.settings import SigningKey
 from tests.conftest import PlatformKeys, app_overrides

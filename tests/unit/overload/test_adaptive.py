@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from miniapp_api.overload.adaptive import AdaptiveConcurrency
+from miniapp_api.admission.adaptive import AdaptiveConcurrency
 
 
 def run_crowded(limiter: AdaptiveConcurrency, rtt: float, rounds: int) -> None:

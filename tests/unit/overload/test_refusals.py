@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from miniapp_api.overload.refusals import RecentRefusals
+from miniapp_api.admission.refusals import RecentRefusals
 
 
 class Clock:

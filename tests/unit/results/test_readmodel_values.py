@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from miniapp_api.results.readmodel import (
+from miniapp_api.readmodel import (
     MAX_VALUE_BYTES,
     STATE_CODES,
     ResultEntry,

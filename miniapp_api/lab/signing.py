@@ -1,6 +1,6 @@
-"""Lab request authentication: per-lab HMAC-SHA256 signatures, fresh timestamps, single-use nonces.
+"""Lab request signing: per-lab HMAC-SHA256 signatures, fresh timestamps, single-use nonces.
 
-The signing recipe (DESIGN §6), for a lab's integrators
+The signing recipe, for a lab's integrators (also in the README, "The screening journey")
 -------------------------------------------------------
 
 Every request to ``/api/v1/lab/...`` carries four headers:
@@ -65,13 +65,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from miniapp_api.errors import ServiceUnavailable, Unauthorized
-from miniapp_api.lab.models import Lab
 from miniapp_api.redis_client import REDIS_ERRORS
+from miniapp_api.sampling.models import Lab
+from miniapp_api.sampling.setup import LAB_SECRET_PURPOSE
 from miniapp_api.security.crypto import PersonalDataCrypto
 from miniapp_api.settings import LabSettings
-
-# The purpose ``miniapp labs create`` encrypts the secret under (sampling/operators.py).
-LAB_SECRET_PURPOSE = "lab.secret"  # noqa: S105  (a label bound into the ciphertext, not a secret)
 
 _NONCE = re.compile(r"[A-Za-z0-9_-]{8,64}")
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
@@ -108,10 +106,11 @@ def sign(secret: str, method: str, path: str, timestamp: str, nonce: str, body: 
 
 def authenticate(
     session: Session,
+    signed: SignedRequest,
+    *,
     client: redis.Redis,
     crypto: PersonalDataCrypto,
     settings: LabSettings,
-    signed: SignedRequest,
     now: datetime,
 ) -> Lab:
     """The lab that signed ``signed``, or 401; 503 when Redis cannot record the nonce.

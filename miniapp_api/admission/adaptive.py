@@ -1,4 +1,4 @@
-"""The per-worker in-flight limit, adjusted from measured latency (DESIGN §7).
+"""The per-worker in-flight limit, adjusted from measured latency.
 
 The idea of Netflix's concurrency-limits (Gradient2) and Sentinel's system protection: a
 process can only work on so many requests at once before each one gets slower; past that

@@ -1,4 +1,5 @@
-"""What operators set up from the console: labs, sites and screening rounds.
+"""What operators set up from the console before a morning: the labs that test the tubes, the
+sampling sites that send them there, and the screening round.
 
 One round is open at a time and it is the round every scan goes into. Opening a round while
 another is open is refused: the operator closes the previous one explicitly (``miniapp rounds
@@ -12,15 +13,18 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from miniapp_api.lab.auth import LAB_SECRET_PURPOSE
-from miniapp_api.lab.models import Lab
-from miniapp_api.sampling.models import Sampling, ScreeningRound, Site, Tube
+from miniapp_api.dialects import lock_for_transaction
+from miniapp_api.sampling.models import Lab, Sampling, ScreeningRound, Site, Tube
 from miniapp_api.security.crypto import PersonalDataCrypto
 
-# Serializes `rounds open` on PostgreSQL (two operators at once must not open two rounds).
+# The purpose a lab's upload secret is encrypted under; verifying the lab's signatures
+# decrypts it (lab/signing.py).
+LAB_SECRET_PURPOSE = "lab.secret"  # noqa: S105  (a label bound into the ciphertext, not a secret)
+
+# Serializes `rounds open` (two operators at once must not open two rounds).
 _OPEN_ROUND_LOCK = 0x5C_2022_0316
 
 
@@ -50,7 +54,7 @@ class NewLab:
     secret: str
 
 
-def create_lab(session: Session, crypto: PersonalDataCrypto, name: str) -> NewLab:
+def create_lab(session: Session, name: str, *, crypto: PersonalDataCrypto) -> NewLab:
     lab_name = clean_name("lab", name)
     lab_id = "lab_" + secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
@@ -61,7 +65,6 @@ def create_lab(session: Session, crypto: PersonalDataCrypto, name: str) -> NewLa
             Lab(
                 lab_id=lab_id,
                 name=lab_name,
-                # Under the purpose lab request verification decrypts with (lab/auth.py).
                 secret_enc=crypto.encrypt(LAB_SECRET_PURPOSE, secret),
             )
         )
@@ -78,7 +81,7 @@ def find_site(session: Session, name: str) -> Site:
     return site
 
 
-def create_site(session: Session, name: str, lab_id: str | None = None) -> Site:
+def create_site(session: Session, name: str, *, lab_id: str | None = None) -> Site:
     """A sampling site; its tubes go to the lab ``lab_id`` (the lab's X-Lab-Id)."""
     site_name = clean_name("site", name)
     with session.begin():
@@ -107,12 +110,11 @@ def current_round(session: Session) -> ScreeningRound | None:
     ).one_or_none()
 
 
-def open_round(session: Session, name: str, now: datetime) -> ScreeningRound:
+def open_round(session: Session, name: str, *, now: datetime) -> ScreeningRound:
     """Open a round; refused while another is open or if the name was used before."""
     round_name = clean_name("round", name)
     with session.begin():
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _OPEN_ROUND_LOCK})
+        lock_for_transaction(session, _OPEN_ROUND_LOCK)
         already = current_round(session)
         if already is not None:
             raise SetupRefused(

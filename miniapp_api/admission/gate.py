@@ -2,7 +2,7 @@
 
 Order of the checks, cheapest first:
 
-1. the route's traffic class and the caller's channel (no I/O; :mod:`.routes`);
+1. the route's traffic class (:mod:`.routes`) and the caller's channel (no I/O);
 2. the operator's modes (read-only), from the worker's local copy of the controls;
 3. the worker's adaptive in-flight limit (no I/O; :mod:`.adaptive`);
 4. one Redis pipeline: the per-user, per-channel, per-class and global GCRA decisions (each a
@@ -29,10 +29,12 @@ from typing import Any
 
 import redis
 
+from miniapp_api.admission.adaptive import AdaptiveConcurrency
+from miniapp_api.admission.local_bucket import LocalBucket
+from miniapp_api.admission.refusals import RecentRefusals
+from miniapp_api.admission.routes import Route, RouteClassifier
 from miniapp_api.api import TrafficClass
-from miniapp_api.auth.sessions import PREFETCHED_SESSION, PrefetchedSession, SessionStore
 from miniapp_api.overload import metrics
-from miniapp_api.overload.adaptive import AdaptiveConcurrency
 from miniapp_api.overload.controls import (
     CONTROLS_KEY,
     PLATFORM_STATUS_KEY,
@@ -41,11 +43,9 @@ from miniapp_api.overload.controls import (
     Limits,
 )
 from miniapp_api.overload.gcra import GCRA_LUA, Rate, decision
-from miniapp_api.overload.local_bucket import LocalBucket
-from miniapp_api.overload.refusals import RecentRefusals
-from miniapp_api.overload.rejection import Rejection
-from miniapp_api.overload.routes import Route, RouteClassifier, channel_of
+from miniapp_api.overload.rejection import Rejection, channel_of
 from miniapp_api.redis_client import REDIS_DOWN
+from miniapp_api.sessions import PREFETCHED_SESSION, PrefetchedSession, SessionStore
 from miniapp_api.settings import OverloadSettings
 
 log = logging.getLogger(__name__)
@@ -292,12 +292,6 @@ class AdmissionGate:
 
     def _shard(self) -> int:
         return random.randrange(self.settings.shards)
-
-    # -- what rejections need to know ----------------------------------------------------------
-
-    @property
-    def current_controls(self) -> Controls:
-        return self.controls.current
 
 
 def _read_only_refuses(controls: Controls, traffic: TrafficClass, environ: dict[str, Any]) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from miniapp_api.sampling.operators import SetupRefused, clean_name
+from miniapp_api.sampling.setup import SetupRefused, clean_name
 
 
 def test_names_are_normalized() -> None:

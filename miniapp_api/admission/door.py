@@ -26,12 +26,16 @@ from concurrent.futures import Future
 from http import HTTPStatus
 from typing import Any
 
+from flask import Flask
 from gunicorn.workers.gthread import ThreadWorker
 
+from miniapp_api.admission.gate import AdmissionGate
+from miniapp_api.admission.install import gate_of
 from miniapp_api.api import TrafficClass
 from miniapp_api.overload import metrics
-from miniapp_api.overload.middleware import AdmissionMiddleware
 from miniapp_api.overload.rejection import Rejection
+from miniapp_api.overload.renderer import RejectionRenderer
+from miniapp_api.wiring import wiring_of
 
 QUEUE_FULL = Rejection(503, "queue_full", 1.0)
 
@@ -45,15 +49,19 @@ class SheddingThreadWorker(ThreadWorker):  # type: ignore[misc]
         queued = int(os.environ.get("MINIAPP_MAX_QUEUED", str(self.cfg.threads)))
         self.max_in_pool = self.cfg.threads + queued
         self.critical_queue = int(os.environ.get("MINIAPP_CRITICAL_QUEUE", "4"))
-        self.door: AdmissionMiddleware | None = None
+        self.gate: AdmissionGate | None = None
+        self.rejections: RejectionRenderer | None = None
         super().init_process()
 
     def load_wsgi(self) -> None:
         super().load_wsgi()
-        self.door = _admission_of(self.wsgi)
+        # ``wsgi:app`` is the Flask app: its per-app objects are found by name.
+        if isinstance(self.wsgi, Flask):
+            self.gate = gate_of(self.wsgi)
+            self.rejections = wiring_of(self.wsgi).rejections
 
     def enqueue_req(self, conn: Any) -> None:
-        if self.door is not None and self.in_pool >= self.max_in_pool:
+        if self.gate is not None and self.in_pool >= self.max_in_pool:
             room_for_critical = self.in_pool < self.max_in_pool + self.critical_queue
             if not (room_for_critical and self._is_critical(conn)):
                 self.shed(conn)
@@ -64,13 +72,13 @@ class SheddingThreadWorker(ThreadWorker):  # type: ignore[misc]
 
     def _is_critical(self, conn: Any) -> bool:
         """Peek at the request line; a connection with nothing to read yet is not critical."""
-        assert self.door is not None
+        assert self.gate is not None
         try:
             head = conn.sock.recv(1024, socket.MSG_PEEK | socket.MSG_DONTWAIT)
         except OSError:
             return False
         line = head.partition(b"\r\n")[0]
-        return self.door.gate.classifier.classify_line(line).traffic is TrafficClass.CRITICAL
+        return self.gate.classifier.classify_line(line).traffic is TrafficClass.CRITICAL
 
     def _finished(self, conn: Any, future: Future[Any]) -> None:
         self.in_pool -= 1
@@ -78,8 +86,8 @@ class SheddingThreadWorker(ThreadWorker):  # type: ignore[misc]
 
     def shed(self, conn: Any) -> None:
         """Answer 503 with the contract and close, on the main thread, reading nothing."""
-        assert self.door is not None
-        status, headers, body = self.door.render(QUEUE_FULL, channel="other")
+        assert self.rejections is not None
+        status, headers, body = self.rejections.render(QUEUE_FULL, "other")
         head = f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n" + "".join(
             f"{name}: {value}\r\n" for name, value in headers.items()
         )
@@ -103,13 +111,3 @@ def _drain(sock: socket.socket) -> None:
             pass
     except (BlockingIOError, InterruptedError):
         pass
-
-
-def _admission_of(app: Any) -> AdmissionMiddleware | None:
-    """The admission middleware inside ``app`` (a Flask app, maybe behind ProxyFix)."""
-    layer = getattr(app, "wsgi_app", None)
-    while layer is not None:
-        if isinstance(layer, AdmissionMiddleware):
-            return layer
-        layer = getattr(layer, "app", None)
-    return None

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from miniapp_api.overload.admission import AdmissionGate, Refused
-from miniapp_api.overload.rejection import Context, Rejection, render
+from miniapp_api.admission.gate import AdmissionGate, Refused
+from miniapp_api.overload.renderer import RejectionRenderer
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -20,17 +20,11 @@ if TYPE_CHECKING:
 
 class AdmissionMiddleware:
     def __init__(
-        self,
-        app: WSGIApplication,
-        gate: AdmissionGate,
-        *,
-        platforms: tuple[str, ...],
-        lookup_url: str,
+        self, app: WSGIApplication, gate: AdmissionGate, rejections: RejectionRenderer
     ) -> None:
         self.app = app
         self.gate = gate
-        self.platforms = platforms
-        self.lookup_url = lookup_url
+        self.rejections = rejections
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         outcome = self.gate.admit(environ)
@@ -43,19 +37,7 @@ class AdmissionMiddleware:
         finally:
             self.gate.finish(outcome)
 
-    def context(self, channel: str) -> Context:
-        return Context(channel, self.platforms, self.gate.controls.platforms, self.lookup_url)
-
-    def render(self, rejection: Rejection, channel: str) -> tuple[int, dict[str, str], bytes]:
-        return render(rejection, self.context(channel))
-
     def refuse(self, refused: Refused, start_response: StartResponse) -> list[bytes]:
-        status, headers, body = self.render(refused.rejection, refused.channel)
+        status, headers, body = self.rejections.render(refused.rejection, refused.channel)
         start_response(f"{status} {HTTPStatus(status).phrase}", list(headers.items()))
         return [body]
-
-
-def gate_of(app: Any) -> AdmissionGate | None:
-    """The gate installed on a Flask app, if admission control is on."""
-    found = getattr(app, "wsgi_app", None)
-    return found.gate if isinstance(found, AdmissionMiddleware) else None

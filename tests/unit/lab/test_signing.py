@@ -16,8 +16,8 @@ import redis
 from sqlalchemy.orm import Session
 
 from miniapp_api.errors import ServiceUnavailable, Unauthorized
-from miniapp_api.lab import auth
-from miniapp_api.lab.models import Lab
+from miniapp_api.lab import signing
+from miniapp_api.sampling.models import Lab
 from miniapp_api.security.crypto import PersonalDataCrypto
 from miniapp_api.settings import LabSettings
 
@@ -29,17 +29,17 @@ NOW = datetime.fromtimestamp(1647399600, UTC)
 
 
 def test_the_worked_example_of_the_docstring_holds() -> None:
-    assert auth.__doc__ is not None
-    signature = auth.sign(
+    assert signing.__doc__ is not None
+    signature = signing.sign(
         SECRET, "POST", "/api/v1/lab/results", "1647399600", "8f14e45fceea167a", BODY
     )
-    assert auth.body_sha256(BODY) in auth.__doc__
-    assert signature in auth.__doc__
+    assert signing.body_sha256(BODY) in signing.__doc__
+    assert signature in signing.__doc__
     assert signature == "712b57bd0bd15cc53a2ccb1ac3553247a5eeeeca2ef070ce49e9545b7119a426"
 
 
 def test_the_string_to_sign_is_the_five_parts_joined_by_newlines() -> None:
-    to_sign = auth.string_to_sign("post", "/p", "12", "n0nce", b"")
+    to_sign = signing.string_to_sign("post", "/p", "12", "n0nce", b"")
     assert to_sign == "POST\n/p\n12\nn0nce\n" + hashlib.sha256(b"").hexdigest()
 
 
@@ -70,7 +70,7 @@ def lab(crypto: PersonalDataCrypto) -> Lab:
     return Lab(id=1, lab_id="lab_x", name="X", secret_enc=crypto.encrypt("lab.secret", SECRET))
 
 
-def signed(timestamp: str = "1647399600", **changes: str) -> auth.SignedRequest:
+def signed(timestamp: str = "1647399600", **changes: str) -> signing.SignedRequest:
     fields = {
         "method": "POST",
         "path": "/api/v1/lab/results",
@@ -78,26 +78,26 @@ def signed(timestamp: str = "1647399600", **changes: str) -> auth.SignedRequest:
         "timestamp": timestamp,
         "nonce": "8f14e45fceea167a",
     }
-    signature = auth.sign(
+    signature = signing.sign(
         SECRET, fields["method"], fields["path"], timestamp, fields["nonce"], BODY
     )
     fields = {"signature": signature, **fields, **changes}
-    return auth.SignedRequest(body=BODY, **fields)
+    return signing.SignedRequest(body=BODY, **fields)
 
 
 def run(
-    request: auth.SignedRequest,
+    request: signing.SignedRequest,
     session: OneLab,
     crypto: PersonalDataCrypto,
     client: redis.Redis | None = None,
 ) -> Lab:
-    return auth.authenticate(
+    return signing.authenticate(
         cast(Session, session),
-        client or fakeredis.FakeRedis(),
-        crypto,
-        LabSettings(),
         request,
-        NOW,
+        client=client or fakeredis.FakeRedis(),
+        crypto=crypto,
+        settings=LabSettings(),
+        now=NOW,
     )
 
 
@@ -161,4 +161,4 @@ def test_the_signature_is_an_hmac_keyed_with_the_secret_as_printed() -> None:
         b"GET\n/\n1\nabcdefgh\n" + hashlib.sha256(b"").hexdigest().encode(),
         hashlib.sha256,
     )
-    assert auth.sign(SECRET, "GET", "/", "1", "abcdefgh", b"") == expected.hexdigest()
+    assert signing.sign(SECRET, "GET", "/", "1", "abcdefgh", b"") == expected.hexdigest()

@@ -1,7 +1,12 @@
-"""Our own session tokens: opaque, revocable, kept in Redis with a TTL.
+"""Our own session tokens (opaque, revocable, kept in Redis with a TTL) and the guard of views.
 
 Redis holds only a SHA-256 of the token, so a Redis dump or a ``MONITOR`` does not hand out
 live sessions. The key carries a ``{hash tag}`` so it works unchanged on Redis Cluster.
+
+Residents' sessions (``namespace="session"``, issued by ``auth``) and staff sessions
+(``"staff"``, issued by ``sampling``) live apart: one kind of token never opens the other's
+routes. Every view that needs a caller asks :func:`require_session` (or sampling's
+``require_staff``), which reads the session the admission gate already fetched when it can.
 """
 
 from __future__ import annotations
@@ -11,6 +16,9 @@ import secrets
 from dataclasses import dataclass
 
 import redis
+from flask import g, request
+
+from miniapp_api.errors import Unauthorized
 
 
 @dataclass(frozen=True)
@@ -21,7 +29,8 @@ class SessionInfo:
     platform: str
 
 
-# The WSGI environ key under which the admission gate leaves the session it read ahead.
+# The WSGI environ key under which the admission gate leaves the session it read ahead
+# (one Redis round trip for the quota and the session together: miniapp_api/admission/gate.py).
 PREFETCHED_SESSION = "miniapp.prefetched_session"
 
 
@@ -76,3 +85,30 @@ class SessionStore:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+# --- in views ---------------------------------------------------------------------------------
+
+
+def bearer_token() -> str:
+    """The token of ``Authorization: Bearer <token>``, or 401."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Log in first: send Authorization: Bearer <token>.")
+    return token.strip()
+
+
+def require_session(sessions: SessionStore) -> SessionInfo:
+    """Resolve the caller's session or raise 401. Cached on ``g`` for the request."""
+    cached = g.get("session_info")
+    if isinstance(cached, SessionInfo):
+        return cached
+    prefetched = request.environ.get(PREFETCHED_SESSION)
+    info = sessions.resolve(
+        bearer_token(), prefetched if isinstance(prefetched, PrefetchedSession) else None
+    )
+    if info is None:
+        raise Unauthorized("The session has expired or was ended; log in again.")
+    g.session_info = info
+    return info

@@ -1,4 +1,4 @@
-"""Which traffic class a request belongs to, and on which channel it came, before any work."""
+"""Which traffic class a request belongs to, before any work (its channel: overload.rejection)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from miniapp_api.api import TrafficClass, operation_of
 
 # Probes and metrics must answer during overload; they are never admission-controlled.
 EXEMPT_ENDPOINTS = frozenset({"ops.healthz", "ops.readyz", "ops.metrics"})
-KNOWN_CHANNELS = frozenset({"wechat", "alipay", "h5"})
 
 
 @dataclass(frozen=True)
@@ -55,23 +54,3 @@ class RouteClassifier:
         except HTTPException:
             return UNCLASSIFIED
         return self._routes.get(str(endpoint), UNCLASSIFIED)
-
-
-def channel_of(environ: dict[str, Any]) -> str:
-    """``wechat``, ``alipay``, ``h5`` or ``other``: declared by our client, else inferred."""
-    declared = str(environ.get("HTTP_X_CLIENT_CHANNEL", "")).lower()
-    if declared in KNOWN_CHANNELS:
-        return declared
-    path = str(environ.get("PATH_INFO", ""))
-    if path.startswith("/api/v1/auth/wechat"):
-        return "wechat"
-    if path.startswith("/api/v1/auth/alipay"):
-        return "alipay"
-    if path in ("/lookup", "/api/v1/lookup"):
-        return "h5"
-    referer = str(environ.get("HTTP_REFERER", ""))
-    if "servicewechat.com" in referer:  # WeChat mini-programs send this referer
-        return "wechat"
-    if "alipay" in referer:  # Alipay's are on *.hybrid.alipay-eco.com
-        return "alipay"
-    return "other"
