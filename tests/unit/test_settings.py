@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import secrets
+import tomllib
+from typing import Any
 
 import pytest
 from flask import Config
 
+from miniapp_api import settings
 from miniapp_api.settings import ConfigurationError, load_config, validate
 from tests.conftest import code_signing_keys
 
@@ -91,3 +95,61 @@ def test_malformed_code_signing_keys_are_refused(monkeypatch: pytest.MonkeyPatch
     load_config(config, {"ALIPAY": {"APP_ID": ""}})
     with pytest.raises(ConfigurationError, match="SIGNING_KEYS / VERIFY_KEYS must be JSON lists"):
         validate(config)
+
+
+# --- a default lives once: the dataclass field, shown again (equal) in config/default.toml ----
+
+SECTIONS: dict[str, type[Any]] = {
+    "APP": settings.AppSettings,
+    "DATABASE": settings.DatabaseSettings,
+    "REDIS": settings.RedisSettings,
+    "SESSION": settings.SessionSettings,
+    "RESIDENTS": settings.ResidentSettings,
+    "WECHAT": settings.WechatSettings,
+    "ALIPAY": settings.AlipaySettings,
+    "LOGGING": settings.LoggingSettings,
+    "CODES": settings.CodeSettings,
+    "LAB": settings.LabSettings,
+    "RESULTS": settings.ResultSettings,
+    "NOTIFY": settings.NotifySettings,
+    "OVERLOAD": settings.OverloadSettings,
+    "SIMULATOR": settings.SimulatorSettings,
+}
+
+
+def test_default_toml_shows_the_dataclass_defaults_and_names_only_real_keys() -> None:
+    with (settings.CONFIG_DIR / "default.toml").open("rb") as handle:
+        shown = tomllib.load(handle)
+    compared = 0
+    for section, values in shown.items():
+        if section == "OPS":  # operators are parsed by miniapp_api.ops.auth, not a dataclass
+            continue
+        defaults = {f.name: f.default for f in dataclasses.fields(SECTIONS[section])}
+        for key, value in values.items():
+            assert key.lower() in defaults, f"[{section}] {key} is not a setting"
+            default = defaults[key.lower()]
+            if default is dataclasses.MISSING:
+                continue  # required: the file's value is the only default (e.g. DATABASE.URL)
+            assert value == default, f"[{section}] {key}: file {value!r}, dataclass {default!r}"
+            compared += 1
+    assert compared >= 20
+
+
+def test_what_no_layer_sets_falls_back_to_the_dataclass_default() -> None:
+    config = {
+        "DATABASE": {"URL": "sqlite://"},
+        "REDIS": {"URL": "memory://"},
+        "SECURITY": {"DATA_KEY": key(), "INDEX_KEY": key()},
+        "WECHAT": {"APP_ID": "wx1", "APP_SECRET": "x"},
+        "CODES": {"SIGNING_KEYS": code_signing_keys()},
+        "OVERLOAD": {"USER_RATE": "7.5"},
+    }
+    found = validate(config)
+    assert found.database_pool_size == settings.DatabaseSettings.pool_size
+    assert found.session_ttl_seconds == settings.SessionSettings.ttl_seconds
+    assert found.redis.socket_timeout == settings.RedisSettings.socket_timeout
+    assert found.lab == settings.LabSettings()
+    assert found.overload.user_rate == 7.5  # converted to the default's type
+    assert found.overload.user_burst == settings.OverloadSettings.user_burst
+    assert found.wechat is not None
+    assert found.wechat.api_base_url == settings.WechatSettings.api_base_url
