@@ -235,7 +235,7 @@ def run(
     say(
         f"  up in {time.monotonic() - started:.0f}s; sheddable route: {shed_path}; "
         f"per-user quota {quota.rate:g}/s (burst {quota.burst:g}); admission control in this tree: "
-        f"{'yes' if (ROOT / 'miniapp_api' / 'overload').is_dir() else 'NO (both apps alike)'}"
+        f"{'yes' if (ROOT / 'miniapp_api' / 'admission').is_dir() else 'NO (both apps alike)'}"
     )
     timing = Timing(
         warmup=args.warmup,

@@ -25,6 +25,7 @@ from channels.emulator.config import generate_rsa_private_key_pem, public_key_pe
 from miniapp_api.clock import apply_process_timezone
 from miniapp_api.logging import build_handler, quiet_noisy_loggers
 from tests.support import sensitive
+from tests.support.factories import ALIPAY_TEMPLATE, WECHAT_TEMPLATE
 from tests.support.phones import EmulatorPhone
 from tests.support.residents import MiniProgramUser
 
@@ -160,12 +161,9 @@ def app_overrides(
         },
         "SIMULATOR": {"EMULATOR_URL": ""},
         "CODES": {"SIGNING_KEYS": code_signing_keys()},
-        "NOTIFY": {
-            "WECHAT_TEMPLATE_ID": "tpl-wx-result-0001",
-            "ALIPAY_TEMPLATE_ID": "tpl-ali-result-0001",
-        },
+        "NOTIFY": {"WECHAT_TEMPLATE_ID": WECHAT_TEMPLATE, "ALIPAY_TEMPLATE_ID": ALIPAY_TEMPLATE},
         # Admission control is on, as in production, with quotas no functional test reaches
-        # (every test client is 127.0.0.1); tests/integration/overload sets real ones.
+        # (every test client is 127.0.0.1); tests/integration/admission sets real ones.
         "OVERLOAD": {"USER_RATE": 10_000.0, "USER_BURST": 10_000.0},
     }
 

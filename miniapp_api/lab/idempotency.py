@@ -70,7 +70,7 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
 
 
 def claim(
-    session: Session, lab_pk: int, key: str, request_fingerprint: str, now: datetime
+    session: Session, lab_pk: int, *, key: str, request_fingerprint: str, now: datetime
 ) -> KeyClaim | StoredAnswer:
     """Claim ``key`` for this request (committed at once), or say why not.
 
@@ -110,7 +110,7 @@ def claim(
         return KeyClaim(found.id)
 
 
-def complete(session: Session, owned: KeyClaim, status: int, body: dict[str, Any]) -> None:
+def complete(session: Session, owned: KeyClaim, *, status: int, body: dict[str, Any]) -> None:
     """Store the answer; call inside the transaction that does the work."""
     session.execute(
         update(LabRequest)

@@ -68,7 +68,7 @@ def upload_results(
         with session.begin():
             body, fanned = ingest(session, lab, items=batch.results, settings=settings, now=now)
             if owned is not None:
-                idempotency.complete(session, owned, 200, body)
+                idempotency.complete(session, owned, status=200, body=body)
     pipeline.publish(readmodel, fanned)
     return Answer(200, body)
 
@@ -93,7 +93,7 @@ def amend_result(
                 session, lab, tube_no=tube_no, change=change, settings=settings, now=now
             )
             if owned is not None:
-                idempotency.complete(session, owned, 200, body)
+                idempotency.complete(session, owned, status=200, body=body)
     pipeline.publish(readmodel, fanned)
     return Answer(200, body)
 
@@ -106,7 +106,9 @@ def _idempotent(
     if request.key is None:
         yield None
         return
-    owned = idempotency.claim(session, lab.id, request.key, request.fingerprint, now)
+    owned = idempotency.claim(
+        session, lab.id, key=request.key, request_fingerprint=request.fingerprint, now=now
+    )
     try:
         yield owned
     except BaseException:

@@ -88,7 +88,7 @@ class TemplateMessage:
 
 
 def build_message(
-    platform: Platform, template_id: str, payload: Mapping[str, Any], fallback_time: datetime
+    platform: Platform, template_id: str, *, payload: Mapping[str, Any], fallback_time: datetime
 ) -> TemplateMessage:
     """The message announcing the result in ``payload``.
 

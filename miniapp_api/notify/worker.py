@@ -190,7 +190,9 @@ class PushWorker:
                 return _fail_unsent(db, claim, "the result or the account is gone")
             if platform is None or channel is None or template_id is None:
                 return _fail_unsent(db, claim, f"push to {claim.platform} is not configured here")
-            message = build_message(platform, template_id, claim.payload, claim.created_at)
+            message = build_message(
+                platform, template_id, payload=claim.payload, fallback_time=claim.created_at
+            )
             attempt = begin_delivery(db, claim, template_id=template_id, now=clock(), lease=lease)
             if attempt is None:
                 _log(claim.outbox_id, Status.NO_SUBSCRIPTION)

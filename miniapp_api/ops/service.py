@@ -31,7 +31,7 @@ def change_controls(
     """Save a new version; 409 if ``change.version`` is given and no longer current."""
     try:
         saved = ControlsStore(client, settings).save(
-            change.limits, change.modes, operator, expected_version=change.version
+            change.limits, change.modes, operator=operator, expected_version=change.version
         )
     except VersionConflict as conflict:
         raise Conflict(

@@ -99,7 +99,7 @@ class ControlsStore:
         return parse_document(self._redis.get(CONTROLS_KEY), self._defaults)
 
     def save(
-        self, limits: Limits, modes: Modes, operator: str, expected_version: int | None = None
+        self, limits: Limits, modes: Modes, *, operator: str, expected_version: int | None = None
     ) -> Controls:
         """Store a new version; every worker picks it up at its next refresh.
 

@@ -9,19 +9,20 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 
 from tests.browser.conftest import by_testid, console_errors, wait
-from tests.integration.lookup.conftest import Person, make_person
-from tests.support.labdata import LabClient, make_desk, make_lab, make_tube, result
+from tests.support.clients import LabClient, result
+from tests.support.factories import Person, make_desk, make_lab, make_person, make_tube
 
 SCREENSHOT = "/tmp/lookup-mobile.png"
 PHONE_WIDTH, PHONE_HEIGHT = 375, 812
 
 
-def person_tested_negative(app: Flask) -> Person:
+@pytest.fixture
+def person(browser_app: Flask) -> Person:
     """A person with a registration code, sampled, whose tube tested negative."""
-    person = make_person(app, "欧阳娜娜")
-    lab = make_lab(app)
-    tube = make_tube(app, make_desk(app, lab), [person.resident])
-    uploaded = LabClient(app.test_client(), lab).upload([result(tube, "negative")])
+    person = make_person(browser_app, "欧阳娜娜")
+    lab = make_lab(browser_app)
+    tube = make_tube(browser_app, make_desk(browser_app, lab), [person.resident])
+    uploaded = LabClient(browser_app.test_client(), lab).upload([result(tube, "negative")])
     assert uploaded.status_code == 200, uploaded.get_json()
     return person
 
@@ -57,9 +58,8 @@ def horizontal_overflow(driver: WebDriver) -> int:
 @pytest.mark.browser
 @pytest.mark.postgres
 def test_a_resident_sees_their_result_with_code_and_id_ending(
-    driver: WebDriver, live_app: str, browser_app: Flask
+    driver: WebDriver, live_app: str, person: Person
 ) -> None:
-    person = person_tested_negative(browser_app)
     open_lookup(driver, live_app)
 
     shown = look_up(driver, person.token, person.last4.lower())
@@ -78,9 +78,8 @@ def test_a_resident_sees_their_result_with_code_and_id_ending(
 @pytest.mark.browser
 @pytest.mark.postgres
 def test_a_wrong_id_ending_shows_the_mismatch_message(
-    driver: WebDriver, live_app: str, browser_app: Flask
+    driver: WebDriver, live_app: str, person: Person
 ) -> None:
-    person = person_tested_negative(browser_app)
     open_lookup(driver, live_app)
 
     shown = look_up(driver, person.token, person.wrong_last4)
@@ -96,9 +95,8 @@ def test_a_wrong_id_ending_shows_the_mismatch_message(
 @pytest.mark.browser
 @pytest.mark.postgres
 def test_too_many_attempts_show_when_to_try_again_and_what_works_now(
-    driver: WebDriver, live_app: str, browser_app: Flask
+    driver: WebDriver, live_app: str, person: Person
 ) -> None:
-    person = person_tested_negative(browser_app)
     for _ in range(5):
         wrong = {"code": person.token, "id_last4": person.wrong_last4}
         assert requests.post(f"{live_app}/api/v1/lookup", json=wrong, timeout=5).status_code == 404
@@ -126,9 +124,8 @@ def test_too_many_attempts_show_when_to_try_again_and_what_works_now(
 @pytest.mark.browser
 @pytest.mark.postgres
 def test_on_a_375px_wide_phone_the_form_fits_and_is_easy_to_tap(
-    driver: WebDriver, live_app: str, browser_app: Flask
+    driver: WebDriver, live_app: str, person: Person
 ) -> None:
-    person = person_tested_negative(browser_app)
     driver.set_window_size(PHONE_WIDTH, PHONE_HEIGHT)
     open_lookup(driver, live_app)
     assert driver.execute_script("return window.innerWidth") <= PHONE_WIDTH

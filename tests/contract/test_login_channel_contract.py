@@ -137,8 +137,10 @@ def test_a_code_works_once(harness: Harness) -> None:
 
 
 def test_an_unknown_code_is_invalid(harness: Harness) -> None:
-    with pytest.raises(InvalidCode):
+    with pytest.raises(InvalidCode) as raised:
         harness.channel.exchange_code("never-issued")
+    # Every error names its platform: the app's one error handler needs nothing else.
+    assert raised.value.platform is harness.channel.platform
 
 
 def test_a_throttled_platform_raises_rate_limited(harness: Harness) -> None:
@@ -147,6 +149,7 @@ def test_a_throttled_platform_raises_rate_limited(harness: Harness) -> None:
     with pytest.raises(RateLimited) as raised:
         harness.channel.exchange_code(code)
     assert raised.value.retry_after > 0
+    assert raised.value.platform is harness.channel.platform
 
 
 def test_a_phone_proof_gives_the_verified_number(harness: Harness) -> None:
@@ -159,8 +162,9 @@ def test_a_phone_proof_gives_the_verified_number(harness: Harness) -> None:
 
 
 def test_a_phone_proof_of_the_wrong_shape_is_invalid(harness: Harness) -> None:
-    with pytest.raises(InvalidPayload):
+    with pytest.raises(InvalidPayload) as raised:
         harness.channel.verify_phone(harness.wrong_shape, None)
+    assert raised.value.platform is harness.channel.platform
 
 
 def test_a_message_reaches_the_user(harness: Harness) -> None:
@@ -175,6 +179,7 @@ def test_a_refused_subscription_is_not_sent(harness: Harness) -> None:
     code, subject = harness.issue_login(None)
     harness.channel.exchange_code(code)
     harness.refuse_messages_for(subject)
-    with pytest.raises(SubscriptionRefused):
+    with pytest.raises(SubscriptionRefused) as raised:
         harness.channel.send_message(subject, "tmpl-result", {"result": "阴性"})
     assert harness.sent_to(subject) == []
+    assert raised.value.platform is harness.channel.platform

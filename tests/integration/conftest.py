@@ -1,13 +1,23 @@
-"""Fixtures of the integration tests: a lab with its signing client, and a sampling desk whose
-tubes go to that lab (tests may define a `desk` of their own)."""
+"""Fixtures of the integration tests: a lab with its signing client, a sampling desk whose tubes
+go to that lab (tests may define a `desk` of their own), the SQL the app sends, and the app on
+the embedded default (SQLite and the in-process Redis stand-in)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.support.labdata import Desk, LabClient, LabKey, make_desk, make_lab
+from channels.emulator import RunningEmulator
+from miniapp_api import create_app
+from miniapp_api.migrate import upgrade
+from tests.conftest import PlatformKeys, app_overrides
+from tests.support.clients import LabClient
+from tests.support.factories import Desk, LabKey, make_desk, make_lab
+from tests.support.sql import recorded_statements
 
 
 @pytest.fixture
@@ -23,3 +33,23 @@ def desk(app: Flask, lab: LabKey) -> Desk:
 @pytest.fixture
 def lab_client(client: FlaskClient, lab: LabKey) -> LabClient:
     return LabClient(client, lab)
+
+
+@pytest.fixture
+def statements(app: Flask) -> Iterator[list[str]]:
+    """Every SQL statement the app sends while the test runs."""
+    with recorded_statements(app) as seen:
+        yield seen
+
+
+@pytest.fixture
+def embedded_app(
+    tmp_path: Path, platform_keys: PlatformKeys, emulator: RunningEmulator
+) -> Iterator[Flask]:
+    """The app as ``make run`` starts it: a fresh SQLite database and the Redis stand-in
+    (``memory://``), with the real SDKs on the emulator."""
+    url = f"sqlite:///{tmp_path / 'embedded.db'}"
+    upgrade(url)
+    app = create_app(app_overrides(platform_keys, emulator.base_url, url, "memory://"))
+    yield app
+    app.extensions["miniapp"].db.dispose()

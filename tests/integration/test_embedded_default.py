@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from flask import Flask
 
 from channels.emulator import RunningEmulator
-from miniapp_api import create_app
 from miniapp_api.migrate import upgrade
-from tests.conftest import PlatformKeys, app_overrides
 from tests.support.ids import cn_id
 from tests.support.phones import EmulatorPhone
 from tests.support.residents import MiniProgramUser
-
-
-@pytest.fixture
-def embedded_app(
-    tmp_path: Path, platform_keys: PlatformKeys, emulator: RunningEmulator
-) -> Iterator[Flask]:
-    url = f"sqlite:///{tmp_path / 'embedded.db'}"
-    upgrade(url)
-    app = create_app(app_overrides(platform_keys, emulator.base_url, url, "memory://"))
-    yield app
-    app.extensions["miniapp"].db.dispose()
 
 
 def test_federation_works_on_sqlite_and_the_stand_in(
@@ -37,9 +22,7 @@ def test_federation_works_on_sqlite_and_the_stand_in(
     alipay = MiniProgramUser(client, phone, "alipay")
     person = cn_id()
     for user in (wechat, alipay):
-        assert user.login().status_code == 200
-        assert user.bind_phone("13812345678").status_code == 200
-        assert user.declare("张三", person).status_code == 200
+        assert user.register("张三", person).status_code == 200
     assert (
         wechat.add_dependent("王小明", cn_id(birth="20180101"), guardian_consent=True).status_code
         == 201

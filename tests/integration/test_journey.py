@@ -8,20 +8,11 @@ from flask import Flask
 from channels.emulator import RunningEmulator
 from miniapp_api.db import utcnow
 from miniapp_api.notify.worker import PushWorker
+from tests.support.clients import LabClient, StaffClient, result, scan_item
+from tests.support.factories import make_lab, make_round, make_site, make_staff
 from tests.support.ids import cn_id
-from tests.support.labdata import LabClient, LabKey, result
 from tests.support.phones import EmulatorPhone
 from tests.support.residents import MiniProgramUser
-from tests.support.screening import (
-    StaffClient,
-    committed,
-    crypto_of,
-    make_lab,
-    make_round,
-    make_site,
-    make_staff,
-    scan_item,
-)
 
 
 def test_one_person_from_code_to_pushed_result_on_both_platforms(
@@ -38,9 +29,7 @@ def test_one_person_from_code_to_pushed_result_on_both_platforms(
         (wechat_user, templates.wechat_template_id),
         (alipay_user, templates.alipay_template_id),
     ):
-        assert user.login().status_code == 200
-        assert user.bind_phone("13812345678").status_code == 200
-        assert user.declare("张三", person).status_code == 200
+        assert user.register("张三", person).status_code == 200
         accepted = client.post(
             "/api/v1/me/subscriptions", json={"accepted": [template]}, headers=user.auth
         )
@@ -52,13 +41,10 @@ def test_one_person_from_code_to_pushed_result_on_both_platforms(
     assert code.status_code == 200
     token = code.get_json()["token"]
 
-    with committed(app) as session:
-        lab, secret = make_lab(session, crypto_of(app))
-        site = make_site(session, lab=lab)
-        make_round(session)
-        staff = make_staff(session, site)
-        lab_key, staff_name = LabKey(lab.id, lab.lab_id, secret), staff.username
-    scanner = StaffClient(client, staff_name)
+    lab = make_lab(app)
+    staff = make_staff(app, make_site(app, lab=lab))
+    make_round(app)
+    scanner = StaffClient(client, staff.username)
     assert scanner.login().status_code == 200
     [bound] = scanner.scan_answers(scan_item(token, "T20220316001", capacity=10))
     [again] = scanner.scan_answers(scan_item(token, "T20220316001"))
@@ -68,7 +54,7 @@ def test_one_person_from_code_to_pushed_result_on_both_platforms(
     pending = client.get("/api/v1/results", headers=wechat_user.auth).get_json()
     assert pending["residents"][0]["latest"]["state"] == "pending"
 
-    upload = LabClient(client, lab_key).upload([result("T20220316001", "negative")])
+    upload = LabClient(client, lab).upload([result("T20220316001", "negative")])
     assert upload.status_code == 200, upload.get_json()
     assert upload.get_json()["items"][0]["status"] == "accepted"
 

@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from flask.testing import FlaskClient
+from flask import Flask
 from werkzeug.test import TestResponse
 
+from tests.support.clients import BearerClient
 from tests.support.phones import EmulatorPhone
-from tests.support.sensitive import TOKENS, remember
+from tests.support.sensitive import remember
 
 
 @dataclass
-class MiniProgramUser:
+class MiniProgramUser(BearerClient):
     """One platform login of a person, acting through the Flask test client."""
 
-    client: FlaskClient
     phone: EmulatorPhone
     platform: str
     subject: str | None = None
-    token: str | None = None
-    last: TestResponse | None = field(default=None, repr=False)
 
     def login(self) -> TestResponse:
         if self.platform == "wechat":
@@ -30,16 +28,7 @@ class MiniProgramUser:
         else:
             code, self.subject = self.phone.alipay_login(self.subject)
             response = self.client.post("/api/v1/auth/alipay", json={"auth_code": code})
-        if response.status_code == 200:
-            self.token = response.get_json()["token"]
-            TOKENS.add(self.token)
-        self.last = response
-        return response
-
-    @property
-    def auth(self) -> dict[str, str]:
-        assert self.token, "log in first"
-        return {"Authorization": f"Bearer {self.token}"}
+        return self.logged_in(response)
 
     def bind_phone(self, number: str) -> TestResponse:
         assert self.subject
@@ -49,6 +38,12 @@ class MiniProgramUser:
         else:
             proof = {"response": self.phone.alipay_phone(self.subject, number)}
         return self.client.post("/api/v1/me/phone", json=proof, headers=self.auth)
+
+    def register(self, name: str, id_number: str, phone: str = "13812345678") -> TestResponse:
+        """Log in and bind ``phone`` (both must succeed), then declare oneself: the answer."""
+        assert self.login().status_code == 200
+        assert self.bind_phone(phone).status_code == 200
+        return self.declare(name, id_number)
 
     def declare(self, name: str, id_number: str, id_type: str = "cn_id") -> TestResponse:
         remember(id_number)
@@ -65,3 +60,10 @@ class MiniProgramUser:
         remember(id_number)
         body = {"name": name, "id_type": "cn_id", "id_number": id_number, **extra}
         return self.client.post("/api/v1/me/dependents", json=body, headers=self.auth)
+
+
+def logged_in(app: Flask, phone: EmulatorPhone, platform: str = "wechat") -> MiniProgramUser:
+    """A user of ``app`` on ``platform``, logged in."""
+    user = MiniProgramUser(app.test_client(), phone, platform)
+    assert user.login().status_code == 200
+    return user

@@ -13,7 +13,6 @@ import secrets
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,7 +29,6 @@ from channels.emulator import RunningEmulator
 from miniapp_api import create_app
 from miniapp_api.codes import service
 from miniapp_api.codes.models import RegistrationCode
-from miniapp_api.migrate import upgrade
 from miniapp_api.settings import SigningKey
 from tests.conftest import REDIS_URL, PlatformKeys, app_overrides
 from tests.support.ids import cn_id
@@ -448,21 +446,10 @@ def test_openapi_describes_the_code_routes_with_their_traffic_class(
 # --- the embedded default (SQLite) ------------------------------------------------------------
 
 
-@pytest.fixture
-def sqlite_app(
-    tmp_path: Path, platform_keys: PlatformKeys, emulator: RunningEmulator
-) -> Iterator[Flask]:
-    url = f"sqlite:///{tmp_path / 'embedded.db'}"
-    upgrade(url)
-    embedded = create_app(app_overrides(platform_keys, emulator.base_url, url, "memory://"))
-    yield embedded
-    embedded.extensions["miniapp"].db.dispose()
-
-
 def test_codes_work_on_sqlite_where_times_come_back_naive(
-    sqlite_app: Flask, emulator: RunningEmulator
+    embedded_app: Flask, emulator: RunningEmulator
 ) -> None:
-    user = MiniProgramUser(sqlite_app.test_client(), EmulatorPhone(emulator.base_url), "wechat")
+    user = MiniProgramUser(embedded_app.test_client(), EmulatorPhone(emulator.base_url), "wechat")
     resident_id = declared(user)
     first = show(user, resident_id)
     assert show(user, resident_id) == first
@@ -471,6 +458,6 @@ def test_codes_work_on_sqlite_where_times_come_back_naive(
 
     reissued = user.client.post(code_path(resident_id), headers=user.auth).get_json()
     assert reissued["code_id"] != first["code_id"]
-    rows = {r.code_id: r.revoked_at for r in code_rows(sqlite_app)}
+    rows = {r.code_id: r.revoked_at for r in code_rows(embedded_app)}
     assert rows[first["code_id"]] is not None
     assert rows[reissued["code_id"]] is None

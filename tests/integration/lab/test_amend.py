@@ -11,18 +11,16 @@ from miniapp_api.notify.payloads import payloads
 from miniapp_api.readmodel import ResultReadModel
 from miniapp_api.residents.models import Relation
 from miniapp_api.results.models import OutboxMessage, PersonResult, TubeResult, TubeResultAmendment
-from tests.support.labdata import (
+from miniapp_api.wiring import wiring_of
+from tests.support.clients import LabClient, iso_ago, result
+from tests.support.factories import (
     Desk,
-    LabClient,
-    iso_ago,
     make_account,
     make_desk,
     make_lab,
     make_residents,
     make_tube,
     new_session,
-    result,
-    wire_of,
 )
 
 
@@ -70,7 +68,7 @@ def test_an_amendment_keeps_the_history_and_notifies_again(
     assert (first["state"], first["version"]) == ("negative", 0)
     assert datetime.fromisoformat(first["tested_at"]) == datetime.fromisoformat(first_tested)
     assert (amended["state"], amended["version"]) == ("retest_required", 1)
-    read = ResultReadModel(wire_of(app).redis).read([people[0].public_id])
+    read = ResultReadModel(wiring_of(app).redis).read([people[0].public_id])
     assert read[people[0].public_id][0].state == "retest_required"
 
 

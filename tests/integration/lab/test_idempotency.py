@@ -12,20 +12,19 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from miniapp_api.lab import idempotency
-from miniapp_api.lab.models import LabRequest
 from miniapp_api.residents.models import Relation
 from miniapp_api.results.models import OutboxMessage, TubeResult
-from tests.support.labdata import (
+from tests.support.clients import LabClient, result
+from tests.support.factories import (
     Desk,
-    LabClient,
     LabKey,
     make_account,
     make_desk,
     make_lab,
+    make_lab_request,
     make_residents,
     make_tube,
     new_session,
-    result,
 )
 
 
@@ -71,16 +70,7 @@ def test_a_duplicate_of_a_request_in_flight_is_told_409(
     app: Flask, lab_client: LabClient, lab: LabKey, desk: Desk
 ) -> None:
     body = json.dumps({"results": [result(make_tube(app, desk, []))]}).encode()
-    with new_session(app) as session, session.begin():
-        session.add(
-            LabRequest(
-                lab_id=lab.pk,
-                idempotency_key="batch-3",
-                body_sha256=idempotency.fingerprint("POST", "/api/v1/lab/results", body),
-                status="in_flight",
-                created_at=datetime.now(UTC),
-            )
-        )
+    make_lab_request(app, lab, body, key="batch-3", created_at=datetime.now(UTC))
     response = lab_client.send("/api/v1/lab/results", body, idempotency_key="batch-3")
     assert response.status_code == 409
     assert response.get_json()["code"] == "request_in_flight"
@@ -91,16 +81,9 @@ def test_an_abandoned_claim_is_taken_over(
     app: Flask, lab_client: LabClient, lab: LabKey, desk: Desk
 ) -> None:
     body = json.dumps({"results": [result(make_tube(app, desk, []))]}).encode()
-    with new_session(app) as session, session.begin():
-        session.add(
-            LabRequest(
-                lab_id=lab.pk,
-                idempotency_key="batch-4",
-                body_sha256=idempotency.fingerprint("POST", "/api/v1/lab/results", body),
-                status="in_flight",
-                created_at=datetime.now(UTC) - timedelta(minutes=10),
-            )
-        )
+    make_lab_request(
+        app, lab, body, key="batch-4", created_at=datetime.now(UTC) - timedelta(minutes=10)
+    )
     response = lab_client.send("/api/v1/lab/results", body, idempotency_key="batch-4")
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["accepted"] == 1
@@ -113,10 +96,10 @@ def test_two_concurrent_sends_of_one_batch_store_it_once(
     inside, release = threading.Event(), threading.Event()
     real_complete = idempotency.complete
 
-    def slow_complete(*args: Any) -> None:
+    def slow_complete(*args: Any, **kwargs: Any) -> None:
         inside.set()
         assert release.wait(10)
-        real_complete(*args)
+        real_complete(*args, **kwargs)
 
     monkeypatch.setattr("miniapp_api.lab.idempotency.complete", slow_complete)
     answers: dict[str, Any] = {}

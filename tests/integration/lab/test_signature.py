@@ -11,7 +11,9 @@ import pytest
 import redis
 from flask import Flask
 
-from tests.support.labdata import Desk, LabClient, make_tube, result, wire_of
+from miniapp_api.wiring import wiring_of
+from tests.support.clients import LabClient, result
+from tests.support.factories import Desk, make_tube
 
 
 @pytest.fixture
@@ -104,7 +106,7 @@ def test_the_amend_call_needs_the_signature_too(lab_client: LabClient, tube: str
 @pytest.fixture
 def redis_down(app: Flask, tube: str) -> Iterator[None]:
     """Redis unreachable from the app (after the tube's rows were made)."""
-    wire = wire_of(app)
+    wire = wiring_of(app)
     broken = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
     app.extensions["miniapp"] = dataclasses.replace(wire, redis=broken)
     yield

@@ -14,18 +14,16 @@ from miniapp_api.notify.payloads import payloads
 from miniapp_api.readmodel import ResultReadModel
 from miniapp_api.residents.models import Relation
 from miniapp_api.results.models import OutboxMessage, PersonResult, TubeResult
-from tests.support.labdata import (
+from miniapp_api.wiring import wiring_of
+from tests.support.clients import LabClient, iso_ago, result
+from tests.support.factories import (
     Desk,
-    LabClient,
-    iso_ago,
     make_account,
     make_desk,
     make_lab,
     make_residents,
     make_tube,
     new_session,
-    result,
-    wire_of,
 )
 
 
@@ -47,7 +45,7 @@ def states(app: Flask) -> dict[int, str]:
 def test_a_batch_over_the_limit_is_refused_whole(
     app: Flask, lab_client: LabClient, desk: Desk
 ) -> None:
-    limit = wire_of(app).settings.lab.max_batch
+    limit = wiring_of(app).settings.lab.max_batch
     tube = make_tube(app, desk, [])
     response = lab_client.upload([result(f"X{i}") for i in range(limit)] + [result(tube)])
     assert response.status_code == 413
@@ -57,7 +55,7 @@ def test_a_batch_over_the_limit_is_refused_whole(
 
 
 def test_a_body_over_the_byte_limit_is_refused_unread(app: Flask, lab_client: LabClient) -> None:
-    padded = b'{"results": [' + b" " * (600 * wire_of(app).settings.lab.max_batch) + b"]}"
+    padded = b'{"results": [' + b" " * (600 * wiring_of(app).settings.lab.max_batch) + b"]}"
     response = lab_client.send("/api/v1/lab/results", padded, idempotency_key="big")
     assert response.status_code == 413
     assert response.get_json()["code"] == "batch_too_large"
@@ -147,7 +145,7 @@ def test_the_tube_result_fans_out_to_each_person_in_the_tube(
     items_of(lab_client.upload([result(tube, outcome)]))
 
     assert states(app) == {p.id: expected for p in people}
-    read = ResultReadModel(wire_of(app).redis).read([p.public_id for p in people])
+    read = ResultReadModel(wiring_of(app).redis).read([p.public_id for p in people])
     assert {entries[0].state for entries in read.values()} == {expected}
 
 
@@ -193,7 +191,7 @@ def test_a_failed_transaction_leaves_no_results_and_no_messages(
     make_account(app, [(person[0], Relation.SELF)])
     tube = make_tube(app, desk, person)
 
-    def fail(*_args: Any) -> None:
+    def fail(*_args: Any, **_kwargs: Any) -> None:
         raise RuntimeError("database went away before the commit")
 
     # The last step inside the transaction: results and outbox rows are written by then.

@@ -16,7 +16,8 @@ from miniapp_api.api import TrafficClass
 from miniapp_api.lookup import limits
 from miniapp_api.overload.gcra import Rate
 from tests.conftest import PlatformKeys, app_overrides
-from tests.integration.lookup.conftest import LOOKUP, look_up, make_person, unknown_code
+from tests.integration.lookup.conftest import LOOKUP, look_up
+from tests.support.factories import make_person, unissued_code
 
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
 
@@ -56,7 +57,9 @@ def test_one_address_is_limited_across_codes(app: Flask, client: FlaskClient) ->
     person = make_person(app)
     sweeper = "10.1.2.3"
     for _ in range(30):
-        assert look_up(client, unknown_code(app, person), "0000", sweeper).status_code == 404
+        assert (
+            look_up(client, unissued_code(app, person.resident), "0000", sweeper).status_code == 404
+        )
 
     refused = look_up(client, person.token, person.last4, sweeper)
 

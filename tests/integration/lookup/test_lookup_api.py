@@ -10,18 +10,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from miniapp_api.lookup.service import NO_MATCH
-from tests.integration.lookup.conftest import (
-    LOOKUP,
-    id_ending_in_x,
-    look_up,
-    make_person,
-    reissue,
-    sampled,
-    tampered,
-    unknown_code,
-)
+from tests.integration.lookup.conftest import LOOKUP, id_ending_in_x, look_up, reissue, tampered
 from tests.support import sensitive
-from tests.support.labdata import Desk, LabClient, make_desk, result
+from tests.support.clients import LabClient, result
+from tests.support.factories import Desk, ago, make_desk, make_person, make_tube, unissued_code
 
 
 def test_the_right_code_and_ending_show_that_persons_results_and_no_one_elses(
@@ -29,8 +21,8 @@ def test_the_right_code_and_ending_show_that_persons_results_and_no_one_elses(
 ) -> None:
     person = make_person(app, "欧阳娜娜")
     neighbour = make_person(app, "李秀英")
-    earlier = sampled(app, make_desk(app, desk.lab), [person.resident], hours_ago=50)
-    pooled = sampled(app, desk, [person.resident, neighbour.resident])
+    earlier = make_tube(app, make_desk(app, desk.lab), [person.resident], scanned_at=ago(hours=50))
+    pooled = make_tube(app, desk, [person.resident, neighbour.resident])
     uploaded = lab_client.upload([result(earlier, "negative"), result(pooled, "negative")])
     assert uploaded.status_code == 200, uploaded.get_json()
 
@@ -54,7 +46,7 @@ def test_a_pending_result_over_48_hours_is_flagged_with_guidance(
     app: Flask, client: FlaskClient, desk: Desk
 ) -> None:
     person = make_person(app)
-    sampled(app, desk, [person.resident], hours_ago=49)
+    make_tube(app, desk, [person.resident], scanned_at=ago(hours=49))
 
     latest = look_up(client, person.token, person.last4).get_json()["latest"]
 
@@ -77,7 +69,9 @@ def test_a_person_never_sampled_gets_no_result_rather_than_an_error(
 def test_the_history_is_short(app: Flask, client: FlaskClient, desk: Desk) -> None:
     person = make_person(app)
     for days in range(8):
-        sampled(app, make_desk(app, desk.lab), [person.resident], hours_ago=2 + 24 * days)
+        make_tube(
+            app, make_desk(app, desk.lab), [person.resident], scanned_at=ago(hours=2 + 24 * days)
+        )
 
     body = look_up(client, person.token, person.last4).get_json()
 
@@ -106,7 +100,7 @@ def test_a_wrong_ending_an_unknown_a_reissued_and_a_forged_code_get_the_same_ans
 
     answers = {
         "wrong ending": look_up(client, person.token, person.wrong_last4),
-        "unknown code": look_up(client, unknown_code(app, person), person.last4),
+        "unknown code": look_up(client, unissued_code(app, person.resident), person.last4),
         "re-issued code": look_up(client, stale_token, moved_on.last4),
         "tampered code": look_up(client, tampered(person.token), person.last4),
         "not a code": look_up(client, "this-is-not-a-registration-code", person.last4),
@@ -135,7 +129,7 @@ def test_a_lookup_never_writes_to_the_database(
     app: Flask, client: FlaskClient, desk: Desk, statements: list[str]
 ) -> None:
     person = make_person(app)
-    sampled(app, desk, [person.resident])
+    make_tube(app, desk, [person.resident])
     statements.clear()
 
     assert look_up(client, person.token, person.last4).status_code == 200
@@ -149,7 +143,7 @@ def test_no_id_number_phone_or_token_in_the_answer_or_the_logs(
     app: Flask, client: FlaskClient, desk: Desk
 ) -> None:
     person = make_person(app, phone="13912345678")
-    sampled(app, desk, [person.resident])
+    make_tube(app, desk, [person.resident])
     logs_before = len(sensitive.LOG_BUFFER.getvalue())
 
     answers = [

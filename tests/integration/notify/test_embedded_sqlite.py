@@ -22,13 +22,8 @@ from miniapp_api.notify import service
 from miniapp_api.notify.worker import PushWorker, claim_batch
 from miniapp_api.residents.models import Account
 from miniapp_api.settings import NotifySettings
-from tests.integration.notify.factories import (
-    ALIPAY_TEMPLATE,
-    WECHAT_TEMPLATE,
-    outbox_row,
-    queue_message,
-    remaining,
-)
+from tests.integration.notify.conftest import Outbox
+from tests.support.factories import ALIPAY_TEMPLATE, WECHAT_TEMPLATE
 
 SETTINGS = NotifySettings(wechat_template_id=WECHAT_TEMPLATE, alipay_template_id=ALIPAY_TEMPLATE)
 
@@ -47,21 +42,38 @@ def fakes() -> dict[Platform, FakeChannel]:
     return {p: FakeChannel(p) for p in Platform}
 
 
-def test_rows_are_sent_once_on_sqlite(db: Database, fakes: dict[Platform, FakeChannel]) -> None:
-    on_wechat = queue_message(db, "wechat", "wx-app", accepts=1)
-    on_alipay = queue_message(db, "alipay", "ali-app", accepts=2)
+@pytest.fixture
+def channels(fakes: dict[Platform, FakeChannel]) -> dict[Platform, FakeChannel]:
+    return fakes
 
-    assert PushWorker(db, fakes, SETTINGS).run_once(utcnow()).sent == 2
-    assert PushWorker(db, fakes, SETTINGS).run_once(utcnow() + timedelta(days=1)).claimed == 0
+
+@pytest.fixture
+def settings() -> NotifySettings:
+    return SETTINGS
+
+
+@pytest.fixture
+def app_ids() -> dict[str, str]:
+    return {"wechat": "wx-app", "alipay": "ali-app"}
+
+
+def test_rows_are_sent_once_on_sqlite(
+    worker: PushWorker, outbox: Outbox, fakes: dict[Platform, FakeChannel]
+) -> None:
+    on_wechat = outbox.queue(accepts=1, platform="wechat")
+    on_alipay = outbox.queue(accepts=2, platform="alipay")
+
+    assert worker.run_once(utcnow()).sent == 2
+    assert worker.run_once(utcnow() + timedelta(days=1)).claimed == 0
 
     assert [m["to"] for m in fakes[Platform.WECHAT].sent] == [on_wechat.subject]
     assert [m["to"] for m in fakes[Platform.ALIPAY].sent] == [on_alipay.subject]
-    assert outbox_row(db, on_wechat.outbox_id).status == "sent"
-    assert remaining(db, on_alipay.account_id, ALIPAY_TEMPLATE) == 1
+    assert outbox.row(on_wechat).status == "sent"
+    assert outbox.remaining(on_alipay) == 1
 
 
-def test_a_leased_row_is_not_claimed_twice_on_sqlite(db: Database) -> None:
-    queue_message(db, "wechat", "wx-app")
+def test_a_leased_row_is_not_claimed_twice_on_sqlite(db: Database, outbox: Outbox) -> None:
+    outbox.queue()
     now = utcnow()
     lease = timedelta(minutes=1)
 
@@ -92,38 +104,38 @@ def test_acceptances_are_counted_and_capped_on_sqlite(db: Database) -> None:
 
 
 def test_a_stopping_worker_hands_its_unstarted_claims_back(
-    db: Database, fakes: dict[Platform, FakeChannel]
+    worker: PushWorker, outbox: Outbox
 ) -> None:
-    queued = queue_message(db, "wechat", "wx-app")
+    queued = outbox.queue()
     stop = threading.Event()
     stop.set()
 
-    stats = PushWorker(db, fakes, SETTINGS).run_once(utcnow(), stop=stop)
+    stats = worker.run_once(utcnow(), stop=stop)
 
     assert (stats.claimed, stats.sent) == (1, 0)
-    row = outbox_row(db, queued.outbox_id)
+    row = outbox.row(queued)
     assert (row.status, row.claimed_until) == ("pending", None)  # due again at once
-    assert PushWorker(db, fakes, SETTINGS).run_once(utcnow()).sent == 1
+    assert worker.run_once(utcnow()).sent == 1
 
 
-def test_run_forever_sends_until_stopped(db: Database, fakes: dict[Platform, FakeChannel]) -> None:
+def test_run_forever_sends_until_stopped(
+    worker: PushWorker, outbox: Outbox, fakes: dict[Platform, FakeChannel]
+) -> None:
     stop = threading.Event()
-    worker = threading.Thread(
-        target=PushWorker(db, fakes, SETTINGS).run_forever,
-        args=(stop,),
-        kwargs={"idle_seconds": 0.02},
+    thread = threading.Thread(
+        target=worker.run_forever, args=(stop,), kwargs={"idle_seconds": 0.02}
     )
-    worker.start()
+    thread.start()
     try:
-        queued = [queue_message(db, "wechat", "wx-app") for _ in range(3)]
+        queued = [outbox.queue() for _ in range(3)]
         for _ in range(200):
             if len(fakes[Platform.WECHAT].sent) == 3:
                 break
             stop.wait(0.02)
     finally:
         stop.set()
-        worker.join(timeout=10)
+        thread.join(timeout=10)
 
-    assert not worker.is_alive()
-    assert {outbox_row(db, q.outbox_id).status for q in queued} == {"sent"}
+    assert not thread.is_alive()
+    assert {outbox.row(q).status for q in queued} == {"sent"}
     assert len(fakes[Platform.WECHAT].sent) == 3

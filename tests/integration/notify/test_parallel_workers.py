@@ -2,69 +2,66 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import Counter
-from collections.abc import Mapping
 from datetime import timedelta
+from typing import Protocol
 
 import pytest
 from sqlalchemy import select
 
-from channels.base import LoginChannel, Platform
 from miniapp_api.db import Database, utcnow
 from miniapp_api.notify.worker import PushWorker, Stats
 from miniapp_api.results.models import OutboxMessage
-from miniapp_api.settings import NotifySettings
-from tests.conftest import PlatformKeys
-from tests.integration.notify.conftest import EmulatorInbox
-from tests.integration.notify.factories import Queued, queue_message
+from tests.integration.notify.conftest import EmulatorInbox, Outbox
+from tests.support.factories import Queued
 
 ROWS = 24
 
 
-def run_workers(
-    url: str,
-    channels: Mapping[Platform, LoginChannel],
-    settings: NotifySettings,
-    lease: timedelta,
-    count: int = 2,
-) -> list[Stats]:
-    """Start ``count`` workers together; each runs batches until it finds nothing due."""
-    start = threading.Barrier(count)
-    totals = [Stats() for _ in range(count)]
-    errors: list[BaseException] = []
-
-    def work(total: Stats) -> None:
-        db = Database(url, pool_size=2)
-        try:
-            start.wait()
-            while (
-                stats := PushWorker(db, channels, settings, lease=lease).run_once(utcnow())
-            ).claimed:
-                for name, value in stats.as_dict().items():
-                    setattr(total, name, getattr(total, name) + value)
-        except BaseException as exc:  # surfaced by the test thread below
-            errors.append(exc)
-        finally:
-            db.dispose()
-
-    threads = [threading.Thread(target=work, args=(t,)) for t in totals]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert errors == []
-    return totals
+class RunWorkers(Protocol):
+    def __call__(self, *, batch_size: int, lease: timedelta, count: int = 2) -> list[Stats]: ...
 
 
 @pytest.fixture
-def queued(db: Database, platform_keys: PlatformKeys) -> list[Queued]:
-    return [
-        queue_message(db, "wechat", platform_keys.wechat_app_id, accepts=1)
-        if i % 2
-        else queue_message(db, "alipay", platform_keys.alipay_app_id, accepts=1)
-        for i in range(ROWS)
-    ]
+def run_workers(worker: PushWorker, postgres_url: str) -> RunWorkers:
+    """``run_workers(batch_size=..., lease=..., count=...)`` starts ``count`` workers together,
+    each with its own engine; each runs batches until it finds nothing due. Their counts."""
+
+    def run(*, batch_size: int, lease: timedelta, count: int = 2) -> list[Stats]:
+        settings = dataclasses.replace(worker.settings, batch_size=batch_size)
+        start = threading.Barrier(count)
+        totals = [Stats() for _ in range(count)]
+        errors: list[BaseException] = []
+
+        def work(total: Stats) -> None:
+            db = Database(postgres_url, pool_size=2)
+            own = dataclasses.replace(worker, db=db, settings=settings, lease=lease)
+            try:
+                start.wait()
+                while (stats := own.run_once(utcnow())).claimed:
+                    for name, value in stats.as_dict().items():
+                        setattr(total, name, getattr(total, name) + value)
+            except BaseException as exc:  # surfaced by the test thread below
+                errors.append(exc)
+            finally:
+                db.dispose()
+
+        threads = [threading.Thread(target=work, args=(t,)) for t in totals]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert errors == []
+        return totals
+
+    return run
+
+
+@pytest.fixture
+def queued(outbox: Outbox) -> list[Queued]:
+    return [outbox.queue(accepts=1, platform="wechat" if i % 2 else "alipay") for i in range(ROWS)]
 
 
 def delivered(inbox: EmulatorInbox) -> Counter[str]:
@@ -72,17 +69,11 @@ def delivered(inbox: EmulatorInbox) -> Counter[str]:
 
 
 def test_two_workers_share_the_rows_and_send_each_exactly_once(
-    db: Database,
-    channels: Mapping[Platform, LoginChannel],
-    settings: NotifySettings,
-    inbox: EmulatorInbox,
-    postgres_url: str,
-    queued: list[Queued],
+    db: Database, inbox: EmulatorInbox, queued: list[Queued], run_workers: RunWorkers
 ) -> None:
-    small_batches = NotifySettings(**{**settings.__dict__, "batch_size": 3})
     inbox.fault("wechat", "subscribe_send", latency_ms=20)
 
-    totals = run_workers(postgres_url, channels, small_batches, lease=timedelta(minutes=5))
+    totals = run_workers(batch_size=3, lease=timedelta(minutes=5))
 
     assert sum(t.sent for t in totals) == ROWS
     assert all(t.sent > 0 for t in totals), totals  # both really worked
@@ -93,19 +84,13 @@ def test_two_workers_share_the_rows_and_send_each_exactly_once(
 
 
 def test_even_with_a_lease_far_too_short_no_row_is_sent_twice(
-    db: Database,
-    channels: Mapping[Platform, LoginChannel],
-    settings: NotifySettings,
-    inbox: EmulatorInbox,
-    postgres_url: str,
-    queued: list[Queued],
+    db: Database, inbox: EmulatorInbox, queued: list[Queued], run_workers: RunWorkers
 ) -> None:
     """Leases run out mid-batch, so workers take over each other's claims and reap each
     other's deliveries: messages may be lost (failed), never duplicated."""
     inbox.fault("wechat", "subscribe_send", latency_ms=30)
-    small_batches = NotifySettings(**{**settings.__dict__, "batch_size": 4})
 
-    run_workers(postgres_url, channels, small_batches, lease=timedelta(milliseconds=40), count=3)
+    run_workers(batch_size=4, lease=timedelta(milliseconds=40), count=3)
 
     counts = delivered(inbox)
     assert max(counts.values(), default=0) <= 1

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from channels.base import LoginChannel, Platform
 from miniapp_api.db import Database, utcnow
 from miniapp_api.notify.service import MAX_REMAINING
 from miniapp_api.notify.worker import PushWorker
 from miniapp_api.residents.models import Account
-from miniapp_api.settings import NotifySettings
 from miniapp_api.wiring import Wiring
-from tests.integration.notify.conftest import EmulatorInbox
-from tests.integration.notify.factories import (
-    ALIPAY_TEMPLATE,
-    WECHAT_TEMPLATE,
-    make_person_result,
-)
+from tests.integration.notify.conftest import EmulatorInbox, Outbox
+from tests.support.factories import ALIPAY_TEMPLATE, WECHAT_TEMPLATE
 from tests.support.residents import MiniProgramUser
 
 PATH = "/api/v1/me/subscriptions"
@@ -100,26 +92,23 @@ def test_the_route_is_described_as_normal_traffic(client: FlaskClient) -> None:
 def test_a_resident_who_accepted_gets_the_result_pushed_once(
     wire: Wiring,
     db: Database,
-    channels: Mapping[Platform, LoginChannel],
-    settings: NotifySettings,
+    worker: PushWorker,
+    outbox: Outbox,
     wechat_user: MiniProgramUser,
     inbox: EmulatorInbox,
 ) -> None:
     """The whole path: login, accept in the mini-program, a result arrives, the worker runs."""
-    from miniapp_api.results.models import OutboxMessage
-
     wechat_user.login()
     accept(wechat_user, WECHAT_TEMPLATE)
     assert wechat_user.subject
-    with db.session() as session, session.begin():
+    with db.session() as session:
         account = session.scalars(
             select(Account).where(Account.subject == wechat_user.subject)
         ).one()
-        result = make_person_result(session, state="retest_required")
-        session.add(OutboxMessage(person_result_id=result.id, account_id=account.id))
+    outbox.queue(account_id=account.id, state="retest_required")
 
-    assert PushWorker(db, channels, settings).run_once(utcnow()).sent == 1
-    assert PushWorker(db, channels, settings).run_once(utcnow()).claimed == 0
+    assert worker.run_once(utcnow()).sent == 1
+    assert worker.run_once(utcnow()).claimed == 0
 
     [message] = inbox.to(wechat_user.subject)
     assert message["data"]["phrase2"] == {"value": "需复检"}

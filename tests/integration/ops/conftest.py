@@ -19,8 +19,6 @@ from channels.emulator import RunningEmulator
 from miniapp_api.ops.auth import new_token
 from tests.conftest import REDIS_URL, PlatformKeys, app_overrides
 from tests.support.apps import MakeApp, app_factory
-from tests.support.phones import EmulatorPhone
-from tests.support.residents import MiniProgramUser
 from tests.support.sensitive import TOKENS
 
 OPERATOR = "alice"
@@ -64,12 +62,6 @@ def ops_app(make_app: MakeApp) -> Flask:
 @pytest.fixture
 def ops_client(ops_app: Flask) -> FlaskClient:
     return ops_app.test_client()
-
-
-def logged_in(app: Flask, phone: EmulatorPhone, platform: str = "wechat") -> MiniProgramUser:
-    user = MiniProgramUser(app.test_client(), phone, platform)
-    assert user.login().status_code == 200
-    return user
 
 
 def set_controls(

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from flask import Flask
 
-from tests.integration.ops.conftest import logged_in, set_controls
+from tests.integration.ops.conftest import set_controls
 from tests.support.apps import MakeApp
 from tests.support.ids import cn_id
 from tests.support.phones import EmulatorPhone
-from tests.support.residents import MiniProgramUser
+from tests.support.residents import MiniProgramUser, logged_in
 
 BALANCER = {"REMOTE_ADDR": "10.0.0.2"}  # the balancer; the client is in X-Forwarded-For
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.ops.conftest import MakeApp, logged_in, set_controls
+from tests.integration.ops.conftest import MakeApp, set_controls
 from tests.support.ids import cn_id
 from tests.support.phones import EmulatorPhone
+from tests.support.residents import logged_in
 
 
 def test_a_class_cap_holds_that_class_and_no_other(

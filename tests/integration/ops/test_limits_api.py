@@ -8,9 +8,10 @@ import time
 import pytest
 from flask.testing import FlaskClient
 
-from tests.integration.ops.conftest import MakeApp, logged_in, set_controls
+from tests.integration.ops.conftest import MakeApp, set_controls
 from tests.support.ids import cn_id
 from tests.support.phones import EmulatorPhone
+from tests.support.residents import logged_in
 
 LIMITS = "/api/v1/ops/limits"
 

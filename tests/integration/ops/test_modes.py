@@ -10,10 +10,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from miniapp_api.residents.models import Relation
-from tests.integration.ops.conftest import logged_in, set_controls
+from tests.integration.ops.conftest import set_controls
+from tests.support.factories import bearer, make_account, make_residents
 from tests.support.ids import cn_id
-from tests.support.labdata import make_account, make_residents, wire_of
 from tests.support.phones import EmulatorPhone
+from tests.support.residents import logged_in
 from tests.support.sql import recorded_statements
 
 
@@ -58,11 +59,7 @@ def test_cache_only_answers_lookups_from_redis_and_never_asks_the_database(
 ) -> None:
     (me,) = make_residents(ops_app, 1)
     cached, uncached = (make_account(ops_app, [(me, Relation.SELF)]) for _ in range(2))
-    sessions = wire_of(ops_app).sessions
-    headers = [
-        {"Authorization": f"Bearer {sessions.create(a.public_id, a.platform)}"}
-        for a in (cached, uncached)
-    ]
+    headers = [bearer(ops_app, a) for a in (cached, uncached)]
     assert ops_client.get("/api/v1/results", headers=headers[0]).status_code == 200  # fills
     set_controls(ops_client, operator_auth, cache_only=True)
     database_queries.clear()

@@ -2,43 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import delete
 
-from miniapp_api.residents import holdings
-from miniapp_api.residents.models import Account, AccountResident, Relation
+from miniapp_api.residents.models import Account, Relation
 from miniapp_api.results import service
 from miniapp_api.settings import ResultSettings
-from tests.support.labdata import (
+from miniapp_api.wiring import wiring_of
+from tests.support.clients import LabClient, result, results_shown
+from tests.support.factories import (
     Desk,
-    LabClient,
+    bearer,
     make_account,
     make_desk,
     make_residents,
     make_tube,
     new_session,
-    result,
-    wire_of,
 )
-from tests.support.sql import recorded_statements
-
-
-def bearer(app: Flask, account: Account) -> dict[str, str]:
-    token = wire_of(app).sessions.create(account.public_id, account.platform)
-    return {"Authorization": f"Bearer {token}"}
-
-
-def look_up(client: FlaskClient, headers: dict[str, str]) -> list[dict[str, Any]]:
-    response = client.get("/api/v1/results", headers=headers)
-    assert response.status_code == 200, response.get_json()
-    residents: list[dict[str, Any]] = response.get_json()["residents"]
-    return residents
 
 
 def test_the_lookup_shows_self_and_each_dependent(
@@ -53,7 +35,7 @@ def test_the_lookup_shows_self_and_each_dependent(
     pooled = make_tube(app, desk, [me, child])
     lab_client.upload([result(old_tube, "negative"), result(pooled, "positive")])
 
-    shown = look_up(client, bearer(app, account))
+    shown = results_shown(client, bearer(app, account))
 
     assert [(r["id"], r["relation"]) for r in shown] == [
         (me.public_id, "self"),
@@ -80,7 +62,7 @@ def test_a_result_pending_over_48_hours_is_flagged_with_guidance(
     make_tube(app, desk, [late], scanned_at=datetime.now(UTC) - timedelta(hours=49))
     make_tube(app, desk, [recent], scanned_at=datetime.now(UTC) - timedelta(hours=47))
 
-    shown = look_up(client, bearer(app, account))
+    shown = results_shown(client, bearer(app, account))
 
     assert (shown[0]["latest"]["state"], shown[0]["latest"]["overdue"]) == ("pending", True)
     assert desk.site_name in shown[0]["latest"]["guidance"]
@@ -93,7 +75,7 @@ def test_overdue_is_judged_by_the_clock_the_service_is_given(app: Flask, desk: D
     account = make_account(app, [(person, Relation.SELF)])
     sampled = datetime(2022, 3, 16, 8, 0, tzinfo=UTC)
     make_tube(app, desk, [person], scanned_at=sampled)
-    wire = wire_of(app)
+    wire = wiring_of(app)
 
     def overdue_at(now: datetime) -> bool:
         with new_session(app) as session:
@@ -113,13 +95,6 @@ def test_overdue_is_judged_by_the_clock_the_service_is_given(app: Flask, desk: D
     assert overdue_at(sampled + timedelta(hours=48, minutes=1))
 
 
-@pytest.fixture
-def statements(app: Flask) -> Iterator[list[str]]:
-    """Every SQL statement the app sends while the test runs."""
-    with recorded_statements(app) as seen:
-        yield seen
-
-
 def test_a_lookup_never_writes_to_the_database(
     app: Flask, client: FlaskClient, desk: Desk, statements: list[str]
 ) -> None:
@@ -129,52 +104,13 @@ def test_a_lookup_never_writes_to_the_database(
     headers = bearer(app, account)
     statements.clear()
 
-    look_up(client, headers)
+    results_shown(client, headers)
     assert statements, "the first lookup reads the account's residents"
     assert all(s.lstrip().upper().startswith("SELECT") for s in statements), statements
 
     statements.clear()
-    look_up(client, headers)
+    results_shown(client, headers)
     assert statements == [], "later lookups read the links cached in Redis"
-
-
-def test_a_removed_dependent_disappears_once_the_links_are_forgotten(
-    app: Flask, client: FlaskClient, desk: Desk
-) -> None:
-    me, child = make_residents(app, 2)
-    account = make_account(app, [(me, Relation.SELF), (child, Relation.DEPENDENT)])
-    headers = bearer(app, account)
-    assert len(look_up(client, headers)) == 2
-    with new_session(app) as session, session.begin():
-        session.execute(delete(AccountResident).where(AccountResident.resident_id == child.id))
-
-    holdings.forget_links(wire_of(app).redis, [account.public_id])
-
-    assert [r["id"] for r in look_up(client, headers)] == [me.public_id]
-
-
-def test_links_read_before_a_change_are_not_cached_after_it(
-    app: Flask, desk: Desk, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    me = make_residents(app, 1)[0]
-    account = make_account(app, [(me, Relation.SELF)])
-    redis_client = wire_of(app).redis
-    read_links = holdings._holdings_from_database
-
-    def read_then_change(session: Any, account_id: str) -> list[holdings.Holding]:
-        found = read_links(session, account_id)
-        holdings.forget_links(redis_client, [account_id])  # a change commits meanwhile
-        return found
-
-    monkeypatch.setattr(holdings, "_holdings_from_database", read_then_change)
-    with new_session(app) as session:
-        holdings.holdings(session, redis_client, account.public_id)
-
-    assert redis_client.get(f"links:{{{account.public_id}}}") is None
-    monkeypatch.undo()
-    with new_session(app) as session:
-        holdings.holdings(session, redis_client, account.public_id)
-    assert redis_client.get(f"links:{{{account.public_id}}}") is not None
 
 
 def test_another_account_cannot_see_a_residents_results(
@@ -186,7 +122,7 @@ def test_another_account_cannot_see_a_residents_results(
     tube = make_tube(app, desk, [person])
     lab_client.upload([result(tube, "positive")])
 
-    shown = look_up(client, bearer(app, other))
+    shown = results_shown(client, bearer(app, other))
 
     assert [r["id"] for r in shown] == [stranger.public_id]
     assert shown[0]["latest"] is None
@@ -207,7 +143,7 @@ def test_an_unreadable_read_model_answers_503_not_500(
     [me] = make_residents(app, 1)
     account = make_account(app, [(me, Relation.SELF)])
     tube = make_tube(app, desk, [me])
-    wire_of(app).redis.hset(f"results:{{{me.public_id}}}", tube, "not-an-entry")
+    wiring_of(app).redis.hset(f"results:{{{me.public_id}}}", tube, "not-an-entry")
 
     response = client.get("/api/v1/results", headers=bearer(app, account))
 

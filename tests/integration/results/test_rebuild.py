@@ -9,20 +9,13 @@ from flask import Flask
 from miniapp_api.readmodel import ResultReadModel
 from miniapp_api.results.commands import readmodel
 from miniapp_api.results.rebuild import rebuild_read_model
-from tests.support.labdata import (
-    Desk,
-    LabClient,
-    make_desk,
-    make_residents,
-    make_tube,
-    new_session,
-    result,
-    wire_of,
-)
+from miniapp_api.wiring import wiring_of
+from tests.support.clients import LabClient, result
+from tests.support.factories import Desk, make_desk, make_residents, make_tube, new_session
 
 
 def snapshot(app: Flask, ids: list[str]) -> dict[str, list[tuple[str, str, str | None]]]:
-    read = ResultReadModel(wire_of(app).redis).read(ids)
+    read = ResultReadModel(wiring_of(app).redis).read(ids)
     return {
         rid: [(e.tube_no, e.state, e.tested_at.isoformat() if e.tested_at else None) for e in es]
         for rid, es in read.items()
@@ -40,7 +33,7 @@ def test_the_rebuild_command_restores_a_flushed_read_model(
     before = snapshot(app, ids)
     assert sum(len(v) for v in before.values()) == 6
 
-    wire_of(app).redis.flushdb()
+    wiring_of(app).redis.flushdb()
     assert all(v == [] for v in snapshot(app, ids).values())
     outcome = app.test_cli_runner().invoke(readmodel, ["rebuild", "--batch-size", "2"])
 
@@ -53,7 +46,7 @@ def test_the_rebuild_corrects_a_stale_entry(app: Flask, lab_client: LabClient, d
     person = make_residents(app, 1)[0]
     tube = make_tube(app, desk, [person])
     lab_client.upload([result(tube, "negative")])
-    model = ResultReadModel(wire_of(app).redis)
+    model = ResultReadModel(wiring_of(app).redis)
     fresh = model.read([person.public_id])[person.public_id][0]
     model.record([(person.public_id, replace(fresh, state="pending", tested_at=None))])
 

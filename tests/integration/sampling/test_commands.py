@@ -12,16 +12,9 @@ from sqlalchemy import select
 from miniapp_api.cli import main
 from miniapp_api.sampling.models import Lab, ScreeningRound, Site, Staff, Tube
 from miniapp_api.sampling.setup import LAB_SECRET_PURPOSE
-from tests.support.screening import (
-    STAFF_PASSWORD,
-    StaffClient,
-    committed,
-    crypto_of,
-    issue_code_for,
-    make_resident,
-    scan_item,
-    signing_key_of,
-)
+from miniapp_api.wiring import wiring_of
+from tests.support.clients import StaffClient, scan_item
+from tests.support.factories import STAFF_PASSWORD, committed, issue_code, make_resident
 from tests.support.sensitive import remember
 
 
@@ -50,7 +43,7 @@ def test_a_lab_secret_is_printed_once_and_stored_encrypted(app: Flask) -> None:
         lab = session.scalars(select(Lab).where(Lab.lab_id == lab_id[1])).one()
     assert lab.name == "Shanghai Lab 1"
     assert secret[1].encode() not in lab.secret_enc
-    assert crypto_of(app).decrypt(LAB_SECRET_PURPOSE, lab.secret_enc) == secret[1]
+    assert wiring_of(app).crypto.decrypt(LAB_SECRET_PURPOSE, lab.secret_enc) == secret[1]
     listing = miniapp(app, "rounds", "list")
     assert secret[1] not in listing.output
     assert miniapp(app, "labs", "create", "Shanghai Lab 1").exit_code == 1
@@ -207,8 +200,7 @@ def test_closing_a_round_closes_its_tubes_and_stops_scans(app: Flask, client: Fl
     miniapp(app, "rounds", "open", "2022-03-18 Minhang")
     staff = StaffClient(client, "he.min")
     staff.login()
-    with committed(app) as session:
-        token = issue_code_for(session, make_resident(session, crypto_of(app)), signing_key_of(app))
+    token = issue_code(app, make_resident(app))
     assert staff.scan_answers(scan_item(token, "R-1"))[0]["status"] == "bound"
 
     closed = miniapp(app, "rounds", "close")

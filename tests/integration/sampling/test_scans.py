@@ -5,11 +5,10 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from threading import Barrier
 from typing import Any
 
@@ -19,31 +18,26 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from channels.emulator import RunningEmulator
-from miniapp_api import create_app
 from miniapp_api.codes.tokens import sign_code
-from miniapp_api.migrate import upgrade
 from miniapp_api.readmodel import ResultReadModel
 from miniapp_api.residents.models import Resident
 from miniapp_api.sampling.models import Sampling, ScanReceipt, ScreeningRound, Site, Staff, Tube
 from miniapp_api.settings import SigningKey
-from tests.conftest import PlatformKeys, app_overrides
-from tests.support.ids import cn_id
-from tests.support.residents import MiniProgramUser
-from tests.support.screening import (
-    StaffClient,
+from tests.support.clients import StaffClient, scan_item
+from tests.support.factories import (
     code_claims,
     committed,
-    crypto_of,
-    issue_code_for,
+    issue_code,
     make_lab,
+    make_person,
     make_resident,
     make_round,
     make_site,
     make_staff,
-    scan_item,
-    signing_key_of,
+    unissued_code,
 )
+from tests.support.ids import cn_id
+from tests.support.residents import MiniProgramUser
 
 
 @dataclass
@@ -56,10 +50,9 @@ class Desk:
 
 
 def open_desk(app: Flask, *, round_open: bool = True) -> Desk:
-    with committed(app) as session:
-        site = make_site(session)
-        member = make_staff(session, site)
-        screening_round = make_round(session, closed=not round_open)
+    site = make_site(app)
+    member = make_staff(app, site)
+    screening_round = make_round(app, closed=not round_open)
     staff = StaffClient(app.test_client(), member.username)
     assert staff.login().status_code == 200
     return Desk(site, staff, screening_round)
@@ -67,9 +60,8 @@ def open_desk(app: Flask, *, round_open: bool = True) -> Desk:
 
 def second_desk(app: Flask, desk: Desk) -> Desk:
     """Another site in the same round."""
-    with committed(app) as session:
-        site = make_site(session)
-        member = make_staff(session, site)
+    site = make_site(app)
+    member = make_staff(app, site)
     staff = StaffClient(app.test_client(), member.username)
     assert staff.login().status_code == 200
     return Desk(site, staff, desk.round)
@@ -81,10 +73,8 @@ def desk(app: Flask) -> Desk:
 
 
 def person_with_code(app: Flask, name: str = "张三") -> tuple[Resident, str]:
-    with committed(app) as session:
-        resident = make_resident(session, crypto_of(app), name)
-        token = issue_code_for(session, resident, signing_key_of(app))
-    return resident, token
+    person = make_person(app, name)
+    return person.resident, person.token
 
 
 def count(app: Flask, model: type[Any], *where: Any) -> int:
@@ -101,9 +91,8 @@ def tube_row(app: Flask, tube_no: str) -> Tube:
 
 
 def test_staff_login_gives_a_session_and_the_site(app: Flask, client: FlaskClient) -> None:
-    with committed(app) as session:
-        site = make_site(session, "浦东 Site 1")
-        make_staff(session, site, username="li.na")
+    site = make_site(app, "浦东 Site 1")
+    make_staff(app, site, username="li.na")
     staff = StaffClient(client, "  Li.Na ")
 
     response = staff.login()
@@ -118,10 +107,9 @@ def test_staff_login_gives_a_session_and_the_site(app: Flask, client: FlaskClien
 def test_wrong_password_is_refused_exactly_like_an_unknown_user(
     app: Flask, client: FlaskClient
 ) -> None:
-    with committed(app) as session:
-        site = make_site(session)
-        make_staff(session, site, username="wang.wei")
-        make_staff(session, site, username="gone", active=False)
+    site = make_site(app)
+    make_staff(app, site, username="wang.wei")
+    make_staff(app, site, username="gone", active=False)
 
     wrong = StaffClient(client, "wang.wei", password="not-the-password").login()
     unknown = StaffClient(client, "nobody").login()
@@ -202,11 +190,9 @@ def test_a_valid_code_binds_into_a_new_tube_and_shows_as_pending(
 
 
 def test_a_tube_takes_the_lab_of_its_site(app: Flask) -> None:
-    with committed(app) as session:
-        lab, _ = make_lab(session, crypto_of(app))
-        site = make_site(session, lab=lab)
-        member = make_staff(session, site)
-        make_round(session)
+    lab = make_lab(app)
+    member = make_staff(app, make_site(app, lab=lab))
+    make_round(app)
     staff = StaffClient(app.test_client(), member.username)
     staff.login()
     _, token = person_with_code(app)
@@ -233,8 +219,7 @@ def test_a_second_scan_in_the_round_is_a_duplicate_naming_the_first_site_and_tim
 
 def test_a_reissued_code_is_revoked_and_the_new_one_binds(app: Flask, desk: Desk) -> None:
     resident, old = person_with_code(app)
-    with committed(app) as session:
-        new = issue_code_for(session, resident, signing_key_of(app))
+    new = issue_code(app, resident)
 
     answers = desk.staff.scan_answers(scan_item(old, "T1"), scan_item(new, "T1"))
 
@@ -244,8 +229,7 @@ def test_a_reissued_code_is_revoked_and_the_new_one_binds(app: Flask, desk: Desk
 def test_a_code_scanned_offline_before_it_was_reissued_still_binds(app: Flask, desk: Desk) -> None:
     resident, old = person_with_code(app)
     scanned_offline = datetime.now(UTC) - timedelta(hours=1)
-    with committed(app) as session:
-        issue_code_for(session, resident, signing_key_of(app))  # re-issued since
+    issue_code(app, resident)  # re-issued since
 
     [answer] = desk.staff.scan_answers(scan_item(old, "T1", scanned_at=scanned_offline))
 
@@ -253,24 +237,14 @@ def test_a_code_scanned_offline_before_it_was_reissued_still_binds(app: Flask, d
 
 
 def test_an_expired_code_is_expired(app: Flask, desk: Desk) -> None:
-    with committed(app) as session:
-        resident = make_resident(session, crypto_of(app))
-        token = issue_code_for(
-            session,
-            resident,
-            signing_key_of(app),
-            expires_at=datetime.now(UTC) - timedelta(minutes=1),
-        )
+    token = issue_code(app, make_resident(app), expires_at=datetime.now(UTC) - timedelta(minutes=1))
     [answer] = desk.staff.scan_answers(scan_item(token, "T1"))
     assert answer["status"] == "expired"
     assert count(app, Sampling) == 0
 
 
 def test_a_signed_code_we_never_issued_is_invalid(app: Flask, desk: Desk) -> None:
-    with committed(app) as session:
-        resident = make_resident(session, crypto_of(app))
-    expires = datetime.now(UTC) + timedelta(days=1)
-    forged_id = sign_code(signing_key_of(app), code_claims(resident, "never-issued", expires))
+    forged_id = unissued_code(app, make_resident(app))
 
     [answer] = desk.staff.scan_answers(scan_item(forged_id, "T1"))
 
@@ -342,7 +316,7 @@ def test_a_tube_of_an_earlier_round_is_unavailable(app: Flask, desk: Desk) -> No
     desk.staff.scan_answers(scan_item(first, "OLD-1"))
     with committed(app) as session:
         session.get_one(ScreeningRound, desk.round.id).closed_at = datetime.now(UTC)
-        make_round(session)
+    make_round(app)
 
     [answer] = desk.staff.scan_answers(scan_item(second, "OLD-1"))
 
@@ -359,7 +333,7 @@ def test_a_dependents_code_binds_like_any_other(
         grandma = session.scalars(
             select(Resident).where(Resident.public_id == added.get_json()["id"])
         ).one()
-        token = issue_code_for(session, grandma, signing_key_of(app))
+    token = issue_code(app, grandma)
 
     [answer] = desk.staff.scan_answers(scan_item(token, "T1"))
 
@@ -384,12 +358,8 @@ def test_without_an_open_round_the_batch_is_refused_and_nothing_kept(app: Flask)
 def test_a_mixed_batch_answers_each_item_in_order(app: Flask, desk: Desk) -> None:
     people = [person_with_code(app) for _ in range(3)]
     revoked_holder, revoked = person_with_code(app)
-    with committed(app) as session:
-        issue_code_for(session, revoked_holder, signing_key_of(app))
-        stale = make_resident(session, crypto_of(app))
-        expired = issue_code_for(
-            session, stale, signing_key_of(app), expires_at=datetime.now(UTC) - timedelta(days=1)
-        )
+    issue_code(app, revoked_holder)
+    expired = issue_code(app, make_resident(app), expires_at=datetime.now(UTC) - timedelta(days=1))
     items = [
         scan_item(people[0][1], "MIX-1", capacity=1),
         scan_item(people[1][1], "MIX-1"),  # the tube holds one
@@ -715,17 +685,6 @@ def test_batches_crossing_each_other_bind_everyone_once(app: Flask, desk: Desk) 
 
 
 # --- the embedded default -------------------------------------------------------------------
-
-
-@pytest.fixture
-def embedded_app(
-    tmp_path: Path, platform_keys: PlatformKeys, emulator: RunningEmulator
-) -> Iterator[Flask]:
-    url = f"sqlite:///{tmp_path / 'embedded.db'}"
-    upgrade(url)
-    embedded = create_app(app_overrides(platform_keys, emulator.base_url, url, "memory://"))
-    yield embedded
-    embedded.extensions["miniapp"].db.dispose()
 
 
 def test_scanning_works_on_sqlite_and_the_stand_in(embedded_app: Flask) -> None:

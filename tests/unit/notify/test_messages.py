@@ -31,7 +31,7 @@ def payload(**changes: object) -> dict[str, object]:
 
 
 def test_wechat_data_from_what_ingest_writes() -> None:
-    message = build_message(Platform.WECHAT, "tpl", payload(), WRITTEN)
+    message = build_message(Platform.WECHAT, "tpl", payload=payload(), fallback_time=WRITTEN)
 
     assert message.template_id == "tpl"
     assert message.page == RESULT_PAGE
@@ -45,7 +45,7 @@ def test_wechat_data_from_what_ingest_writes() -> None:
 
 
 def test_alipay_data_uses_keywords() -> None:
-    message = build_message(Platform.ALIPAY, "tpl", payload(), WRITTEN)
+    message = build_message(Platform.ALIPAY, "tpl", payload=payload(), fallback_time=WRITTEN)
     assert message.data == {
         "keyword1": "李*英",
         "keyword2": "阴性",
@@ -66,7 +66,9 @@ def test_alipay_data_uses_keywords() -> None:
     ],
 )
 def test_each_state_is_a_phrase_of_at_most_five_characters(state: str, phrase: str) -> None:
-    data = build_message(Platform.WECHAT, "t", payload(state=state), WRITTEN).data
+    data = build_message(
+        Platform.WECHAT, "t", payload=payload(state=state), fallback_time=WRITTEN
+    ).data
     assert data["phrase2"] == phrase
     assert len(phrase) <= 5
 
@@ -78,13 +80,13 @@ def test_an_amendment_says_so() -> None:
 
 def test_values_are_clipped_to_wechat_limits() -> None:
     long = payload(round="长" * 30, tube_no="9" * 40)
-    data = build_message(Platform.WECHAT, "t", long, WRITTEN).data
+    data = build_message(Platform.WECHAT, "t", payload=long, fallback_time=WRITTEN).data
     assert data["thing5"] == "长" * 20
     assert data["character_string4"] == "9" * 32
 
 
 def test_an_empty_payload_still_makes_a_message() -> None:
-    data = build_message(Platform.WECHAT, "t", {}, WRITTEN).data
+    data = build_message(Platform.WECHAT, "t", payload={}, fallback_time=WRITTEN).data
     assert data == {
         "thing1": "受检人",
         "phrase2": "已出结果",

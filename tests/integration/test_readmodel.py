@@ -9,7 +9,7 @@ from flask import Flask
 
 from miniapp_api import readmodel as module
 from miniapp_api.readmodel import NAMES_KEY, ResultEntry, ResultReadModel
-from tests.support.labdata import wire_of
+from miniapp_api.wiring import wiring_of
 
 SAMPLED = datetime(2022, 3, 16, 8, 0, tzinfo=UTC)
 
@@ -39,7 +39,7 @@ def forget_cached_names() -> None:
 
 
 def test_read_returns_the_entries_with_their_names_newest_first(app: Flask) -> None:
-    client: redis.Redis = wire_of(app).redis
+    client: redis.Redis = wiring_of(app).redis
     ResultReadModel(client).record([("r-rm-1", e) for e in entries()])
 
     assert ResultReadModel(client).read(["r-rm-1", "r-rm-none"]) == {
@@ -51,7 +51,7 @@ def test_read_returns_the_entries_with_their_names_newest_first(app: Flask) -> N
 
 
 def test_a_resident_with_two_entries_is_a_listpack_hash(app: Flask) -> None:
-    client: redis.Redis = wire_of(app).redis
+    client: redis.Redis = wiring_of(app).redis
     ResultReadModel(client).record([("r-rm-2", e) for e in entries()])
 
     assert client.object("encoding", "results:{r-rm-2}") in (b"listpack", "listpack")
@@ -59,7 +59,7 @@ def test_a_resident_with_two_entries_is_a_listpack_hash(app: Flask) -> None:
 
 
 def test_each_name_is_interned_once(app: Flask) -> None:
-    client: redis.Redis = wire_of(app).redis
+    client: redis.Redis = wiring_of(app).redis
     model = ResultReadModel(client)
     model.record([("r-rm-3", entries()[0])])
     model.record([("r-rm-4", entries()[0])])
@@ -72,7 +72,7 @@ def test_each_name_is_interned_once(app: Flask) -> None:
 
 
 def test_names_cached_before_a_flush_are_not_used_after_it(app: Flask) -> None:
-    client: redis.Redis = wire_of(app).redis
+    client: redis.Redis = wiring_of(app).redis
     first, second = entries()
     ResultReadModel(client).record([("r-rm-6", first)])
     client.flushdb()
@@ -86,7 +86,7 @@ def test_names_cached_before_a_flush_are_not_used_after_it(app: Flask) -> None:
 
 
 def test_a_batch_written_with_stale_cached_ids_is_written_again(app: Flask) -> None:
-    client: redis.Redis = wire_of(app).redis
+    client: redis.Redis = wiring_of(app).redis
     first, second = entries()
     ResultReadModel(client).record([("r-rm-8", second)])
     client.flushdb()

@@ -15,20 +15,18 @@ import pytest
 from flask import Flask, request
 from werkzeug.test import TestResponse
 
-from channels.emulator import RunningEmulator
 from miniapp_api.residents.models import Relation
 from miniapp_api.sessions import PREFETCHED_SESSION, PrefetchedSession
-from tests.conftest import PlatformKeys, app_overrides
-from tests.support.apps import MakeApp, app_factory
-from tests.support.labdata import (
-    LabClient,
+from miniapp_api.wiring import wiring_of
+from tests.support.apps import MakeApp
+from tests.support.clients import LabClient, result
+from tests.support.factories import (
+    bearer,
     make_account,
     make_desk,
     make_lab,
     make_residents,
     make_tube,
-    result,
-    wire_of,
 )
 from tests.support.phones import EmulatorPhone
 from tests.support.redis_servers import LocalCluster, redis_cluster
@@ -42,17 +40,10 @@ def cluster() -> Iterator[LocalCluster]:
 
 
 @pytest.fixture
-def make_app(
-    platform_keys: PlatformKeys,
-    emulator: RunningEmulator,
-    postgres_url: str,
-    cluster: LocalCluster,
-) -> Iterator[MakeApp]:
-    """``make_app(USER_RATE=..., ...)``: an app on the cluster with these OVERLOAD settings."""
+def redis_url(cluster: LocalCluster) -> str:
+    """Apps of these tests run on the cluster, emptied first."""
     cluster.flush()
-    base = app_overrides(platform_keys, emulator.base_url, postgres_url, cluster.url)
-    with app_factory(base) as make:
-        yield make
+    return cluster.url
 
 
 def keys_jwks(app: Flask, address: str) -> TestResponse:
@@ -126,7 +117,7 @@ def test_a_login_session_is_read_in_the_admission_pipeline(
     assert me["account"]["platform"] == "wechat"
     seen = prefetched[-1]
     assert isinstance(seen, PrefetchedSession)
-    assert seen.key == wire_of(app).sessions.key_for(user.token or "")
+    assert seen.key == wiring_of(app).sessions.key_for(user.token or "")
     assert seen.values  # found on its node by the gate; the guard needed no read of its own
     assert len(nodes_holding(cluster, "session:")) == 1
 
@@ -140,11 +131,9 @@ def test_a_result_lookup_reads_the_read_model(make_app: MakeApp, cluster: LocalC
     tube = make_tube(app, desk, [me, child])
     uploaded = LabClient(app.test_client(), lab).upload([result(tube, "negative")])
     assert uploaded.status_code == 200, uploaded.get_json()
-    token = wire_of(app).sessions.create(account.public_id, account.platform)
+    headers = bearer(app, account)
 
-    response = app.test_client().get(
-        "/api/v1/results", headers={"Authorization": f"Bearer {token}"}
-    )
+    response = app.test_client().get("/api/v1/results", headers=headers)
 
     assert response.status_code == 200, response.get_json()
     shown = {r["id"]: r["latest"] for r in response.get_json()["residents"]}

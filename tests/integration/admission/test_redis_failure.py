@@ -25,10 +25,8 @@ import pytest
 from flask import Flask
 from werkzeug.test import TestResponse
 
-from channels.emulator import RunningEmulator
 from miniapp_api.overload.gcra import GCRA_LUA
-from tests.conftest import PlatformKeys, app_overrides
-from tests.support.apps import app_factory
+from tests.support.apps import MakeApp
 from tests.support.ids import cn_id
 from tests.support.phones import EmulatorPhone
 from tests.support.redis_servers import RedisServer, redis_server
@@ -48,16 +46,18 @@ def server() -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-def app(
-    platform_keys: PlatformKeys,
-    emulator: RunningEmulator,
-    postgres_url: str,
-    server: RedisServer,
-) -> Iterator[Flask]:
-    overrides = app_overrides(platform_keys, emulator.base_url, postgres_url, server.url())
-    overrides["REDIS"].update(SOCKET_TIMEOUT=TIMEOUT, CONNECT_TIMEOUT=TIMEOUT)
-    with app_factory(overrides) as make:
-        yield make(USER_RATE=USER_RATE, USER_BURST=USER_BURST, FAIL_OPEN_RATE=FAIL_OPEN_RATE)
+def redis_url(server: RedisServer) -> str:
+    return server.url()
+
+
+@pytest.fixture
+def app(make_app: MakeApp) -> Flask:
+    return make_app(
+        sections={"REDIS": {"SOCKET_TIMEOUT": TIMEOUT, "CONNECT_TIMEOUT": TIMEOUT}},
+        USER_RATE=USER_RATE,
+        USER_BURST=USER_BURST,
+        FAIL_OPEN_RATE=FAIL_OPEN_RATE,
+    )
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ def assert_refused_closed(outcomes: list[Outcome]) -> None:
     """Every request refused with the contract: 503 for Redis, or the 429 the worker remembers.
 
     The load's user was over quota before Redis hung; the worker remembers that refusal until
-    GCRA's retry time (overload/refusals.py), so some of its requests get that 429 again
+    GCRA's retry time (admission/refusals.py), so some of its requests get that 429 again
     without asking Redis. Either way nothing gets through.
     """
     unavailable = [o for o in outcomes if o.status == 503]

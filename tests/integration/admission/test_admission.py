@@ -6,40 +6,16 @@ with the admission settings it needs; the shared test app has quotas no test rea
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 import redis
-from flask import Flask
 
 from channels.emulator import RunningEmulator
 from miniapp_api import create_app
 from miniapp_api.admission.install import gate_of
 from tests.conftest import REDIS_URL, PlatformKeys, app_overrides
-from tests.support.apps import MakeApp, app_factory
+from tests.support.apps import MakeApp
 from tests.support.phones import EmulatorPhone
-from tests.support.residents import MiniProgramUser
+from tests.support.residents import MiniProgramUser, logged_in
 from tests.support.sql import recorded_statements
-
-
-@pytest.fixture
-def make_app(
-    platform_keys: PlatformKeys,
-    emulator: RunningEmulator,
-    postgres_url: str,
-    redis_client: redis.Redis,
-) -> Iterator[MakeApp]:
-    """``make_app(USER_RATE=..., ...)``: an app whose OVERLOAD section is overridden."""
-    with app_factory(
-        app_overrides(platform_keys, emulator.base_url, postgres_url, REDIS_URL)
-    ) as make:
-        yield make
-
-
-def logged_in(app: Flask, phone: EmulatorPhone, platform: str = "wechat") -> MiniProgramUser:
-    user = MiniProgramUser(app.test_client(), phone, platform)
-    assert user.login().status_code == 200
-    return user
 
 
 def test_one_user_is_held_to_the_quota_and_others_are_not(

@@ -10,14 +10,10 @@ def test_same_person_on_both_platforms_is_one_resident(
     wechat_user: MiniProgramUser, alipay_user: MiniProgramUser
 ) -> None:
     person = cn_id()
-    assert wechat_user.login().status_code == 200
-    assert wechat_user.bind_phone("13812345678").status_code == 200
-    first = wechat_user.declare("张三", person)
+    first = wechat_user.register("张三", person)
     assert first.status_code == 200, first.get_json()
 
-    assert alipay_user.login().status_code == 200
-    assert alipay_user.bind_phone("13812345678").status_code == 200
-    second = alipay_user.declare("张三", person)
+    second = alipay_user.register("张三", person)
     assert second.status_code == 200, second.get_json()
 
     wechat_me, alipay_me = wechat_user.me(), alipay_user.me()
@@ -31,9 +27,7 @@ def test_claim_without_a_verified_phone_is_refused(
     wechat_user: MiniProgramUser, alipay_user: MiniProgramUser
 ) -> None:
     person = cn_id()
-    wechat_user.login()
-    wechat_user.bind_phone("13812345678")
-    wechat_user.declare("张三", person)
+    wechat_user.register("张三", person)
 
     alipay_user.login()
     refused = alipay_user.declare("张三", person)
@@ -47,14 +41,10 @@ def test_claim_with_another_phone_is_refused_and_takes_over_nothing(
     wechat_user: MiniProgramUser, alipay_user: MiniProgramUser
 ) -> None:
     person = cn_id()
-    wechat_user.login()
-    wechat_user.bind_phone("13812345678")
-    wechat_user.declare("张三", person)
+    wechat_user.register("张三", person)
     owner_before = wechat_user.me()
 
-    alipay_user.login()
-    alipay_user.bind_phone("13900001111")
-    refused = alipay_user.declare("张三", person)
+    refused = alipay_user.register("张三", person, phone="13900001111")
 
     assert refused.status_code == 409
     assert refused.get_json()["code"] == "identity_claim_refused"
@@ -66,13 +56,9 @@ def test_claim_with_the_right_phone_but_another_name_is_refused(
     wechat_user: MiniProgramUser, alipay_user: MiniProgramUser
 ) -> None:
     person = cn_id()
-    wechat_user.login()
-    wechat_user.bind_phone("13812345678")
-    wechat_user.declare("张三", person)
+    wechat_user.register("张三", person)
 
-    alipay_user.login()
-    alipay_user.bind_phone("13812345678")
-    refused = alipay_user.declare("李四", person)
+    refused = alipay_user.register("李四", person)
 
     assert refused.status_code == 409
     assert refused.get_json()["code"] == "identity_claim_refused"
