@@ -70,7 +70,7 @@ def build(
         conn.execute("ANALYZE person_results")
         accounts = conn.execute("SELECT public_id, platform FROM accounts ORDER BY id").fetchall()
     client = redis.Redis.from_url(redis_url, socket_timeout=30)
-    database = Database(database_url)
+    database = Database(database_url, pool_size=1)
     try:
         with database.session() as session:
             entries = rebuild_read_model(session, ResultReadModel(client), batch_size=5000)

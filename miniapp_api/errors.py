@@ -109,7 +109,7 @@ def error_response(
     return response
 
 
-def channel_error_response(error: ChannelError) -> Response:
+def _channel_error_response(error: ChannelError) -> Response:
     """A platform refused what the client gave us (4xx) or our credentials (502)."""
     detail = {"platform": error.platform, "platform_code": error.platform_code}
     if isinstance(error, InvalidCode):
@@ -192,7 +192,7 @@ def register_error_handlers(app: Flask, rejections: RejectionRenderer) -> None:
                 error.platform_code,
             )
             return rejection_response(_platform_trouble(error))
-        return channel_error_response(error)
+        return _channel_error_response(error)
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException) -> Response:
