@@ -55,10 +55,9 @@ class SheddingThreadWorker(ThreadWorker):  # type: ignore[misc]
 
     def load_wsgi(self) -> None:
         super().load_wsgi()
-        # ``wsgi:app`` is the Flask app: its per-app objects are found by name.
-        if isinstance(self.wsgi, Flask):
-            self.gate = gate_of(self.wsgi)
-            self.rejections = wiring_of(self.wsgi).rejections
+        found = door_of(self.wsgi)
+        if found is not None:
+            self.gate, self.rejections = found
 
     def enqueue_req(self, conn: Any) -> None:
         if self.gate is not None and self.in_pool >= self.max_in_pool:
@@ -111,3 +110,14 @@ def _drain(sock: socket.socket) -> None:
             pass
     except (BlockingIOError, InterruptedError):
         pass
+
+
+def door_of(app: object) -> tuple[AdmissionGate, RejectionRenderer] | None:
+    """What the door needs of the app it serves, found by name in ``app.extensions``: the gate
+    (to classify a request line) and the rejection renderer. None, so plain gthread behaviour,
+    for any other WSGI app or ours with admission control off."""
+    gate = gate_of(app) if isinstance(app, Flask) else None
+    if gate is None:
+        return None
+    assert isinstance(app, Flask)
+    return gate, wiring_of(app).rejections

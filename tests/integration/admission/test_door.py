@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from miniapp_api.admission.door import SheddingThreadWorker
+from miniapp_api.admission.door import SheddingThreadWorker, door_of
 from miniapp_api.admission.install import gate_of
 from miniapp_api.wiring import wiring_of
 
@@ -35,8 +35,9 @@ class Conn:
 def worker_for(app: Flask, *, in_pool: int, max_in_pool: int) -> SheddingThreadWorker:
     """The worker's door logic around a real app, without starting gunicorn."""
     worker = object.__new__(SheddingThreadWorker)
-    worker.gate = gate_of(app)
-    worker.rejections = wiring_of(app).rejections
+    found = door_of(app)
+    assert found is not None
+    worker.gate, worker.rejections = found
     worker.in_pool, worker.max_in_pool = in_pool, max_in_pool
     worker.nr_conns = 5
     worker.critical_queue = 0
@@ -80,6 +81,14 @@ def test_below_the_bound_requests_go_to_the_threads(app: Flask) -> None:
     assert worker.in_pool == 4
     server_side.close()
     client_side.close()
+
+
+def test_the_door_finds_the_gate_by_name_and_stands_aside_for_other_apps(app: Flask) -> None:
+    found = door_of(app)
+    assert found is not None
+    assert found == (gate_of(app), wiring_of(app).rejections)
+    # The benchmark serves a bare Flask hello with this same worker class.
+    assert door_of(Flask("hello")) is None
 
 
 def test_without_admission_control_the_door_never_sheds(app: Flask) -> None:
