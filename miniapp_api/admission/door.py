@@ -116,8 +116,7 @@ def door_of(app: object) -> tuple[AdmissionGate, RejectionRenderer] | None:
     """What the door needs of the app it serves, found by name in ``app.extensions``: the gate
     (to classify a request line) and the rejection renderer. None, so plain gthread behaviour,
     for any other WSGI app or ours with admission control off."""
-    gate = gate_of(app) if isinstance(app, Flask) else None
-    if gate is None:
+    if not isinstance(app, Flask):
         return None
-    assert isinstance(app, Flask)
-    return gate, wiring_of(app).rejections
+    gate = gate_of(app)
+    return None if gate is None else (gate, wiring_of(app).rejections)

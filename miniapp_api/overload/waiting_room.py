@@ -32,7 +32,6 @@ from miniapp_api.overload import metrics
 from miniapp_api.overload.rejection import Rejected, Rejection
 
 TICKET_HEADER = "X-Queue-Ticket"
-WRITES_CLASS = "normal"  # the traffic class of the writes that queue (profile, family)
 QUEUE_KEY = "overload:{waiting}:last"  # one key, one slot: the queue's order is global
 GRACE_SECONDS = 300.0  # a ticket whose slot has come stays usable this long
 _MAX_TICKET_CHARS = 128
@@ -74,17 +73,19 @@ class WaitingRoom:
         self._key = key
         self._clock = clock
 
-    def admit(self, account_id: str, *, rate: float, ticket: str | None, channel: str) -> None:
+    def admit(
+        self, account_id: str, *, rate: float, ticket: str | None, traffic: str, channel: str
+    ) -> None:
         """Call at the top of a profile write, after the session: returns when the write may
         go ahead, else raises :class:`Rejected`, the 503 with the caller's place in the queue.
 
         ``rate`` is the operators' ``modes.waiting_room_rate`` (writes per second, 0 = open);
-        ``channel`` labels the counter.
+        ``traffic`` (the route's class) and ``channel`` label the counter.
         """
         queued = self.enter(account_id, ticket, rate)
         if queued is None:
             return
-        metrics.count(WRITES_CLASS, channel, "queued", queued.status)
+        metrics.count(traffic, channel, "queued", queued.status)
         extra = {
             "ticket": queued.ticket,
             "ticket_status": queued.status,

@@ -133,5 +133,6 @@ def _wait_your_turn(wire: Wiring, caller: SessionInfo) -> None:
         caller.account_id,
         rate=wire.controls.current.modes.waiting_room_rate,
         ticket=request.headers.get(TICKET_HEADER),
+        traffic=TrafficClass.NORMAL,  # the class of both routes that queue (their @operation)
         channel=channel_of(request.environ),
     )

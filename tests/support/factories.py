@@ -30,7 +30,7 @@ from miniapp_api.db import Database, utcnow
 from miniapp_api.lab import idempotency
 from miniapp_api.lab.models import LabRequest
 from miniapp_api.notify.models import Subscription
-from miniapp_api.readmodel import ResultEntry, ResultReadModel
+from miniapp_api.readmodel import ResultEntry
 from miniapp_api.residents.identity import IdType, parse_id
 from miniapp_api.residents.models import Account, AccountResident, Relation, Resident
 from miniapp_api.residents.records import new_resident, set_phone
@@ -374,7 +374,7 @@ def make_tube(
             closed=closed,
         )
     entry = ResultEntry(tube_no, desk.round_name, desk.site_name, at, state="pending")
-    ResultReadModel(wiring_of(app).redis).record((p.public_id, entry) for p in people)
+    wiring_of(app).readmodel.record((p.public_id, entry) for p in people)
     return tube_no
 
 

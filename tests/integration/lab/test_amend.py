@@ -8,7 +8,6 @@ from flask import Flask
 from sqlalchemy import select
 
 from miniapp_api.notify.payloads import payloads
-from miniapp_api.readmodel import ResultReadModel
 from miniapp_api.residents.models import Relation
 from miniapp_api.results.models import OutboxMessage, PersonResult, TubeResult, TubeResultAmendment
 from miniapp_api.wiring import wiring_of
@@ -68,7 +67,7 @@ def test_an_amendment_keeps_the_history_and_notifies_again(
     assert (first["state"], first["version"]) == ("negative", 0)
     assert datetime.fromisoformat(first["tested_at"]) == datetime.fromisoformat(first_tested)
     assert (amended["state"], amended["version"]) == ("retest_required", 1)
-    read = ResultReadModel(wiring_of(app).redis).read([people[0].public_id])
+    read = wiring_of(app).readmodel.read([people[0].public_id])
     assert read[people[0].public_id][0].state == "retest_required"
 
 

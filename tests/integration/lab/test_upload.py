@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 
 from miniapp_api.lab.models import LabRequest
 from miniapp_api.notify.payloads import payloads
-from miniapp_api.readmodel import ResultReadModel
 from miniapp_api.residents.models import Relation
 from miniapp_api.results.models import OutboxMessage, PersonResult, TubeResult
 from miniapp_api.wiring import wiring_of
@@ -145,7 +144,7 @@ def test_the_tube_result_fans_out_to_each_person_in_the_tube(
     items_of(lab_client.upload([result(tube, outcome)]))
 
     assert states(app) == {p.id: expected for p in people}
-    read = ResultReadModel(wiring_of(app).redis).read([p.public_id for p in people])
+    read = wiring_of(app).readmodel.read([p.public_id for p in people])
     assert {entries[0].state for entries in read.values()} == {expected}
 
 

@@ -6,7 +6,6 @@ from dataclasses import replace
 
 from flask import Flask
 
-from miniapp_api.readmodel import ResultReadModel
 from miniapp_api.results.commands import readmodel
 from miniapp_api.results.rebuild import rebuild_read_model
 from miniapp_api.wiring import wiring_of
@@ -15,7 +14,7 @@ from tests.support.factories import Desk, make_desk, make_residents, make_tube, 
 
 
 def snapshot(app: Flask, ids: list[str]) -> dict[str, list[tuple[str, str, str | None]]]:
-    read = ResultReadModel(wiring_of(app).redis).read(ids)
+    read = wiring_of(app).readmodel.read(ids)
     return {
         rid: [(e.tube_no, e.state, e.tested_at.isoformat() if e.tested_at else None) for e in es]
         for rid, es in read.items()
@@ -46,7 +45,7 @@ def test_the_rebuild_corrects_a_stale_entry(app: Flask, lab_client: LabClient, d
     person = make_residents(app, 1)[0]
     tube = make_tube(app, desk, [person])
     lab_client.upload([result(tube, "negative")])
-    model = ResultReadModel(wiring_of(app).redis)
+    model = wiring_of(app).readmodel
     fresh = model.read([person.public_id])[person.public_id][0]
     model.record([(person.public_id, replace(fresh, state="pending", tested_at=None))])
 
