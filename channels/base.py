@@ -60,6 +60,43 @@ class MessageReceipt:
     message_id: str | None = None
 
 
+class RealNameVerdict(StrEnum):
+    """What a platform's real-name check said about a name and ID number."""
+
+    MATCH = "match"  # the platform vouches: this is the real person behind the login
+    MISMATCH = "mismatch"  # the platform knows the login's real name, and it is not this
+    UNVERIFIED = "unverified"  # no real name on the platform, or the user did not finish
+
+
+@dataclass(frozen=True)
+class RealNameClaim:
+    """A name and mainland ID number to put to a platform's real-name check.
+
+    Both platforms check mainland resident ID cards only. ``repr`` shows neither in full.
+    """
+
+    name: str = field(repr=False)
+    id_number: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"RealNameClaim(id_number='{self.id_number[:3]}***{self.id_number[-4:]}')"
+
+
+@dataclass(frozen=True)
+class RealNameStart:
+    """What the mini-program needs to take the user through the platform's real-name page.
+
+    WeChat: navigate to the city service's consent page (``mini_program_app_id`` and
+    ``mini_program_path``); it comes back with a ``code`` in ``extraData``. Alipay: call
+    ``my.startAPVerify`` with ``certify_id`` (valid 23 hours); the proof is that id.
+    """
+
+    platform: Platform
+    certify_id: str | None = None
+    mini_program_app_id: str | None = None
+    mini_program_path: str | None = None
+
+
 class ChannelError(Exception):
     """Base of everything an adapter raises.
 
@@ -172,4 +209,27 @@ class LoginChannel(Protocol):
         page: str | None = None,
     ) -> MessageReceipt:
         """Send one subscribe / subscription message to ``recipient`` (openid or user_id)."""
+        ...
+
+    def start_real_name_check(
+        self, subject: str, claim: RealNameClaim, reference: str
+    ) -> RealNameStart:
+        """Prepare the platform's real-name check of ``claim`` for the login ``subject``.
+
+        WeChat needs no call (the answer names the city service's consent page); Alipay calls
+        ``alipay.user.certify.open.initialize`` (``reference`` is its ``outer_order_no``: ours,
+        unique, at most 32 letters and digits) and answers the ``certify_id``.
+        """
+        ...
+
+    def check_real_name(
+        self, subject: str, claim: RealNameClaim, proof: Mapping[str, str]
+    ) -> RealNameVerdict:
+        """Ask the platform whether ``claim`` is the real person behind ``subject``.
+
+        WeChat takes ``{"code"}`` (from the consent page) and calls ``checkrealnameinfo``;
+        Alipay takes ``{"certify_id"}`` and calls ``alipay.user.certify.open.query`` (the caller
+        must make sure that certify_id was started for this very claim and login). A used or
+        unknown code is :class:`InvalidCode`; a proof of the wrong shape :class:`InvalidPayload`.
+        """
         ...

@@ -23,7 +23,14 @@ from alipay.aop.api.response.AlipayOpenAppMiniTemplatemessageSendResponse import
     AlipayOpenAppMiniTemplatemessageSendResponse,
 )
 from alipay.aop.api.response.AlipaySystemOauthTokenResponse import AlipaySystemOauthTokenResponse
+from alipay.aop.api.response.AlipayUserCertifyOpenInitializeResponse import (
+    AlipayUserCertifyOpenInitializeResponse,
+)
+from alipay.aop.api.response.AlipayUserCertifyOpenQueryResponse import (
+    AlipayUserCertifyOpenQueryResponse,
+)
 
+from channels.alipay import certify
 from channels.alipay.errors import SUCCESS, error_for
 from channels.alipay.keys import (
     load_aes_key,
@@ -41,6 +48,9 @@ from channels.base import (
     LoginIdentity,
     MessageReceipt,
     Platform,
+    RealNameClaim,
+    RealNameStart,
+    RealNameVerdict,
     VerifiedPhone,
     names_platform,
 )
@@ -152,6 +162,30 @@ class AlipayChannel:
         request = AlipayOpenAppMiniTemplatemessageSendRequest(biz_model=model)
         self._call(request, AlipayOpenAppMiniTemplatemessageSendResponse())
         return MessageReceipt(Platform.ALIPAY, recipient, None)
+
+    @names_platform
+    def start_real_name_check(
+        self, subject: str, claim: RealNameClaim, reference: str
+    ) -> RealNameStart:
+        """``alipay.user.certify.open.initialize``; the mini-program runs ``my.startAPVerify``."""
+        response = AlipayUserCertifyOpenInitializeResponse()
+        self._call(certify.initialize_request(self._app_id, claim, reference), response)
+        return RealNameStart(
+            Platform.ALIPAY, certify_id=certify.certify_id_from(response.certify_id)
+        )
+
+    @names_platform
+    def check_real_name(
+        self, subject: str, claim: RealNameClaim, proof: Mapping[str, str]
+    ) -> RealNameVerdict:
+        """``alipay.user.certify.open.query`` for ``{"certify_id"}``; "F" is UNVERIFIED.
+
+        Alipay answers only passed or not: that the certify_id was started for this claim and
+        this login is the caller's to make sure of (the LoginChannel contract).
+        """
+        response = AlipayUserCertifyOpenQueryResponse()
+        self._call(certify.query_request(proof), response)
+        return certify.verdict_from(response.passed)
 
     def _call(self, request: Any, response: Any) -> None:
         """Execute ``request`` and fill ``response``; raise the mapped error unless it succeeded."""

@@ -44,6 +44,9 @@ SUB_CODES: Mapping[str, type[ChannelError]] = {
     # alipay.open.app.mini.templatemessage.send: the user holds no (unspent) subscription to
     # this template. Never retried.
     "USER_TEMPLATE_ILLEGAL": SubscriptionRefused,
+    # alipay.user.certify.open.query: no such certify_id (never issued, to another app, or
+    # past the months Alipay keeps them)
+    "OPEN_CERTIFY_BILL_NOT_EXIST": InvalidCode,
 }
 
 CODES: Mapping[str, type[ChannelError]] = {

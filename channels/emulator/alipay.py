@@ -5,7 +5,8 @@ sorted, ``k=v`` joined with ``&``, ``sign_type`` included) with the registered a
 Answers are ``{"<method>_response": {...}, "sign": "..."}`` where the signature covers the exact
 JSON text of the node, which is what ``DefaultAlipayClient`` verifies. As on the real gateway,
 ``alipay.system.oauth.token`` reports errors in an ``error_response`` node, and an unknown
-app_id gets an unsigned answer.
+app_id gets an unsigned answer. Identity certification (``alipay.user.certify.open.*``) is in
+:mod:`channels.emulator.alipay_certify`; its phone side is ``/_emulator/alipay/certify/complete``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -30,63 +30,23 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from channels.emulator.alipay_certify import certify_initialize, certify_query
+from channels.emulator.alipay_gateway import Call, GatewayError, Params
 from channels.emulator.config import AlipayApp, EmulatorConfig
 from channels.emulator.state import EmulatorState
 
 OAUTH_METHOD = "alipay.system.oauth.token"
 USER_INFO_METHOD = "alipay.user.info.share"
 MESSAGE_METHOD = "alipay.open.app.mini.templatemessage.send"
+CERTIFY_INITIALIZE_METHOD = "alipay.user.certify.open.initialize"
+CERTIFY_QUERY_METHOD = "alipay.user.certify.open.query"
 LOGIN_CODE = "alipay_login"
 
-GATEWAY_MSGS = {
-    "10000": "Success",
-    "20000": "Service Currently Unavailable",
-    "20001": "Insufficient Token Permissions",
-    "40001": "Missing Required Arguments",
-    "40002": "Invalid Arguments",
-    "40004": "Business Failed",
-    "40006": "Insufficient Permissions",
-}
-DEFAULT_SUB_CODES = {
-    "20000": "isp.unknow-error",  # sic: Alipay's spelling
-    "20001": "aop.invalid-auth-token",
-    "40001": "isv.missing-parameter",
-    "40002": "isv.invalid-parameter",
-    "40004": "biz.failed",
-    "40006": "isv.insufficient-isv-permissions",
-}
 ACCESS_TOKEN_TTL = 1_296_000
 REFRESH_TOKEN_TTL = 2_592_000
 
-Params = Mapping[str, str]
-
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 TIMESTAMP_TOLERANCE_SECONDS = 15 * 60
-
-
-class GatewayError(Exception):
-    """An Alipay error answer: gateway ``code``, ``sub_code``, and whether it is signed."""
-
-    def __init__(self, code: str, sub_code: str, sub_msg: str = "", *, signed: bool = True) -> None:
-        super().__init__(sub_code)
-        self.code, self.sub_code, self.sub_msg, self.signed = code, sub_code, sub_msg, signed
-
-    @classmethod
-    def injected(cls, errcode: str | int) -> GatewayError:
-        """The answer for a fault's errcode: a gateway code, or a sub_code by its family."""
-        text = str(errcode)
-        if text.isdigit():
-            return cls(text, DEFAULT_SUB_CODES.get(text, "isp.unknow-error"), "injected fault")
-        family = {"isv": "40002", "aop": "20001", "isp": "20000"}.get(text.split(".")[0], "40004")
-        return cls(family, text, "injected fault")
-
-    def node(self) -> dict[str, str]:
-        return {
-            "code": self.code,
-            "msg": GATEWAY_MSGS.get(self.code, "Business Failed"),
-            "sub_code": self.sub_code,
-            "sub_msg": self.sub_msg,
-        }
 
 
 # crypto ---------------------------------------------------------------------------------------
@@ -190,16 +150,6 @@ def _subject_fields(subject: Mapping[str, str]) -> dict[str, str]:
 
 
 # the gateway's methods ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Call:
-    """One authenticated gateway call, as the method handlers see it."""
-
-    state: EmulatorState
-    mint: TokenMint
-    app_id: str
-    params: Params
-
-
 def _oauth_token(call: Call) -> dict[str, Any]:
     state, mint, app_id, params = call.state, call.mint, call.app_id, call.params
     grant_type = params.get("grant_type", "")
@@ -274,6 +224,8 @@ METHODS: Mapping[str, Method] = {
     OAUTH_METHOD: _oauth_token,
     USER_INFO_METHOD: _user_info,
     MESSAGE_METHOD: _mini_message,
+    CERTIFY_INITIALIZE_METHOD: certify_initialize,
+    CERTIFY_QUERY_METHOD: certify_query,
 }
 
 
@@ -369,6 +321,24 @@ def blueprint(state: EmulatorState, config: EmulatorConfig) -> Blueprint:
         if not isinstance(number, str) or not number or app_id not in config.alipay_apps:
             return jsonify(error="phone (string) needed; app_id when several apps exist"), 400
         return jsonify(response=phone_response(platform_key, config.alipay_apps[app_id], number))
+
+    @bp.post("/_emulator/alipay/certify/complete")
+    def certify_complete() -> ResponseReturnValue:
+        """The user did the face check of ``my.startAPVerify`` for ``certify_id`` on the phone.
+
+        The face in front of the camera is ``user_id``'s: the check passes iff that user's real
+        identity is the one the certification was started with.
+        """
+        body = request.get_json(silent=True) or {}
+        certify_id, user_id = body.get("certify_id"), body.get("user_id")
+        if not isinstance(certify_id, str) or not isinstance(user_id, str) or not user_id:
+            return jsonify(error="certify_id and user_id are required"), 400
+        found = state.certification(certify_id)
+        if found is None:
+            return jsonify(error="unknown certify_id"), 404
+        passed = state.real_identity("alipay", user_id) == found.claim
+        state.finish_certification(certify_id, passed)
+        return jsonify(certify_id=certify_id, passed=passed)
 
     @bp.get("/_emulator/alipay/platform_public_key")
     def platform_public_key() -> ResponseReturnValue:

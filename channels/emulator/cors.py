@@ -16,11 +16,11 @@ def allow_cross_origin(app: Flask) -> None:
 
     @app.before_request
     def preflight() -> Response | None:
-        # Answered here, before routing: the control routes are POST-only and would say 405.
+        # Answered here, before routing: the control routes take no OPTIONS and would say 405.
         if request.method != "OPTIONS" or not request.path.startswith(CONTROL_PREFIX):
             return None
         response = Response(status=204)
-        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, DELETE, OPTIONS"
         response.headers["Access-Control-Allow-Headers"] = "Content-Type"
         response.headers["Access-Control-Max-Age"] = "600"
         return response

@@ -1,4 +1,5 @@
-"""In-memory state of the platform emulator: issued codes, injected faults, sent messages."""
+"""In-memory state of the platform emulator: issued codes, injected faults, sent messages,
+who the platform users really are, and identity certifications under way."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import random
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
+import unicodedata
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -29,6 +31,35 @@ class IssuedCode:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class RealIdentity:
+    """Who a platform user really is (their real-name record). ``repr`` shows neither field."""
+
+    name: str = field(repr=False)
+    id_number: str = field(repr=False)
+
+    @classmethod
+    def of(cls, name: str, id_number: str) -> RealIdentity:
+        """Compared as the platforms compare: NFKC, whitespace collapsed; ID numbers uppercased."""
+        return cls(
+            " ".join(unicodedata.normalize("NFKC", name).split()),
+            "".join(unicodedata.normalize("NFKC", id_number).split()).upper(),
+        )
+
+
+@dataclass
+class Certification:
+    """One Alipay identity certification (``alipay.user.certify.open.initialize``).
+
+    ``passed`` is None until the user did the face check on the phone.
+    """
+
+    app_id: str
+    claim: RealIdentity
+    outer_order_no: str
+    passed: bool | None = None
+
+
 class EmulatorState:
     """Thread-safe store shared by the emulator's blueprints.
 
@@ -46,6 +77,9 @@ class EmulatorState:
         self._sessions: dict[str, str] = {}
         self._issued_session_keys: set[str] = set()  # wechat openid -> session_key
         self._tokens: dict[str, tuple[str, float]] = {}  # access token -> (app id, expiry)
+        # (platform, openid or user_id) -> real-name record; absent means not real-name verified
+        self._identities: dict[tuple[str, str], RealIdentity] = {}
+        self._certifications: dict[str, Certification] = {}  # alipay certify_id -> record
 
     # codes -----------------------------------------------------------------
     def issue_code(self, kind: str, subject: str, **payload: Any) -> str:
@@ -109,6 +143,41 @@ class EmulatorState:
         with self._lock:
             self._tokens.clear()
 
+    # real names ----------------------------------------------------------------
+    def set_real_identity(self, platform: str, subject: str, identity: RealIdentity | None) -> None:
+        """Record who ``subject`` really is on ``platform``; None: not real-name verified."""
+        with self._lock:
+            if identity is None:
+                self._identities.pop((platform, subject), None)
+            else:
+                self._identities[(platform, subject)] = identity
+
+    def real_identity(self, platform: str, subject: str) -> RealIdentity | None:
+        with self._lock:
+            return self._identities.get((platform, subject))
+
+    def start_certification(self, certification: Certification) -> str:
+        """Store a new certification; return its certify_id (32 characters, as Alipay's)."""
+        certify_id = secrets.token_hex(16)
+        with self._lock:
+            self._certifications[certify_id] = certification
+        return certify_id
+
+    def certification(self, certify_id: str) -> Certification | None:
+        """A copy of the certification's record (the stored one changes under the lock)."""
+        with self._lock:
+            found = self._certifications.get(certify_id)
+            return None if found is None else replace(found)
+
+    def finish_certification(self, certify_id: str, passed: bool) -> bool:
+        """The face check on the phone is over; False if there is no such certification."""
+        with self._lock:
+            found = self._certifications.get(certify_id)
+            if found is None:
+                return False
+            found.passed = passed
+            return True
+
     # faults ------------------------------------------------------------------
     def set_fault(self, platform: str, api: str, fault: Fault) -> None:
         with self._lock:
@@ -146,3 +215,5 @@ class EmulatorState:
             self._messages.clear()
             self._sessions.clear()
             self._tokens.clear()
+            self._identities.clear()
+            self._certifications.clear()

@@ -1,8 +1,10 @@
 """Emulated WeChat server APIs, same paths, JSON shapes and errcodes as the real ones.
 
 Platform endpoints: ``/sns/jscode2session``, ``/cgi-bin/token``, ``/cgi-bin/stable_token``,
-``/wxa/business/getuserphonenumber``, ``/cgi-bin/message/subscribe/send``. Control endpoints under
-``/_emulator/wechat`` play the phone (``wx.login``, ``getPhoneNumber``) and expose call counts.
+``/wxa/business/getuserphonenumber``, ``/cgi-bin/message/subscribe/send``,
+``/intp/realname/checkrealnameinfo``. Control endpoints under ``/_emulator/wechat`` play the phone
+(``wx.login``, ``getPhoneNumber``, the city service's real-name consent page) and expose call
+counts; who a user really is is set through ``/_emulator/wechat/users/<openid>/real-name``.
 Like the real API, every answer is HTTP 200 and errors are ``{"errcode", "errmsg"}``.
 """
 
@@ -22,10 +24,12 @@ from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from channels.emulator.config import EmulatorConfig
-from channels.emulator.state import EmulatorState
+from channels.emulator.state import EmulatorState, RealIdentity
 
 LOGIN_CODE = "wechat_login"
 PHONE_CODE = "wechat_phone"
+REAL_NAME_CODE = "wechat_real_name"
+ID_CARD = "1"  # checkrealnameinfo's cred_type for a mainland ID card, the only one it takes
 
 ERRMSG = {
     -1: "system error",
@@ -71,6 +75,19 @@ def encrypt_user_data(session_key: str, payload: dict[str, Any]) -> tuple[str, s
     encryptor = Cipher(algorithms.AES(base64.b64decode(session_key)), modes.CBC(iv)).encryptor()
     encrypted = encryptor.update(plain) + encryptor.finalize()
     return base64.b64encode(encrypted).decode(), base64.b64encode(iv).decode()
+
+
+def verdict(known: RealIdentity | None, claim: RealIdentity) -> dict[str, str]:
+    """checkrealnameinfo's answer fields for ``claim``, about a user WeChat knows as ``known``."""
+    if known is None:
+        return {"verify_openid": "V_OP_NA"}  # no real name on WeChat
+    if known.name != claim.name:
+        return {"verify_openid": "V_OP_NM_UM"}
+    same_id = known.id_number == claim.id_number
+    return {
+        "verify_openid": "V_OP_NM_MA",
+        "verify_real_name": "V_NM_ID_MA" if same_id else "V_NM_ID_UM",
+    }
 
 
 def new_openid() -> str:
@@ -228,6 +245,36 @@ def blueprint(state: EmulatorState, config: EmulatorConfig) -> Blueprint:
         )
         return jsonify(errcode=0, errmsg="ok", msgid=msgid)
 
+    @bp.post("/intp/realname/checkrealnameinfo")
+    def checkrealnameinfo() -> ResponseReturnValue:
+        if (faulted := enter("checkrealnameinfo")) is not None:
+            return faulted
+        _, bad = token_app()
+        if bad is not None:
+            return bad
+        body = request.get_json(force=True, silent=True)
+        if not isinstance(body, dict):
+            return error(47001)
+        openid, code = body.get("openid"), body.get("code")
+        real_name, cred_id = body.get("real_name"), body.get("cred_id")
+        if not isinstance(code, str) or not code:
+            return error(41008)
+        if not isinstance(openid, str) or not isinstance(real_name, str):
+            return error(47001)
+        if not isinstance(cred_id, str) or not openid or not real_name or not cred_id:
+            return error(47001)
+        if body.get("cred_type") != ID_CARD:
+            return error(47003, "argument invalid! cred_type")
+        issued = state.take_code(REAL_NAME_CODE, code)
+        # The code is the user's consent for this openid only: another openid's is no code.
+        if issued is None or issued.subject != openid:
+            return error(40029)
+        return jsonify(
+            errcode=0,
+            errmsg="ok",
+            **verdict(state.real_identity("wechat", openid), RealIdentity.of(real_name, cred_id)),
+        )
+
     # control endpoints (the phone, and what tests inspect) ---------------------
     @bp.post("/_emulator/wechat/login")
     def control_login() -> ResponseReturnValue:
@@ -260,6 +307,15 @@ def blueprint(state: EmulatorState, config: EmulatorConfig) -> Blueprint:
         }
         encrypted_data, iv = encrypt_user_data(state.session_key_for(openid), payload)
         return jsonify(encrypted_data=encrypted_data, iv=iv)
+
+    @bp.post("/_emulator/wechat/real-name-code")
+    def control_real_name_code() -> ResponseReturnValue:
+        """The user agreed on the city service's real-name page: ``extraData.code``."""
+        body = request.get_json(silent=True) or {}
+        openid = body.get("openid")
+        if not isinstance(openid, str) or not openid:
+            return jsonify(error="openid is required"), 400
+        return jsonify(code=state.issue_code(REAL_NAME_CODE, openid))
 
     @bp.post("/_emulator/wechat/refuse")
     def control_refuse() -> ResponseReturnValue:

@@ -15,9 +15,13 @@ from channels.base import (
     LoginIdentity,
     MessageReceipt,
     Platform,
+    RealNameClaim,
+    RealNameStart,
+    RealNameVerdict,
     VerifiedPhone,
     names_platform,
 )
+from channels.wechat import realname
 from channels.wechat.client import RebasedWeChatClient
 from channels.wechat.crypto import decrypt_user_data
 from channels.wechat.errors import TOKEN_ERRCODES, error_for, token_fetch_error
@@ -134,6 +138,33 @@ class WechatChannel:
         )
         msgid = result.get("msgid")
         return MessageReceipt(Platform.WECHAT, recipient, None if msgid is None else str(msgid))
+
+    @names_platform
+    def start_real_name_check(
+        self, subject: str, claim: RealNameClaim, reference: str
+    ) -> RealNameStart:
+        """No call: the mini-program takes the user to the city service's consent page."""
+        return realname.REAL_NAME_START
+
+    @names_platform
+    def check_real_name(
+        self, subject: str, claim: RealNameClaim, proof: Mapping[str, str]
+    ) -> RealNameVerdict:
+        """``checkrealnameinfo`` with the consent page's ``{"code"}``, bound to ``subject``."""
+        code = proof["code"] if frozenset(proof) == _CODE_PROOF else None
+        if not isinstance(code, str) or not code:
+            raise InvalidPayload('expected exactly {"code"}, a non-empty string')
+        body = realname.check_body(subject, claim, code)
+        result = self._call_with_token(
+            "checkrealnameinfo",
+            lambda token: self._client.post(
+                realname.CHECK_PATH,
+                params={"access_token": token},
+                data=body,
+                api_base_url=self._client.base_url,
+            ),
+        )
+        return realname.verdict_from(result)
 
     # plumbing -------------------------------------------------------------------
     def _call_with_token(self, api: str, call: Callable[[str], Any]) -> dict[str, Any]:

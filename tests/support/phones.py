@@ -52,6 +52,25 @@ class EmulatorPhone:
             self._post("/_emulator/alipay/phone", {"user_id": user_id, "phone": phone})["response"]
         )
 
+    def set_real_identity(self, platform: str, subject: str, name: str, id_number: str) -> None:
+        """Who the platform knows the user ``subject`` really is (its real-name record)."""
+        remember(id_number)
+        response = self.http.put(
+            f"{self.base_url}/_emulator/{platform}/users/{subject}/real-name",
+            json={"name": name, "id_number": id_number},
+            timeout=5,
+        )
+        response.raise_for_status()
+
+    def wechat_real_name_code(self, openid: str) -> str:
+        """The user agreed on the city service's real-name page: the ``extraData.code``."""
+        return str(self._post("/_emulator/wechat/real-name-code", {"openid": openid})["code"])
+
+    def alipay_face_check(self, certify_id: str, user_id: str) -> bool:
+        """``user_id``'s face in front of the phone for ``my.startAPVerify(certify_id)``."""
+        body = {"certify_id": certify_id, "user_id": user_id}
+        return bool(self._post("/_emulator/alipay/certify/complete", body)["passed"])
+
     def fault(self, platform: str, api: str, **fault: Any) -> None:
         self._post("/_emulator/faults", {"platform": platform, "api": api, **fault})
 
