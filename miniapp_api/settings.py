@@ -67,6 +67,12 @@ class AlipaySettings:
 class ResidentSettings:
     max_dependents: int = 6
     guardian_consent_under_age: int = 14
+    # Who someone else may hold (the city's proxy rule): under this age, or this age and over,
+    # or declared unable to apply themselves.
+    proxy_minor_under_age: int = 18
+    proxy_elderly_from_age: int = 60
+    # A request to hold an existing record lapses after this many days without an answer.
+    link_request_days: int = 7
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,10 @@ class ResultSettings:
 class NotifySettings:
     wechat_template_id: str = ""
     alipay_template_id: str = ""
+    # The second template of each platform: notices about an account's family links
+    # (notify/notices.py). Empty: notices are not pushed there (marked ``skipped``).
+    wechat_notice_template_id: str = ""
+    alipay_notice_template_id: str = ""
     max_attempts: int = 8
     backoff_base_seconds: float = 2.0
     batch_size: int = 100

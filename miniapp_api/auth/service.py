@@ -35,7 +35,7 @@ def login(
             account.session_key_enc = crypto.encrypt(SESSION_KEY_PURPOSE, identity.session_key)
         account.last_login_at = utcnow()
         link = self_link(session, account)
-        me = resident_out(link.resident, link.relation) if link else None
+        me = resident_out(link.resident, link) if link else None
         out = account_out(account)
     token = sessions.create(out.id, out.platform)
     return LoginOut(token=token, expires_in=sessions.ttl_seconds, account=out, self=me)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from types import MappingProxyType
 
 from sqlalchemy import case, select, update
 from sqlalchemy.engine import CursorResult
@@ -25,6 +26,7 @@ from miniapp_api.settings import NotifySettings
 # Accepts kept per template. WeChat sets no documented ceiling; this bounds what a client that
 # reports "accept" in a loop can bank (each extra message would only be answered 43101).
 MAX_REMAINING = 10
+NONE: Mapping[Platform, str] = MappingProxyType({})
 
 
 def template_ids(settings: NotifySettings) -> dict[Platform, str]:
@@ -36,6 +38,15 @@ def template_ids(settings: NotifySettings) -> dict[Platform, str]:
     return {platform: tid for platform, tid in configured.items() if tid}
 
 
+def notice_template_ids(settings: NotifySettings) -> dict[Platform, str]:
+    """The notice template (family links, notify/notices.py) of each platform that has one."""
+    configured = {
+        Platform.WECHAT: settings.wechat_notice_template_id,
+        Platform.ALIPAY: settings.alipay_notice_template_id,
+    }
+    return {platform: tid for platform, tid in configured.items() if tid}
+
+
 def record_acceptances(
     session: Session,
     account_id: str,
@@ -43,17 +54,25 @@ def record_acceptances(
     accepted: Sequence[str],
     templates: Mapping[Platform, str],
     now: datetime,
+    notice_templates: Mapping[Platform, str] = NONE,
 ) -> SubscriptionsOut:
     """Add one acceptance (up to :data:`MAX_REMAINING`) per accepted template we send.
 
-    Templates this service does not send on the account's platform are reported as ignored.
-    A template listed twice in one report counts once: one prompt accepts a template once.
+    ``templates`` are the result templates, ``notice_templates`` the notice ones; each is
+    counted on its own. Templates this service does not send on the account's platform are
+    reported as ignored. A template listed twice in one report counts once: one prompt accepts
+    a template once.
     """
     with session.begin():
         account = load_account(session, account_id)
-        ours = next((tid for p, tid in templates.items() if p.value == account.platform), None)
-        counted = [ours] if ours is not None and ours in accepted else []
-        ignored = sorted({tid for tid in accepted if tid != ours})
+        ours = {
+            tid
+            for configured in (templates, notice_templates)
+            for p, tid in configured.items()
+            if p.value == account.platform
+        }
+        counted = sorted(ours.intersection(accepted))
+        ignored = sorted(set(accepted) - ours)
         for template_id in counted:
             _add_one(session, account.id, template_id, now)
         rows = session.scalars(

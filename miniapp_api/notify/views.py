@@ -33,6 +33,7 @@ def post_subscriptions() -> ResponseReturnValue:
             caller.account_id,
             accepted=report.accepted,
             templates=service.template_ids(wire.settings.notify),
+            notice_templates=service.notice_template_ids(wire.settings.notify),
             now=utcnow(),
         )
     return out.model_dump(mode="json")

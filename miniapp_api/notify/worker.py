@@ -39,6 +39,9 @@ result must never be announced twice). The crash windows:
 
 Log lines name the outbox id, status and platform error code only: never an openid, user_id,
 phone or token.
+
+After each batch of results the worker also pushes pending notices about family links
+(:mod:`miniapp_api.notify.notices`, with their own, simpler scheme).
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ from channels.base import (
 from miniapp_api.db import Database, utcnow
 from miniapp_api.notify import service
 from miniapp_api.notify.messages import build_message
+from miniapp_api.notify.notices import RETRIED, SKIPPED, send_notices
 from miniapp_api.notify.payloads import payloads
 from miniapp_api.notify.retry import Status, decide
 from miniapp_api.results.models import OutboxMessage
@@ -91,10 +95,22 @@ class Stats:
     failed: int = 0
     reaped: int = 0  # rows a dead worker left in ``sending``, now failed
     lost: int = 0  # claims another worker took over (our lease had run out)
+    # Notices (notify/notices.py), by the status their push got.
+    notices_sent: int = 0
+    notices_refused: int = 0
+    notices_no_subscription: int = 0
+    notices_skipped: int = 0  # no notice template for the platform
+    notices_retried: int = 0
+    notices_failed: int = 0
 
     def count(self, status: Status | None) -> None:
         name = _STAT_OF[status]
         setattr(self, name, getattr(self, name) + 1)
+
+    def count_notices(self, counts: Mapping[str, int]) -> None:
+        for status, number in counts.items():
+            name = _NOTICE_STAT_OF[status]
+            setattr(self, name, getattr(self, name) + number)
 
     def as_dict(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -134,6 +150,7 @@ class PushWorker:
     channels: Mapping[Platform, LoginChannel]
     settings: NotifySettings
     lease: timedelta = DEFAULT_LEASE
+    # Notices this worker will retry, and when; each worker (and each copy) has its own.
 
     def run_once(self, now: datetime, *, stop: threading.Event | None = None) -> Stats:
         """Claim one batch of due rows and send each; ``now`` is the batch's time."""
@@ -153,6 +170,15 @@ class PushWorker:
                 release(self.db, claims[index:])
                 break
             stats.count(self.process(claim, templates=templates, clock=clock))
+        stats.count_notices(
+            send_notices(
+                self.db,
+                self.channels,
+                self.settings,
+                clock=clock,
+                stop=stop,
+            )
+        )
         return stats
 
     def run_forever(
@@ -339,6 +365,14 @@ _STAT_OF: Mapping[Status | None, str] = {
     Status.PENDING: "retried",
     Status.FAILED: "failed",
     None: "lost",
+}
+_NOTICE_STAT_OF: Mapping[str, str] = {
+    Status.SENT: "notices_sent",
+    Status.REFUSED: "notices_refused",
+    Status.NO_SUBSCRIPTION: "notices_no_subscription",
+    Status.FAILED: "notices_failed",
+    SKIPPED: "notices_skipped",
+    RETRIED: "notices_retried",
 }
 
 

@@ -42,14 +42,16 @@ def account_out(account: Account) -> AccountOut:
     )
 
 
-def resident_out(resident: Resident, relation: str) -> ResidentOut:
+def resident_out(resident: Resident, link: AccountResident) -> ResidentOut:
+    """The resident as the holder of ``link`` sees it."""
     return ResidentOut(
         id=resident.public_id,
-        relation=Relation(relation).value,
+        relation=Relation(link.relation).value,
         name_masked=resident.name_masked,
         id_type=resident.id_type,  # type: ignore[arg-type]  # validated on write
         id_masked=resident.id_masked,
         phone_masked=resident.phone_masked,
+        verified=link.verified_at is not None,
     )
 
 
@@ -79,4 +81,10 @@ def holders_of(session: Session, resident_id: str) -> list[str]:
         .join(Resident, Resident.id == AccountResident.resident_id)
         .where(Resident.public_id == resident_id)
     )
+    return list(session.scalars(query))
+
+
+def holder_account_ids(session: Session, resident: Resident) -> list[int]:
+    """Internal ids of every account holding the resident (as self or dependent)."""
+    query = select(AccountResident.account_id).where(AccountResident.resident_id == resident.id)
     return list(session.scalars(query))

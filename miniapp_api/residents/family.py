@@ -1,24 +1,45 @@
-"""Family members: an account holds codes and results for children and elderly relatives."""
+"""Family members: an account holds codes and results for children and elderly relatives.
+
+The city's rule for proxies: someone else may hold a person who is under 18, 60 or over, or
+declared unable to apply themselves (the declaration is recorded). A new person links at once.
+An existing record links at once only when the adder's own real name is confirmed by the
+platform (they answer for it as guardian), the name matches and the person has no login of
+their own; every other case becomes a request that the record's holders approve or decline
+(:mod:`.requests`), answered the same way whatever the record is.
+"""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import redis
 from sqlalchemy.orm import Session
 
 from miniapp_api.errors import Conflict, NotFound, ValidationFailed
-from miniapp_api.residents import records
-from miniapp_api.residents.accounts import count_links, links_of, load_account, resident_out
+from miniapp_api.residents import notices, records, requests
+from miniapp_api.residents.accounts import (
+    count_links,
+    holder_account_ids,
+    links_of,
+    load_account,
+    resident_out,
+)
 from miniapp_api.residents.holdings import forget_links
-from miniapp_api.residents.identity import age_on
-from miniapp_api.residents.models import AccountResident, Consent, Relation
-from miniapp_api.residents.schemas import DependentIn, ResidentOut
-from miniapp_api.residents.service import parse_document
+from miniapp_api.residents.identity import age_on, mask_name, parse_document
+from miniapp_api.residents.models import (
+    Account,
+    AccountResident,
+    Consent,
+    NoticeKind,
+    ProxyReason,
+    Relation,
+    Resident,
+)
+from miniapp_api.residents.schemas import DependentAddedOut, DependentIn
 from miniapp_api.security.crypto import PersonalDataCrypto
 from miniapp_api.settings import ResidentSettings
 
-GUARDIAN_CONSENT_VERSION = "2022-04"
+GUARDIAN_CONSENT_VERSION = requests.GUARDIAN_CONSENT_VERSION
 
 
 def add_dependent(
@@ -30,8 +51,9 @@ def add_dependent(
     client: redis.Redis,
     rules: ResidentSettings,
     today: date,
-) -> ResidentOut:
-    """Add a family member. A person who has their own login cannot be added by someone else."""
+    now: datetime,
+) -> DependentAddedOut:
+    """Add a family member: linked now, or a request to the record's holders."""
     doc = parse_document(person.id_type, person.id_number, today)
     born = doc.birth_date or person.birth_date
     if born is None:
@@ -40,8 +62,8 @@ def add_dependent(
             code="birth_date_required",
             detail=[{"field": "birth_date", "problem": "required for this id_type"}],
         )
-    minor = age_on(born, today) < rules.guardian_consent_under_age
-    if minor and not person.guardian_consent:
+    reason = proxy_reason(age_on(born, today), person.unable_to_apply, rules)
+    if age_on(born, today) < rules.guardian_consent_under_age and not person.guardian_consent:
         raise ValidationFailed(
             f"Children under {rules.guardian_consent_under_age} need the guardian's consent.",
             code="guardian_consent_required",
@@ -60,35 +82,94 @@ def add_dependent(
             resident = records.new_resident(crypto, doc, person.name)
             resident.birth_date = born
             session.add(resident)
-        else:
-            if any(link.resident_id == resident.id for link in links):
-                raise Conflict("This person is already on your account.", code="already_linked")
-            if count_links(session, resident, Relation.SELF) > 0:
-                raise Conflict(
-                    "This person manages their own login and cannot be added by someone else.",
-                    code="resident_has_own_account",
-                )
-            if not records.name_matches(resident, crypto, person.name):
-                raise Conflict(
-                    "The name does not match the registration of this ID number.",
-                    code="identity_claim_refused",
-                )
-        session.add(
-            AccountResident(account=account, resident=resident, relation=Relation.DEPENDENT)
-        )
-        if person.guardian_consent:
-            session.add(
-                Consent(
-                    account_id=account.id,
-                    resident=resident,
-                    kind="guardian",
-                    document_version=GUARDIAN_CONSENT_VERSION,
-                )
+        elif any(link.resident_id == resident.id for link in links):
+            raise Conflict("This person is already on your account.", code="already_linked")
+        elif not _links_at_once(session, crypto, links, resident, person.name):
+            request = requests.record(
+                session,
+                account,
+                resident,
+                name_masked=mask_name(person.name),
+                reason=reason,
+                approvable=_approvable(session, crypto, resident, person.name),
+                rules=rules,
+                now=now,
             )
+            session.flush()
+            return DependentAddedOut(status="pending", dependent=None, request_id=request.public_id)
+        else:
+            others = [h for h in holder_account_ids(session, resident) if h != account.id]
+            notices.tell(session, others, NoticeKind.HOLDER_ADDED, resident.name_masked)
+        link = _link(session, account, resident, reason, guardian_consent=person.guardian_consent)
         session.flush()
-        added = resident_out(resident, Relation.DEPENDENT)
+        added = resident_out(resident, link)
     forget_links(client, [account_id])
-    return added
+    return DependentAddedOut(status="linked", dependent=added, request_id=None)
+
+
+def proxy_reason(age: int, declared_unable: bool, rules: ResidentSettings) -> ProxyReason:
+    """Which rule lets someone else hold a person of ``age``; 422 if none does."""
+    if age < rules.proxy_minor_under_age:
+        return ProxyReason.MINOR
+    if age >= rules.proxy_elderly_from_age:
+        return ProxyReason.ELDERLY
+    if declared_unable:
+        return ProxyReason.UNABLE
+    raise ValidationFailed(
+        f"Family members are children under {rules.proxy_minor_under_age}, people aged "
+        f"{rules.proxy_elderly_from_age} and over, or someone who cannot apply themselves "
+        "(declare it with unable_to_apply). Other adults register with their own login.",
+        code="proxy_not_allowed",
+        detail=[{"field": "unable_to_apply", "problem": "required for this age"}],
+    )
+
+
+def _links_at_once(
+    session: Session,
+    crypto: PersonalDataCrypto,
+    links: list[AccountResident],
+    resident: Resident,
+    name: str,
+) -> bool:
+    """The adder's real name is confirmed, the name matches, the person has no own login."""
+    verified = any(x.relation == Relation.SELF and x.verified_at is not None for x in links)
+    name_ok = records.name_matches(resident, crypto, name)
+    return verified and name_ok and count_links(session, resident, Relation.SELF) == 0
+
+
+def _approvable(
+    session: Session, crypto: PersonalDataCrypto, resident: Resident, name: str
+) -> bool:
+    """A holder may see the request: the name matches, no own login, somebody holds it."""
+    return (
+        records.name_matches(resident, crypto, name)
+        and count_links(session, resident, Relation.SELF) == 0
+        and count_links(session, resident) > 0
+    )
+
+
+def _link(
+    session: Session,
+    account: Account,
+    resident: Resident,
+    reason: ProxyReason,
+    *,
+    guardian_consent: bool,
+) -> AccountResident:
+    link = AccountResident(
+        account=account, resident=resident, relation=Relation.DEPENDENT, proxy_reason=reason.value
+    )
+    session.add(link)
+    if guardian_consent:
+        session.add(
+            Consent(
+                account_id=account.id,
+                resident=resident,
+                kind="guardian",
+                document_version=GUARDIAN_CONSENT_VERSION,
+            )
+        )
+    return link
 
 
 def remove_dependent(

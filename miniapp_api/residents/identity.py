@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
+from miniapp_api.errors import ValidationFailed
+
 
 class IdType(StrEnum):
     CN_ID = "cn_id"
@@ -62,6 +64,16 @@ def parse_id(id_type: IdType, raw: str, *, today: date | None = None) -> IdDocum
     if not _PATTERNS[id_type].fullmatch(number):
         raise InvalidIdNumber(f"not a valid {id_type.value} number")
     return IdDocument(id_type, number)
+
+
+def parse_document(id_type: IdType, number: str, today: date) -> IdDocument:
+    """:func:`parse_id` for a request: an invalid number is the API's 422, the field named."""
+    try:
+        return parse_id(id_type, number, today=today)
+    except InvalidIdNumber as exc:
+        raise ValidationFailed(
+            str(exc), code="invalid_id_number", detail=[{"field": "id_number", "problem": str(exc)}]
+        ) from None
 
 
 def _check_cn_id(number: str, today: date) -> date:

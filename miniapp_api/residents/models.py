@@ -76,8 +76,23 @@ class Resident(Base):
     )
 
 
+class ProxyReason(StrEnum):
+    """Why someone else may hold a person's record (the city's rule for proxies)."""
+
+    MINOR = "minor"  # under 18
+    ELDERLY = "elderly"  # 60 and over
+    UNABLE = "unable"  # declared unable to apply themselves, by the account that added them
+
+
 class AccountResident(Base):
-    """An account holds a resident as ``self`` (at most one) or as a ``dependent``."""
+    """An account holds a resident as ``self`` (at most one) or as a ``dependent``.
+
+    ``verified_at`` (self links): when the platform's real-name check vouched that this login is
+    the person; a self link without it is a claim (name + phone, or first to declare), which a
+    verified claim of the real person takes over. ``proxy_reason`` (dependent links): which rule
+    let the account hold them. ``public_id`` names the link to the person it holds, who may
+    remove it.
+    """
 
     __tablename__ = "account_residents"
     __table_args__ = (
@@ -92,11 +107,16 @@ class AccountResident(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(
+        String(24), unique=True, default=lambda: new_public_id("h")
+    )
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     resident_id: Mapped[int] = mapped_column(
         ForeignKey("residents.id", ondelete="CASCADE"), index=True
     )
     relation: Mapped[str] = mapped_column(String(16))
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    proxy_reason: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     account: Mapped[Account] = relationship()
@@ -118,3 +138,84 @@ class Consent(Base):
     given_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     resident: Mapped[Resident | None] = relationship()
+
+
+class LinkStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    DECLINED = "declined"
+
+
+class LinkRequest(Base):
+    """An account asks to hold an existing person's record; a holder of it approves or declines.
+
+    Every request on an existing ID number is recorded and answered alike, so the answer tells
+    nothing about the record. ``approvable`` is false when no holder may see it (the name did
+    not match, the person has their own login, or nobody holds the record): it stays pending
+    until it lapses. ``name_masked`` is the masked name the requester typed, never the record's.
+    """
+
+    __tablename__ = "link_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(
+        String(24), unique=True, default=lambda: new_public_id("l")
+    )
+    requester_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    resident_id: Mapped[int] = mapped_column(
+        ForeignKey("residents.id", ondelete="CASCADE"), index=True
+    )
+    name_masked: Mapped[str] = mapped_column(String(64))
+    proxy_reason: Mapped[str] = mapped_column(String(16))
+    approvable: Mapped[bool]
+    status: Mapped[str] = mapped_column(String(16), default=LinkStatus.PENDING.value)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    requester: Mapped[Account] = relationship()
+    resident: Mapped[Resident] = relationship()
+
+
+class NoticeKind(StrEnum):
+    """What an account is told in ``GET /me`` (and by push where the platform allows)."""
+
+    CLAIM_TAKEN_OVER = "claim_taken_over"  # the real person verified and took the record
+    HOLDER_REMOVED = "holder_removed"  # the person removed you as a holder of their record
+    HOLDER_ADDED = "holder_added"  # someone else now also holds a record you hold
+    LINK_REQUESTED = "link_requested"  # someone asks to hold a record you hold
+    LINK_APPROVED = "link_approved"
+    LINK_DECLINED = "link_declined"
+
+
+class Notice(Base):
+    """Something that happened to an account's holdings, shown to it (masked) and pushed.
+
+    ``push_status``: ``pending`` (due at ``push_after``, if set) → ``sending`` → ``sent``,
+    ``no_subscription``, ``refused``, ``failed`` or ``skipped`` (``miniapp_api/notify/notices.py``);
+    ``push_attempts`` counts the calls made. A notice is shown in ``GET /me`` whatever its push
+    became.
+    """
+
+    __tablename__ = "notices"
+    __table_args__ = (
+        Index(
+            "ix_notices_push_pending",
+            "id",
+            postgresql_where=text("push_status = 'pending'"),
+            sqlite_where=text("push_status = 'pending'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    name_masked: Mapped[str] = mapped_column(String(64))
+    push_status: Mapped[str] = mapped_column(String(16), default="pending")
+    push_attempts: Mapped[int] = mapped_column(default=0)
+    push_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -19,6 +19,11 @@ class ResidentOut(BaseModel):
     id_type: IdType
     id_masked: str
     phone_masked: str | None
+    verified: bool = Field(
+        default=False,
+        description="self only: the platform's real-name check vouched that this login is "
+        "this person",
+    )
 
 
 class AccountOut(BaseModel):
@@ -34,19 +39,108 @@ class ConsentOut(BaseModel):
     given_at: datetime
 
 
+class HolderOut(BaseModel):
+    """Another login that holds your record: as its own self, or as a family member."""
+
+    id: str = Field(description="the holding; DELETE /me/holders/{id} removes it")
+    relation: Literal["self", "dependent"]
+    platform: str
+    name_masked: str | None = Field(description="the holder's own masked name, if declared")
+    phone_masked: str | None
+    verified: bool = Field(description="self only: the holder passed the real-name check")
+    since: datetime
+
+
+class LinkRequestOut(BaseModel):
+    """Someone asks to hold a record you hold; approve or decline it."""
+
+    id: str
+    name_masked: str = Field(description="the person they ask to hold")
+    requester_name_masked: str | None
+    requester_phone_masked: str | None
+    requester_platform: str
+    proxy_reason: Literal["minor", "elderly", "unable"]
+    created_at: datetime
+    expires_at: datetime
+
+
+class SentRequestOut(BaseModel):
+    """A request you sent; it links when a holder approves and lapses at ``expires_at``."""
+
+    id: str
+    name_masked: str = Field(description="the name you typed, masked")
+    status: Literal["pending", "approved", "declined"]
+    created_at: datetime
+    expires_at: datetime
+
+
+class NoticeOut(BaseModel):
+    kind: Literal[
+        "claim_taken_over",
+        "holder_removed",
+        "holder_added",
+        "link_requested",
+        "link_approved",
+        "link_declined",
+    ]
+    name_masked: str = Field(description="the person it concerns")
+    at: datetime
+
+
 class MeOut(BaseModel):
     account: AccountOut
     self: ResidentOut | None
     dependents: list[ResidentOut]
     consents: list[ConsentOut]
+    holders: list[HolderOut] = Field(description="the other logins that hold your own record")
+    link_requests: list[LinkRequestOut] = Field(description="waiting for your answer")
+    sent_requests: list[SentRequestOut]
+    notices: list[NoticeOut] = Field(description="the latest 20, newest first")
 
 
-class ProfileIn(BaseModel):
+class PersonIn(BaseModel):
+    """A name and an ID number, as the person's document has them."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=64)
     id_type: IdType
     id_number: str = Field(min_length=5, max_length=32)
+
+
+class RealNameProofIn(BaseModel):
+    """What the platform's real-name page gave back; which field depends on the platform."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str | None = Field(
+        default=None, max_length=512, description="WeChat: extraData.code of the city service"
+    )
+    certify_id: str | None = Field(
+        default=None, max_length=64, description="Alipay: the certify_id my.startAPVerify ran"
+    )
+
+    def proof(self) -> dict[str, str]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+class ProfileIn(PersonIn):
+    real_name_proof: RealNameProofIn | None = Field(
+        default=None,
+        description="the platform's real-name check of this name and ID number "
+        "(POST /me/real-name first); lets the real person take over a record claimed by others",
+    )
+
+
+class RealNameStartOut(BaseModel):
+    """How to show the platform's real-name page for a name and mainland ID number."""
+
+    platform: Literal["wechat", "alipay"]
+    certify_id: str | None = Field(description="Alipay: pass to my.startAPVerify")
+    mini_program_app_id: str | None = Field(
+        description="WeChat: navigate to this mini-program (the city service's consent page)"
+    )
+    mini_program_path: str | None
 
 
 class PhoneIn(BaseModel):
@@ -67,12 +161,7 @@ class PhoneOut(BaseModel):
     phone_masked: str
 
 
-class DependentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=64)
-    id_type: IdType
-    id_number: str = Field(min_length=5, max_length=32)
+class DependentIn(PersonIn):
     birth_date: date | None = Field(
         default=None, description="required for ID types that do not carry a birth date"
     )
@@ -80,3 +169,17 @@ class DependentIn(BaseModel):
         default=False,
         description="the account holder confirms being the guardian; required for minors",
     )
+    unable_to_apply: bool = Field(
+        default=False,
+        description="for an adult under 60: declare (it is recorded) that they cannot apply "
+        "themselves",
+    )
+
+
+class DependentAddedOut(BaseModel):
+    """``linked``: the person is on your account now. ``pending``: a request went to whoever
+    holds the record; it links when they approve (``GET /me`` shows it)."""
+
+    status: Literal["linked", "pending"]
+    dependent: ResidentOut | None
+    request_id: str | None

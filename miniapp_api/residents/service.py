@@ -1,22 +1,29 @@
 """Use cases of the resident behind an account: who am I, declare my profile, bind my phone.
 
-Federation (README, "How identity works"): a profile whose ID number is already a resident
-links this account to that resident only when the name matches and this account's
-platform-verified phone matches the resident's phone. Anything else is refused and changes nothing.
+Claims on an existing record (README, "How identity works"): a profile whose ID number is
+already a resident links this account to that resident when
+
+- the platform's real-name check confirms the name and ID number are this login's person
+  (``real_name_proof``): the link is *verified*, the record's name and phone become this
+  person's, and every unverified self claim of other logins is taken over (they are told); or
+- the name matches and this account's platform-verified phone equals the record's phone: an
+  unverified link, as before.
+
+Anything else is refused with one answer that does not say which part failed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime
 
 import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from channels.base import LoginChannel
-from miniapp_api.errors import Conflict, ValidationFailed
-from miniapp_api.residents import records
+from miniapp_api.errors import Conflict
+from miniapp_api.residents import held_by, notices, realname, records, requests
 from miniapp_api.residents.accounts import (
     account_out,
     count_links,
@@ -27,28 +34,30 @@ from miniapp_api.residents.accounts import (
     self_link,
 )
 from miniapp_api.residents.holdings import forget_links
-from miniapp_api.residents.identity import IdDocument, IdType, InvalidIdNumber, parse_id
-from miniapp_api.residents.models import Account, AccountResident, Consent, Relation, Resident
+from miniapp_api.residents.identity import IdDocument, parse_document
+from miniapp_api.residents.models import (
+    Account,
+    AccountResident,
+    Consent,
+    NoticeKind,
+    Relation,
+    Resident,
+)
 from miniapp_api.residents.schemas import ConsentOut, MeOut, ProfileIn, ResidentOut
 from miniapp_api.security.crypto import PersonalDataCrypto
 
 CLAIM_REFUSED = (
-    "This ID number is already registered. To use it from this login, bind the phone number "
-    "the platform verified for you; the name and that phone must match the registration."
+    "This ID number cannot be linked to your login. Confirm your real name with the platform "
+    "(the real-name check in the app), or bind the phone number registered with it."
+)
+NOT_CONFIRMED = (
+    "The platform did not confirm this name and ID number as the person behind your login. "
+    "Check both, or finish the platform's real-name page first."
 )
 
 
-def parse_document(id_type: IdType, number: str, today: date) -> IdDocument:
-    try:
-        return parse_id(id_type, number, today=today)
-    except InvalidIdNumber as exc:
-        raise ValidationFailed(
-            str(exc), code="invalid_id_number", detail=[{"field": "id_number", "problem": str(exc)}]
-        ) from None
-
-
-def me(session: Session, account_id: str) -> MeOut:
-    """The account, its self resident, dependents and consents, all masked."""
+def me(session: Session, account_id: str, *, now: datetime) -> MeOut:
+    """The account, its self resident, dependents, holders, requests, consents and notices."""
     account = load_account(session, account_id)
     links = links_of(session, account)
     by_id = {link.resident_id: link.resident.public_id for link in links}
@@ -58,9 +67,9 @@ def me(session: Session, account_id: str) -> MeOut:
     me_self = next((link for link in links if link.relation == Relation.SELF), None)
     return MeOut(
         account=account_out(account),
-        self=resident_out(me_self.resident, me_self.relation) if me_self else None,
+        self=resident_out(me_self.resident, me_self) if me_self else None,
         dependents=[
-            resident_out(link.resident, link.relation)
+            resident_out(link.resident, link)
             for link in links
             if link.relation == Relation.DEPENDENT
         ],
@@ -73,6 +82,10 @@ def me(session: Session, account_id: str) -> MeOut:
             )
             for c in consents
         ],
+        holders=held_by.holders(session, me_self) if me_self else [],
+        link_requests=requests.waiting_for(session, account, now=now),
+        sent_requests=requests.sent_by(session, account),
+        notices=notices.recent(session, account.id),
     )
 
 
@@ -81,20 +94,38 @@ def declare_profile(
     account_id: str,
     *,
     profile: ProfileIn,
+    channel: LoginChannel,
     crypto: PersonalDataCrypto,
     client: redis.Redis,
     today: date,
+    now: datetime,
 ) -> ResidentOut:
     """Declare or correct who this account's holder is; links to an existing resident per §4.
 
-    Afterwards the cached holdings of every account that shows this resident are dropped
-    (a name correction changes the masked name they all show).
+    Afterwards the cached holdings of every account that shows this resident (or showed it,
+    when taken over) are dropped: a name correction changes the masked name they all show.
     """
     doc = parse_document(profile.id_type, profile.id_number, today)
-    out = _declare(session, crypto, account_id, profile, doc)
+    verified = False
+    if profile.real_name_proof is not None:
+        verified = realname.confirms(
+            session,
+            account_id,
+            doc=doc,
+            name=profile.name,
+            proof=profile.real_name_proof.proof(),
+            channel=channel,
+            crypto=crypto,
+            client=client,
+        )
+        if not verified:
+            raise Conflict(NOT_CONFIRMED, code="real_name_not_confirmed")
+    out, taken_from = _declare(
+        session, crypto, account_id, profile.name, doc, verified_at=now if verified else None
+    )
     with session.begin():
         holders = holders_of(session, out.id)
-    forget_links(client, {account_id, *holders})
+    forget_links(client, {account_id, *holders, *taken_from})
     return out
 
 
@@ -102,41 +133,85 @@ def _declare(
     session: Session,
     crypto: PersonalDataCrypto,
     account_id: str,
-    profile: ProfileIn,
+    name: str,
     doc: IdDocument,
-) -> ResidentOut:
+    *,
+    verified_at: datetime | None,
+) -> tuple[ResidentOut, list[str]]:
+    """The declared self resident, and the accounts whose claims on it were taken over."""
     with session.begin():
         account = load_account(session, account_id, for_update=True)
         current = self_link(session, account)
         existing = records.find_by_id(session, crypto, doc)
         if current is not None and existing is not None and existing.id == current.resident_id:
-            records.set_name(existing, crypto, profile.name)  # a name correction
-            return resident_out(existing, Relation.SELF)
-        if existing is not None:
-            _check_claim(session, crypto, account, existing, profile.name)
+            link = current
+            if verified_at is None and held_by.verified_elsewhere(session, link):
+                if not records.name_matches(existing, crypto, name):
+                    raise Conflict(
+                        "The person confirmed this record's name with the platform; only they "
+                        "can correct it.",
+                        code="profile_verified",
+                    )
+            else:
+                records.set_name(existing, crypto, name)  # a name correction
+        elif existing is not None:
+            if verified_at is None:
+                _check_claim(session, crypto, account, existing, name)
+            elif any(x.resident_id == existing.id for x in links_of(session, account)):
+                raise Conflict(
+                    "This person is one of your family members; remove them first.",
+                    code="already_linked",
+                )
             if current is not None:
                 _drop_self(session, current)
-            session.add(AccountResident(account=account, resident=existing, relation=Relation.SELF))
+            link = AccountResident(account=account, resident=existing, relation=Relation.SELF)
+            session.add(link)
             if existing.phone_index is None:
                 records.copy_phone(account, existing)
-            return resident_out(existing, Relation.SELF)
-        if current is not None:
-            resident = current.resident
-            if count_links(session, resident) > 1:
+        elif current is not None:
+            link = current
+            if count_links(session, link.resident) > 1:
                 raise Conflict(
                     "This profile is shared with another login or held as someone's family "
                     "member, so its ID number cannot be changed here.",
                     code="profile_shared",
                 )
-            records.set_identity(resident, crypto, doc, profile.name)
-            return resident_out(resident, Relation.SELF)
-        resident = records.new_resident(crypto, doc, profile.name)
-        if account.phone_index is not None:
-            records.copy_phone(account, resident)
-        session.add(resident)
-        session.add(AccountResident(account=account, resident=resident, relation=Relation.SELF))
+            records.set_identity(link.resident, crypto, doc, name)
+        else:
+            resident = records.new_resident(crypto, doc, name)
+            if account.phone_index is not None:
+                records.copy_phone(account, resident)
+            session.add(resident)
+            link = AccountResident(account=account, resident=resident, relation=Relation.SELF)
+            session.add(link)
+        taken_from: list[str] = []
+        if verified_at is not None:
+            link.verified_at = verified_at
+            taken_from = _take_over(session, crypto, account, link.resident, name)
         session.flush()
-        return resident_out(resident, Relation.SELF)
+        return resident_out(link.resident, link), taken_from
+
+
+def _take_over(
+    session: Session, crypto: PersonalDataCrypto, account: Account, resident: Resident, name: str
+) -> list[str]:
+    """The real person verified: their name and phone are the record's, and every other
+    unverified self claim on it is dropped (its account is told). Returns those accounts."""
+    records.set_name(resident, crypto, name)
+    records.copy_phone(account, resident)  # a squatter's phone must not keep opening it
+    claims = session.scalars(
+        select(AccountResident).where(
+            AccountResident.resident_id == resident.id,
+            AccountResident.relation == Relation.SELF,
+            AccountResident.account_id != account.id,
+            AccountResident.verified_at.is_(None),
+        )
+    ).all()
+    taken = [claim.account for claim in claims]
+    for claim in claims:
+        session.delete(claim)
+    notices.tell(session, (a.id for a in taken), NoticeKind.CLAIM_TAKEN_OVER, resident.name_masked)
+    return [a.public_id for a in taken]
 
 
 def _check_claim(
@@ -148,10 +223,14 @@ def _check_claim(
 ) -> None:
     if any(link.resident_id == resident.id for link in links_of(session, account)):
         raise Conflict("This person is already one of your family members.", code="already_linked")
-    if account.phone_index is None:
-        raise Conflict(CLAIM_REFUSED, code="phone_required")
-    phone_ok = resident.phone_index is not None and resident.phone_index == account.phone_index
-    if not (phone_ok and records.name_matches(resident, crypto, name)):
+    phone_ok = (
+        account.phone_index is not None
+        and resident.phone_index is not None
+        and resident.phone_index == account.phone_index
+    )
+    # Both are checked whatever the first says: the answer and its cost say nothing more.
+    name_ok = records.name_matches(resident, crypto, name)
+    if not (phone_ok and name_ok):
         raise Conflict(CLAIM_REFUSED, code="identity_claim_refused")
 
 
@@ -172,7 +251,11 @@ def bind_phone(
     channel: LoginChannel,
     crypto: PersonalDataCrypto,
 ) -> str:
-    """Verify the phone with the platform, store it on the account and its self resident."""
+    """Verify the phone with the platform, store it on the account and its self resident.
+
+    The record's phone (a claim factor) changes only through a verified self link, or while no
+    login has verified it: an unverified co-holder cannot move the record to their phone.
+    """
     with session.begin():
         account = load_account(session, account_id)
         session_key = (
@@ -186,6 +269,8 @@ def bind_phone(
         account = load_account(session, account_id, for_update=True)
         records.set_phone(account, crypto, phone.phone)
         current = self_link(session, account)
-        if current is not None:
+        if current is not None and (
+            current.verified_at is not None or not held_by.verified_elsewhere(session, current)
+        ):
             records.copy_phone(account, current.resident)
         return phone.masked

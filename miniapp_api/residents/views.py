@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 from flask import Blueprint, Response, request
 from flask.typing import ResponseReturnValue
@@ -10,13 +10,16 @@ from flask.typing import ResponseReturnValue
 from miniapp_api.api import TrafficClass, operation, parse_body
 from miniapp_api.overload.rejection import channel_of
 from miniapp_api.overload.waiting_room import TICKET_HEADER
-from miniapp_api.residents import family, service
+from miniapp_api.residents import family, held_by, realname, requests, service
 from miniapp_api.residents.schemas import (
+    DependentAddedOut,
     DependentIn,
     MeOut,
+    PersonIn,
     PhoneIn,
     PhoneOut,
     ProfileIn,
+    RealNameStartOut,
     ResidentOut,
 )
 from miniapp_api.sessions import SessionInfo, require_session
@@ -27,7 +30,8 @@ bp = Blueprint("residents", __name__, url_prefix="/api/v1/me")
 
 @bp.get("")
 @operation(
-    "The account, self, dependents and consents (masked)",
+    "The account, self, dependents, who holds your record, requests, consents and notices "
+    "(all masked)",
     traffic=TrafficClass.NORMAL,
     response=MeOut,
     errors=(401,),
@@ -36,7 +40,33 @@ def get_me() -> ResponseReturnValue:
     wire = wiring()
     caller = require_session(wire.sessions)
     with wire.db.session() as session:
-        return service.me(session, caller.account_id).model_dump(mode="json")
+        found = service.me(session, caller.account_id, now=datetime.now(UTC))
+        return found.model_dump(mode="json")
+
+
+@bp.post("/real-name")
+@operation(
+    "Start the platform's real-name check of a name and mainland ID number (README, identity)",
+    traffic=TrafficClass.NORMAL,
+    body=PersonIn,
+    response=RealNameStartOut,
+    errors=(401, 415, 422, 429, 502, 503),
+)
+def post_real_name() -> ResponseReturnValue:
+    wire = wiring()
+    caller = require_session(wire.sessions)
+    person = parse_body(PersonIn)
+    with wire.db.session() as session:
+        started = realname.start(
+            session,
+            caller.account_id,
+            person=person,
+            channel=wire.channel(caller.platform),
+            crypto=wire.crypto,
+            client=wire.redis,
+            today=date.today(),
+        )
+    return started.model_dump(mode="json")
 
 
 @bp.put("/profile")
@@ -45,7 +75,7 @@ def get_me() -> ResponseReturnValue:
     traffic=TrafficClass.NORMAL,
     body=ProfileIn,
     response=ResidentOut,
-    errors=(401, 409, 415, 503),
+    errors=(400, 401, 409, 415, 422, 429, 502, 503),
 )
 def put_profile() -> ResponseReturnValue:
     wire = wiring()
@@ -57,9 +87,11 @@ def put_profile() -> ResponseReturnValue:
             session,
             caller.account_id,
             profile=profile,
+            channel=wire.channel(caller.platform),
             crypto=wire.crypto,
             client=wire.redis,
             today=date.today(),
+            now=datetime.now(UTC),
         )
     return out.model_dump(mode="json")
 
@@ -89,12 +121,13 @@ def post_phone() -> ResponseReturnValue:
 
 @bp.post("/dependents")
 @operation(
-    "Add a family member",
+    "Add a family member: linked now, or a request to whoever holds the record "
+    "(README, family links)",
     traffic=TrafficClass.NORMAL,
     body=DependentIn,
-    response=ResidentOut,
+    response=DependentAddedOut,
     status=201,
-    errors=(401, 409, 415, 503),
+    errors=(401, 409, 415, 422, 503),
 )
 def post_dependent() -> ResponseReturnValue:
     wire = wiring()
@@ -110,6 +143,7 @@ def post_dependent() -> ResponseReturnValue:
             client=wire.redis,
             rules=wire.settings.residents,
             today=date.today(),
+            now=datetime.now(UTC),
         )
     return out.model_dump(mode="json"), 201
 
@@ -122,6 +156,59 @@ def delete_dependent(resident_id: str) -> ResponseReturnValue:
     with wire.db.session() as session:
         family.remove_dependent(
             session, caller.account_id, resident_id=resident_id, client=wire.redis
+        )
+    return Response(status=204)
+
+
+@bp.post("/link-requests/<request_id>/approve")
+@operation(
+    "Approve a request to hold a record you hold",
+    traffic=TrafficClass.NORMAL,
+    status=204,
+    errors=(401, 404, 409),
+)
+def approve_link_request(request_id: str) -> ResponseReturnValue:
+    return _answer_request(request_id, approve=True)
+
+
+@bp.post("/link-requests/<request_id>/decline")
+@operation(
+    "Decline a request to hold a record you hold",
+    traffic=TrafficClass.NORMAL,
+    status=204,
+    errors=(401, 404),
+)
+def decline_link_request(request_id: str) -> ResponseReturnValue:
+    return _answer_request(request_id, approve=False)
+
+
+@bp.delete("/holders/<holder_id>")
+@operation(
+    "Remove another login's hold on your own record",
+    traffic=TrafficClass.NORMAL,
+    status=204,
+    errors=(401, 404, 409),
+)
+def delete_holder(holder_id: str) -> ResponseReturnValue:
+    wire = wiring()
+    caller = require_session(wire.sessions)
+    with wire.db.session() as session:
+        held_by.remove_holder(session, caller.account_id, holder_id=holder_id, client=wire.redis)
+    return Response(status=204)
+
+
+def _answer_request(request_id: str, *, approve: bool) -> Response:
+    wire = wiring()
+    caller = require_session(wire.sessions)
+    with wire.db.session() as session:
+        requests.answer(
+            session,
+            caller.account_id,
+            request_id=request_id,
+            approve=approve,
+            client=wire.redis,
+            rules=wire.settings.residents,
+            now=datetime.now(UTC),
         )
     return Response(status=204)
 

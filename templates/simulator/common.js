@@ -69,9 +69,10 @@ async function emulatorCall(path, init) {
 }
 
 /** A control call to the platform emulator (what the phone's platform would do). */
-export function emulator(path, body) {
+export function emulator(path, body, method = "POST") {
+  if (body === undefined) return emulatorCall(path, { method });
   return emulatorCall(path, {
-    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
   });
 }
 

@@ -4,6 +4,9 @@
 import {
   CONFIG, CallFailed, bilingual, emulator, failure, h, readJson, renderError, runExclusive, send,
 } from "./common.js";
+import {
+  NOTICES_SHOWN, button, holderCard, noticeItem, orEmpty, requestCard, sentCard,
+} from "./links.js";
 import { codeCard, noCode, pushCard, resultsList } from "./screens.js";
 
 export const ID_TYPES = [
@@ -14,9 +17,9 @@ export const ID_TYPES = [
 ];
 const ID_TYPE_LABEL = Object.fromEntries(ID_TYPES.map(([v, zh, en]) => [v, `${zh} ${en}`]));
 
-// One entry per platform: how the phone gets a login code and a phone proof from the emulator
-// (what wx.login / my.getAuthCode and getPhoneNumber do), how our API wants them, and how the
-// emulator names the recipient of a message it received.
+// One entry per platform: how the phone gets a login code, a phone proof and a real-name proof
+// from the emulator (what wx.login / my.getAuthCode, getPhoneNumber and the real-name pages do),
+// how our API wants them, and how the emulator names the recipient of a message it received.
 const PLATFORMS = {
   wechat: {
     subjectField: "openid",
@@ -24,6 +27,9 @@ const PLATFORMS = {
     loginBody: (answer) => ({ code: answer.code }),
     phoneProof: async (subject, phone) =>
       ({ code: (await emulator("/_emulator/wechat/phone", { openid: subject, phone })).code }),
+    // The user agrees on the city service's real-name page; its extraData.code is the proof.
+    realNameProof: async (subject) =>
+      ({ code: (await emulator("/_emulator/wechat/real-name-code", { openid: subject })).code }),
     recipient: (message) => message.touser || message.recipient,
   },
   alipay: {
@@ -32,6 +38,15 @@ const PLATFORMS = {
     loginBody: (answer) => ({ auth_code: answer.auth_code }),
     phoneProof: async (subject, phone) =>
       ({ response: (await emulator("/_emulator/alipay/phone", { user_id: subject, phone })).response }),
+    // my.startAPVerify(certify_id): this user's face in front of the camera.
+    realNameProof: async (subject, started) => {
+      const body = { certify_id: started.certify_id, user_id: subject };
+      if (!(await emulator("/_emulator/alipay/certify/complete", body)).passed) {
+        // What my.startAPVerify reports; the mini-program stops there.
+        throw new CallFailed("face_check_failed", "刷脸认证未通过 / the face check did not pass", 0);
+      }
+      return { certify_id: started.certify_id };
+    },
     recipient: (message) => message.to,
   },
 };
@@ -139,8 +154,12 @@ export function createPhone(platform) {
     const isSelf = resident.relation === "self";
     const head = h("div", { class: "head" },
       h("span", { class: "name" }, resident.name_masked),
-      h("span", { class: isSelf ? "tag self" : "tag" },
-        ...(isSelf ? bilingual("本人", "Self") : bilingual("家人", "Family"))));
+      h("span", {},
+        h("span", { class: isSelf ? "tag self" : "tag" },
+          ...(isSelf ? bilingual("本人", "Self") : bilingual("家人", "Family"))),
+        resident.verified ? h("span", {
+          class: "tag verified", "data-testid": `${platform}-self-verified`,
+        }, ...bilingual("已实名", "verified")) : null));
     const dl = h("dl", {},
       h("dt", {}, "证件 ID"), h("dd", {}, `${ID_TYPE_LABEL[resident.id_type] || resident.id_type}`),
       h("dt", {}, "号码 No."), h("dd", { class: "mono" }, resident.id_masked),
@@ -189,9 +208,29 @@ export function createPhone(platform) {
     }
     $("self-id").textContent = selfId || "—";
     $("self-id").dataset.value = selfId || "";
+    renderLinks();
     renderHolders();
     phone.selfId = selfId;
     phone.onSelfChange();
+  }
+
+  function renderLinks() {
+    const answer = (id, verb) => run(() => answerRequest(id, verb));
+    const remove = (id) => run(() => removeHolder(id));
+    // What the API allows: any family holder; an unverified own login once I am verified.
+    const removable = (x) => x.relation === "dependent" || (me.self.verified && !x.verified);
+    $("link-requests").replaceChildren(...orEmpty(
+      me ? me.link_requests.map((r) => requestCard(platform, r, answer)) : [],
+      "没有等你同意的申请", "No requests waiting for you"));
+    $("sent-requests").replaceChildren(...orEmpty(
+      me ? me.sent_requests.map((r) => sentCard(platform, r)) : [],
+      "没有发出的申请", "No requests sent"));
+    $("holders").replaceChildren(...orEmpty(
+      me && me.self ? me.holders.map((x) => holderCard(platform, x, removable(x), remove)) : [],
+      "只有你自己", "Only you"));
+    $("notices").replaceChildren(...orEmpty(
+      me ? me.notices.slice(0, NOTICES_SHOWN).map((n) => noticeItem(platform, n)) : [],
+      "没有通知", "No notices"));
   }
 
   async function refresh() {
@@ -223,6 +262,7 @@ export function createPhone(platform) {
     localStorage.removeItem(subjectKey);
     showSubject();
     renderPushes([]);
+    realNameStatus("unknown", "未在本页设置", "not set from this page");
     showNotice("下次登录将是另一个平台用户", "The next log in is another platform user");
   }
 
@@ -234,25 +274,83 @@ export function createPhone(platform) {
     showNotice(`手机号已绑定 ${bound.phone_masked}`, "Phone bound");
   }
 
-  async function declare() {
-    await api("PUT", "/api/v1/me/profile", {
+  function profileForm() {
+    return {
       name: $("name").value.trim(), id_type: $("id-type").value, id_number: $("id-number").value.trim(),
-    });
+    };
+  }
+
+  async function declare() {
+    await api("PUT", "/api/v1/me/profile", profileForm());
     await refresh();
     showNotice("本人信息已保存", "Profile saved");
+  }
+
+  /** Start the platform's real-name check, pass it on the phone, declare with its proof. */
+  async function verifyAndDeclare() {
+    const person = profileForm();
+    const started = await api("POST", "/api/v1/me/real-name", person);
+    const proof = await spec.realNameProof(subject(), started);
+    await api("PUT", "/api/v1/me/profile", { ...person, real_name_proof: proof });
+    await refresh();
+    showNotice("已实名核验并保存本人信息", "Real name verified, profile declared");
+  }
+
+  function realNamePath() {
+    if (!subject()) throw new CallFailed("no_subject", "先登录 / log in first", 0);
+    return `/_emulator/${platform}/users/${encodeURIComponent(subject())}/real-name`;
+  }
+
+  function realNameStatus(state, zh, en) {
+    $("real-name-status").dataset.state = state;
+    $("real-name-status").replaceChildren(...bilingual(zh, en));
+  }
+
+  async function setRealName() {
+    const name = $("real-name-name").value.trim() || $("name").value.trim();
+    const idNumber = $("real-name-id-number").value.trim() || $("id-number").value.trim();
+    await emulator(realNamePath(), { name, id_number: idNumber }, "PUT");
+    realNameStatus("set", "已设为平台实名", "the platform's real-name record is set");
+  }
+
+  async function clearRealName() {
+    await emulator(realNamePath(), undefined, "DELETE");
+    realNameStatus("none", "平台上未实名", "no real name on the platform");
   }
 
   async function addDependent() {
     const body = {
       name: $("dep-name").value.trim(), id_type: $("dep-id-type").value,
       id_number: $("dep-id-number").value.trim(), guardian_consent: $("dep-guardian").checked,
+      unable_to_apply: $("dep-unable").checked,
     };
     if ($("dep-birth").value) body.birth_date = $("dep-birth").value;
-    await api("POST", "/api/v1/me/dependents", body);
+    const added = await api("POST", "/api/v1/me/dependents", body);
     await refresh();
     for (const id of ["dep-name", "dep-id-number", "dep-birth"]) $(id).value = "";
     $("dep-guardian").checked = false;
-    showNotice("已添加家人", "Family member added");
+    $("dep-unable").checked = false;
+    if (added.status === "pending") {
+      showNotice("已发送关联申请，等待持有人同意", "request sent, waiting for the holder's approval");
+    } else {
+      showNotice("已添加家人", "Family member added");
+    }
+  }
+
+  async function answerRequest(requestId, verb) {
+    await call("POST", `/api/v1/me/link-requests/${encodeURIComponent(requestId)}/${verb}`);
+    await refresh();
+    if (verb === "approve") {
+      showNotice("已同意，对方现在也持有此档案", "Approved: they hold the record too");
+    } else {
+      showNotice("已拒绝", "Declined");
+    }
+  }
+
+  async function removeHolder(holderId) {
+    await call("DELETE", `/api/v1/me/holders/${encodeURIComponent(holderId)}`);
+    await refresh();
+    showNotice("已移除，对方会收到通知", "Removed; they are told");
   }
 
   async function removeDependent(residentId) {
@@ -366,6 +464,8 @@ export function createPhone(platform) {
   }
   const actions = {
     login, logout, "new-person": newPerson, "bind-phone": bindPhone, declare,
+    "verify-declare": verifyAndDeclare, "set-real-name": setRealName,
+    "clear-real-name": clearRealName, "refresh-me": refresh,
     "add-dependent": addDependent, "show-code": showCode, "reissue-code": reissueCode,
     "refresh-results": loadResults, subscribe,
   };

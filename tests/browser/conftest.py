@@ -218,10 +218,13 @@ class Phone(Panel):
         else:
             self.tap("declare")
 
-    def add_dependent(self, name: str, id_number: str) -> None:
+    def add_dependent(self, name: str, id_number: str, *, unable: bool = False) -> None:
+        """Add a family member; ``unable``: they cannot apply themselves (adults under 60)."""
         self.type("dep-name", name)
         self.choose("dep-id-type", "cn_id")
         self.type("dep-id-number", id_number)
+        if self.el("dep-unable").is_selected() != unable:
+            self.el("dep-unable").click()
         self.ok("add-dependent")
 
     def self_id(self) -> str:
@@ -263,6 +266,54 @@ class Phone(Panel):
             By.CSS_SELECTOR, f'[data-testid="{self.platform}-result-card"]'
         )
         return card.get_attribute("data-state") or ""
+
+    # --- identity and family links (the Me pane) ---
+
+    def notice(self) -> str:
+        box = self.el("notice")
+        return box.text if box.is_displayed() else ""
+
+    def set_real_name(self, name: str = "", id_number: str = "") -> None:
+        """What the platform knows this user really is; blank: the profile form's."""
+        self.type("real-name-name", name)
+        self.type("real-name-id-number", id_number)
+        self.ok("set-real-name")
+
+    def verify_and_declare(self, name: str, id_number: str) -> None:
+        """The platform's real-name check of the profile form, then declare with its proof."""
+        self.type("name", name)
+        self.choose("id-type", "cn_id")
+        self.type("id-number", id_number)
+        self.ok("verify-declare")
+
+    def refresh_me(self) -> None:
+        self.ok("refresh-me")
+
+    def _items(self, box: str, testid: str) -> list[WebElement]:
+        return self.el(box).find_elements(
+            By.CSS_SELECTOR, f'[data-testid="{self.platform}-{testid}"]'
+        )
+
+    def link_requests(self) -> list[WebElement]:
+        """Requests waiting for this login's answer."""
+        return self._items("link-requests", "link-request")
+
+    def sent_requests(self) -> list[WebElement]:
+        return self._items("sent-requests", "sent-request")
+
+    def holders(self) -> list[WebElement]:
+        """The other logins holding this login's own record."""
+        return self._items("holders", "holder")
+
+    def notices(self) -> list[WebElement]:
+        return self._items("notices", "notice-item")
+
+    def within(self, item: WebElement, name: str) -> None:
+        """Tap a button inside a list item (approve, decline, remove) and wait for it."""
+        item.find_element(By.CSS_SELECTOR, f'[data-testid="{self.platform}-{name}"]').click()
+        busy = by_testid(self.driver, self.root)
+        wait(self.driver).until(lambda _: busy.get_attribute("data-busy") == "false")
+        assert self.error() == "", f"{self.platform} {name}: {self.error()}"
 
 
 def open_page(driver: WebDriver, url: str) -> tuple[Phone, Phone]:

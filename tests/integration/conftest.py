@@ -4,17 +4,19 @@ the embedded default (SQLite and the in-process Redis stand-in)."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import create_engine, make_url, text
 
 from channels.emulator import RunningEmulator
 from miniapp_api import create_app
 from miniapp_api.migrate import upgrade
-from tests.conftest import PlatformKeys, app_overrides
+from tests.conftest import DATABASE_URL, PlatformKeys, app_overrides
 from tests.support.clients import LabClient
 from tests.support.factories import Desk, LabKey, make_desk, make_lab
 from tests.support.sql import recorded_statements
@@ -53,3 +55,21 @@ def embedded_app(
     app = create_app(app_overrides(platform_keys, emulator.base_url, url, "memory://"))
     yield app
     app.extensions["miniapp"].db.dispose()
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty scratch database of each kind, for migration tests (dropped afterwards)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migration.db'}"
+        return
+    name = f"miniapp_migration_{secrets.token_hex(4)}"
+    admin = create_engine(DATABASE_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(DATABASE_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -50,6 +50,38 @@ class MiniProgramUser(BearerClient):
         body = {"name": name, "id_type": id_type, "id_number": id_number}
         return self.client.put("/api/v1/me/profile", json=body, headers=self.auth)
 
+    def is_really(self, name: str, id_number: str) -> None:
+        """The platform's real-name record of this login says it is this person."""
+        assert self.subject
+        self.phone.set_real_identity(self.platform, self.subject, name, id_number)
+
+    def real_name_proof(self, name: str, id_number: str) -> dict[str, str]:
+        """Go through the platform's real-name page for ``name`` and ``id_number``: start the
+        check with us, agree (WeChat) or show this login's face (Alipay); the proof it gives."""
+        assert self.subject
+        remember(id_number)
+        body = {"name": name, "id_type": "cn_id", "id_number": id_number}
+        started = self.client.post("/api/v1/me/real-name", json=body, headers=self.auth)
+        assert started.status_code == 200, started.get_json()
+        if self.platform == "wechat":
+            return {"code": self.phone.wechat_real_name_code(self.subject)}
+        certify_id = started.get_json()["certify_id"]
+        self.phone.alipay_face_check(certify_id, self.subject)
+        return {"certify_id": certify_id}
+
+    def declare_verified(
+        self, name: str, id_number: str, proof: dict[str, str] | None = None
+    ) -> TestResponse:
+        """Declare oneself with the platform's real-name check (a fresh proof unless given)."""
+        remember(id_number)
+        body = {
+            "name": name,
+            "id_type": "cn_id",
+            "id_number": id_number,
+            "real_name_proof": proof or self.real_name_proof(name, id_number),
+        }
+        return self.client.put("/api/v1/me/profile", json=body, headers=self.auth)
+
     def me(self) -> dict[str, Any]:
         response = self.client.get("/api/v1/me", headers=self.auth)
         assert response.status_code == 200, response.get_json()

@@ -1,4 +1,5 @@
-"""Counting what an app asks its database (e.g. that a path sends no SQL at all)."""
+"""Counting what an app asks its database (e.g. that a path sends no SQL at all), and reading
+a scratch database's rows (migration tests)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import event
+from sqlalchemy import create_engine, event, text
 
 
 @contextmanager
@@ -24,3 +25,13 @@ def recorded_statements(app: Flask) -> Iterator[list[str]]:
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+def rows(url: str, query: str) -> list[Any]:
+    """The rows of ``query`` on the database at ``url`` (its own engine, disposed after)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return list(connection.execute(text(query)))
+    finally:
+        engine.dispose()

@@ -1,22 +1,18 @@
 """Migration 0005 (id-only outbox rows) keeps queued messages, on PostgreSQL and on SQLite.
 
 The rows are written with SQL at revision 0004, the schema they had then: the models describe
-the newest schema, not that one.
+the newest schema, not that one. ``database_url`` (tests/integration/conftest.py) is a scratch
+database of each kind.
 """
 
 from __future__ import annotations
 
 import json
-import secrets
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
-import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, text
 
 from miniapp_api.migrate import downgrade, upgrade
-from tests.conftest import DATABASE_URL
+from tests.support.sql import rows
 
 WORLD = [
     "INSERT INTO accounts (id, public_id, platform, app_id, subject, created_at, last_login_at)"
@@ -39,32 +35,6 @@ WORLD = [
     " attempts, next_attempt_at, created_at)"
     " VALUES (1, 'result:11:7:2', 11, 7, 'pending', '{}', 0, :now, :now)",
 ]
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migration.db'}"
-        return
-    name = f"miniapp_migration_{secrets.token_hex(4)}"
-    admin = create_engine(DATABASE_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(DATABASE_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def rows(url: str, query: str) -> list[Any]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return list(connection.execute(text(query)))
-    finally:
-        engine.dispose()
 
 
 def test_queued_messages_keep_their_version_both_ways(database_url: str) -> None:
