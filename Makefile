@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench-login bench-ingest bench-overload emulator migrate clean machine worker
+.PHONY: run test lint bench-login bench-ingest bench-overload emulator migrate clean machine worker vendor
 
 $(STAMP): pyproject.toml requirements.lock
 	python3 -m venv $(VENV)
@@ -47,6 +47,16 @@ bench-ingest: $(STAMP) machine
 ## bench-overload: open-loop load at 1x/3x/10x capacity, protected vs unprotected, side by side
 bench-overload: $(STAMP) machine
 	$(PY) bench/overload.py
+
+## vendor: reinstall the browser code of package-lock.json from npm into miniapp_api/static/vendor
+## (jsQR for the H5 lookup page); then update JSQR_SHA256 in tests/integration/lookup/test_page.py
+vendor:
+	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	cp package.json package-lock.json "$$tmp"/; \
+	(cd "$$tmp" && npm ci --ignore-scripts --no-audit --no-fund); \
+	cp "$$tmp"/node_modules/jsqr/dist/jsQR.js miniapp_api/static/vendor/jsQR.js; \
+	cp "$$tmp"/node_modules/jsqr/LICENSE miniapp_api/static/vendor/jsQR.LICENSE
+	sha256sum miniapp_api/static/vendor/jsQR.js
 
 migrate: $(STAMP)
 	$(VENV)/bin/miniapp db upgrade

@@ -70,6 +70,8 @@ def build_document(app: Flask, title: str, version: str) -> dict[str, Any]:
 
 
 def _response(model: type[BaseModel] | None, schemas: dict[str, Any], path: str) -> dict[str, Any]:
+    if model is None and path.endswith(".js"):
+        return {"description": "a script", "content": {"text/javascript": {}}}
     if model is None and not path.startswith("/api/"):
         return {"description": "an HTML page", "content": {"text/html": {}}}
     if model is None:

@@ -9,8 +9,11 @@ from pydantic import BaseModel, Field
 
 
 class CodeOut(BaseModel):
-    """A resident's live registration code; ``name_masked`` and ``id_last4`` are exactly what
-    a scanner shows the sampling staff (the token's claims)."""
+    """A resident's live registration code; ``name_masked`` is exactly what the token carries.
+
+    Nothing of the ID number: residents share screenshots of this screen, and the ID number is
+    the H5 lookup's second factor (README, "The H5 lookup").
+    """
 
     token: str = Field(description="compact JWS (EdDSA, Ed25519): what the QR symbol holds")
     code_id: str = Field(description="the token's random jti; changes when the code is re-issued")
@@ -18,7 +21,6 @@ class CodeOut(BaseModel):
     png_url: str = Field(description="the QR symbol as PNG; send the same Bearer session")
     svg_url: str = Field(description="the QR symbol as SVG; send the same Bearer session")
     name_masked: str
-    id_last4: str = Field(description="the ID's last four characters as the masked ID shows them")
 
 
 class JwkOut(BaseModel):

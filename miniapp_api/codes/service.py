@@ -36,10 +36,9 @@ ATTEMPTS = 3
 class IssuedCode:
     resident_id: str  # the resident's public id
     token: str
+    # Nothing of the ID number beside it: the code screen is what residents screenshot and
+    # share, and the number is the H5 lookup's second factor.
     claims: CodeClaims
-    # The masked ID's tail: never more of the number than the app already shows (for IDs of
-    # 7 characters or fewer that is 2 characters and asterisks). Shown, not in the token.
-    id_last4: str
 
 
 def current_code(
@@ -135,7 +134,7 @@ def _issued(codes: CodeSettings, resident: Resident, code: RegistrationCode) -> 
         expires_at=as_utc(code.expires_at),
         kid=key.kid,
     )
-    return IssuedCode(resident.public_id, sign_code(key, claims), claims, resident.id_masked[-4:])
+    return IssuedCode(resident.public_id, sign_code(key, claims), claims)
 
 
 def _key_for(codes: CodeSettings, kid: str) -> SigningKey:

@@ -1,9 +1,9 @@
 """The registration code token: a compact JWS (EdDSA / Ed25519) that scanners verify offline.
 
 Header ``{"alg": "EdDSA", "kid"}``; claims ``jti`` (random code id), ``exp`` and ``n`` (masked
-name, at most 7 bytes), nothing more. Not the ID's last four characters: they are the second
-factor of the H5 lookup (code + last four), so a screenshot of the code alone must not carry
-them (staff see them after a scan, from the database). Every byte
+name, at most 7 bytes), nothing more: nothing of the ID number, whose full form is the second
+factor of the H5 lookup, so a screenshot of the code carries none of it (staff see the last four
+characters after a binding scan, from the database). Every byte
 counts: a version 10 QR symbol at error correction M holds 213 bytes, and the signature alone
 takes 86. Hence one-letter claims, UTF-8 instead of JSON unicode escapes, and key ids of at most
 four characters (checked at start-up).

@@ -21,7 +21,7 @@ from miniapp_api.wiring import wiring
 
 bp = Blueprint("codes", __name__, url_prefix="/api/v1")
 
-# A code is personal (masked name, ID tail) and voided by re-issue: no cache may keep it,
+# A code is personal (masked name) and voided by re-issue: no cache may keep it,
 # shared caches least of all. Residents keep it offline by saving the image or screenshotting
 # it, which needs no HTTP cache.
 NO_STORE = "private, no-store"
@@ -117,7 +117,6 @@ def _code(use_case: UseCase, resident_id: str) -> dict[str, object]:
         png_url=base + url_for("codes.get_code_png", resident_id=issued.resident_id),
         svg_url=base + url_for("codes.get_code_svg", resident_id=issued.resident_id),
         name_masked=claims.name_masked,
-        id_last4=issued.id_last4,
     ).model_dump(mode="json")
 
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from miniapp_api.residents.identity import normalize
 from miniapp_api.results.schemas import ResultOut
 
 # A code token is about 200 characters (a version 10 QR symbol holds at most 213 bytes).
 MAX_CODE_CHARS = 1024
+# Mainland ID numbers have 18 characters, passports and permits 8 to 17: room to spare, and a
+# bound on what is compared.
+MAX_ID_CHARS = 32
 
 
 class LookupIn(BaseModel):
@@ -19,9 +23,12 @@ class LookupIn(BaseModel):
         description="the registration code token, as the QR symbol holds it "
         "(whitespace, e.g. from copying a wrapped line, is ignored)",
     )
-    id_last4: str = Field(
-        pattern=r"^[0-9A-Z]{4}$",
-        description="the last 4 characters of the ID number (a final x may be lower case)",
+    id_number: str = Field(
+        min_length=5,
+        max_length=MAX_ID_CHARS,
+        pattern=r"^[0-9A-Z]+$",
+        description="the full ID number of the person the code belongs to (spaces and dashes "
+        "are ignored, a final x may be lower case); the second factor: no code screen shows it",
     )
 
     @field_validator("code", mode="before")
@@ -29,10 +36,11 @@ class LookupIn(BaseModel):
     def _drop_whitespace(cls, value: object) -> object:
         return "".join(value.split()) if isinstance(value, str) else value
 
-    @field_validator("id_last4", mode="before")
+    @field_validator("id_number", mode="before")
     @classmethod
-    def _normalize_last4(cls, value: object) -> object:
-        return value.strip().upper() if isinstance(value, str) else value
+    def _normalize_id(cls, value: object) -> object:
+        # The same normalization as the stored number's (residents.identity), so the two compare.
+        return normalize(value) if isinstance(value, str) else value
 
 
 class LookupOut(BaseModel):

@@ -1,20 +1,24 @@
-"""The H5 lookup: registration code + last 4 characters of the ID number → that person's results.
+"""The H5 lookup: registration code + the full ID number → that person's results.
 
 It needs neither platform, so it needs no login; what stands in for one is possession of the
-code and knowledge of the ID's ending, and the hard limits of :mod:`.limits` bound guessing.
+code and knowledge of the ID number, which no code screen shows (a screenshot of the code is
+not enough), and the hard limits of :mod:`.limits` bound guessing.
 
 Order, cheapest first: verify the token offline (signature, key id, expiry; no I/O), charge the
-attempt to the limits (one Redis round trip; every attempt counts, answered or not), then one
-read-only query for the code's row and its resident, then the results read model in Redis.
-Nothing is written to the database.
+attempt to the limits and read the code's failure count (one Redis round trip; every attempt
+counts, answered or not), then one read-only query for the code's row and its resident, then
+the results read model in Redis. Nothing is written to the database; a failure of a genuine
+code costs one more Redis round trip (the count).
 
-An unknown code, a revoked (re-issued) code, a token that is not ours and a wrong ending all get
-the same :class:`~miniapp_api.errors.NotFound`, so the answer cannot be used as an oracle. An
-expired code says so: its expiry is printed in the token for anyone to read.
+An unknown code, a revoked (re-issued) code, a token that is not ours and a wrong ID number all
+get the same :class:`~miniapp_api.errors.NotFound`, so the answer cannot be used as an oracle.
+An expired code says so: its expiry is printed in the token for anyone to read. A code that
+reached :data:`~.limits.LIFETIME_FAILURES` answers :class:`LookupLocked` until it is re-issued.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 from dataclasses import dataclass
@@ -41,11 +45,16 @@ log = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 5
 NO_MATCH = (
-    "No results match this registration code and ID ending. Check both and try again; "
+    "No results match this registration code and ID number. Check both and try again; "
     "after a code is re-issued only the newest one works."
 )
+LOCKED = (
+    "Too many wrong ID numbers were tried with this registration code, so it no longer works "
+    "on this page. The WeChat or Alipay mini-program shows your results; a new code from it "
+    "works here again."
+)
 # Compared against when there is nothing to compare with, so every path does the same work.
-_NOTHING = "\x00" * 4
+_NOTHING = ""
 
 _CODE_AND_RESIDENT = (
     select(
@@ -61,6 +70,12 @@ _CODE_AND_RESIDENT = (
 
 class CodeExpired(ApiError):
     status, code = 410, "code_expired"
+
+
+class LookupLocked(ApiError):
+    """The code reached its lifetime cap of failed lookups; re-issuing it gives a new count."""
+
+    status, code = 423, "lookup_locked"
 
 
 @dataclass(frozen=True)
@@ -81,11 +96,11 @@ def look_up(
     results: ResultSettings,
     now: datetime,
 ) -> LookupOut:
-    """The results of the person the code belongs to, if the ID ending matches.
+    """The results of the person the code belongs to, if the ID number matches.
 
     Raises :class:`Rejected` (a hard limit: 429 with the overload contract),
-    :class:`CodeExpired` or ``NotFound``; Redis connection errors propagate (the app answers
-    503: this path fails closed).
+    :class:`CodeExpired`, :class:`LookupLocked` or ``NotFound``; Redis connection errors
+    propagate (the app answers 503: this path fails closed).
     """
     claims: CodeClaims | None = None
     expired = False
@@ -95,25 +110,33 @@ def look_up(
         expired = True
     except InvalidCodeToken:
         pass  # answered like an unknown code, after the attempt is counted
-    refusal = limits.charge(client, code_id=claims.code_id if claims else None, address=address)
-    if refusal is not None:
-        extra = {"limit": refusal.limit}
-        raise Rejected(Rejection(429, "user_quota", refusal.retry_after, extra))
+    charged = limits.charge(client, code_id=claims.code_id if claims else None, address=address)
+    if charged.refusal is not None:
+        extra = {"limit": charged.refusal.limit}
+        raise Rejected(Rejection(429, "user_quota", charged.refusal.retry_after, extra))
     if expired:
         raise CodeExpired(
             "This registration code has expired. Open the WeChat or Alipay mini-program to "
             "get a new one; your results are kept."
         )
-    person = _matching_person(session, crypto, claims, attempt.id_last4)
+    if charged.locked:
+        # Only genuine codes have a count, and only failures of a live one raise it.
+        raise LookupLocked(LOCKED)
+    person, live = _matching_person(session, crypto, claims, attempt.id_number)
     if person is None:
+        if claims is not None:
+            limits.record_failure(
+                client, code_id=claims.code_id, expires_at=claims.expires_at, counts=live
+            )
         raise NotFound(NO_MATCH)
     return _results_of(readmodel, results, person, now)
 
 
 def _matching_person(
-    session: Session, crypto: PersonalDataCrypto, claims: CodeClaims | None, id_last4: str
-) -> Person | None:
-    """The code's resident if the code is live and the ending matches; read-only."""
+    session: Session, crypto: PersonalDataCrypto, claims: CodeClaims | None, id_number: str
+) -> tuple[Person | None, bool]:
+    """The code's resident if the code is live and the ID number matches, and whether the code
+    is live; read-only."""
     row = None
     if claims is not None:
         row = session.execute(_CODE_AND_RESIDENT, {"code_id": claims.code_id}).one_or_none()
@@ -121,11 +144,17 @@ def _matching_person(
     expected = _NOTHING
     if row is not None:
         # Decrypted for this one resident, compared, and dropped; never logged or returned.
-        expected = crypto.decrypt(ID_PURPOSE, row.id_enc)[-4:].upper()
-    matches = hmac.compare_digest(expected.encode(), id_last4.encode())
-    if row is None or row.revoked_at is not None or not matches:
-        return None
-    return Person(row.public_id, row.name_masked)
+        expected = crypto.decrypt(ID_PURPOSE, row.id_enc)
+    # Digests of both, so the comparison takes the same time whatever the lengths.
+    matches = hmac.compare_digest(_digest(expected), _digest(id_number))
+    live = row is not None and row.revoked_at is None
+    if row is None or not live or not matches:
+        return None, live
+    return Person(row.public_id, row.name_masked), live
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode()).digest()
 
 
 def _results_of(

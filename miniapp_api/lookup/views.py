@@ -1,12 +1,14 @@
-"""Routes of the H5 lookup: the page (``GET /lookup``) and its API (``POST /api/v1/lookup``)."""
+"""Routes of the H5 lookup: the page (``GET /lookup``), the QR decoder it loads
+(``GET /lookup/jsQR.js``) and its API (``POST /api/v1/lookup``)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 from datetime import UTC, datetime
+from pathlib import Path
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, render_template, request, send_from_directory
 from flask.typing import ResponseReturnValue
 
 from miniapp_api.api import TrafficClass, operation, parse_body
@@ -19,25 +21,32 @@ bp = Blueprint("lookup", __name__)
 # The page is the same for everyone and holds nothing personal: shared caches may keep it
 # for a while, which takes load off the busiest morning.
 PAGE_CACHE_CONTROL = "public, max-age=300"
+# jsQR, vendored from npm (`make vendor`): decodes a screenshot's QR symbol in the browser.
+VENDOR = Path(__file__).resolve().parent.parent / "static" / "vendor"
+JSQR = "jsQR.js"
+# It changes only with a new pinned version: a day in any cache, revalidated by its ETag.
+VENDOR_CACHE_CONTROL = "public, max-age=86400"
 
 
 @bp.get("/lookup")
 @operation(
-    "The H5 lookup page (HTML): results by registration code and ID ending, no platform needed",
+    "The H5 lookup page (HTML): results by registration code and ID number, no platform needed",
     traffic=TrafficClass.CRITICAL,
     auth=False,
 )
 def page() -> ResponseReturnValue:
-    # Script and style are included inline (no other request, no external asset) and allowed
-    # by their hashes, so the policy needs no 'unsafe-inline' and the page stays cacheable.
+    # The page's own script and style are inline and allowed by their hashes, so the policy
+    # needs no 'unsafe-inline' and the page stays cacheable. The QR decoder is the one script
+    # from 'self' (loaded only when a screenshot is picked, never from another host); blob:
+    # images are the picked screenshot, read in the browser and never uploaded.
     script = render_template("lookup/lookup.js")
     style = render_template("lookup/lookup.css")
     html = render_template("lookup/index.html")
     response = Response(html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = (
         "default-src 'none'; "
-        f"script-src '{_sha256(script)}'; style-src '{_sha256(style)}'; "
-        "connect-src 'self'; img-src data:; form-action 'self'; "
+        f"script-src 'self' '{_sha256(script)}'; style-src '{_sha256(style)}'; "
+        "connect-src 'self'; img-src data: blob:; form-action 'self'; "
         "base-uri 'none'; frame-ancestors 'none'"
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -46,16 +55,31 @@ def page() -> ResponseReturnValue:
     return response
 
 
+@bp.get("/lookup/jsQR.js")
+@operation(
+    "The QR decoder the H5 lookup page loads to read a screenshot (jsQR, vendored)",
+    # Critical like the page: residents reach for it when the mini-programs are throttled.
+    traffic=TrafficClass.CRITICAL,
+    auth=False,
+)
+def jsqr() -> ResponseReturnValue:
+    response = send_from_directory(VENDOR, JSQR, mimetype="text/javascript")
+    response.headers["Cache-Control"] = VENDOR_CACHE_CONTROL
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 @bp.post("/api/v1/lookup")
 @operation(
-    "Latest result and recent history by registration code and the ID number's last 4 "
-    "characters (the H5 path: no login, hard limits per code and per client address)",
+    "Latest result and recent history by registration code and the full ID number (the H5 "
+    "path: no login, hard limits per code and per client address, at most 10 failures per "
+    "code, then 423 lookup_locked until the code is re-issued)",
     traffic=TrafficClass.CRITICAL,
     auth=False,
     abusable=True,
     body=LookupIn,
     response=LookupOut,
-    errors=(400, 404, 410, 415, 429, 503),
+    errors=(400, 404, 410, 415, 423, 429, 503),
 )
 def post_lookup() -> ResponseReturnValue:
     attempt = parse_body(LookupIn)

@@ -83,10 +83,16 @@ class ScansIn(BaseModel):
 
 
 class PersonOut(BaseModel):
-    """What the code itself shows, for the staff member to compare with the person."""
+    """Who the scanned code belongs to, for the staff member to compare with the person."""
 
-    name_masked: str
-    id_last4: str
+    name_masked: str = Field(description="the masked name the code itself carries")
+    id_last4: str | None = Field(
+        default=None,
+        description="the ID number's last 4 characters, in a `bound` answer only (to compare "
+        "with the ID card of the person just sampled); null in every other answer, so that a "
+        "scan binding no one reveals nothing the code does not show (the ID number is the H5 "
+        "lookup's second factor)",
+    )
 
 
 class TubeOut(BaseModel):

@@ -233,7 +233,9 @@ def _decide(
     if found is None:  # signed by us, but not a code we know (or its resident was deleted)
         return _answer(item, ScanStatus.INVALID), None
     resident_id, revoked_at, resident_public_id, id_masked, first_scanned_at, first_site = found
-    person = PersonOut(name_masked=claims.name_masked, id_last4=id_masked[-4:])
+    # Until this scan binds the person, the answer shows only what the code itself shows: any
+    # staff account could otherwise read the ID ending off any code without sampling anyone.
+    person = PersonOut(name_masked=claims.name_masked)
     # Judged at scan time: a code scanned offline before it was re-issued still counts.
     if revoked_at is not None and as_utc(revoked_at) <= at:
         return _answer(item, ScanStatus.REVOKED, person=person), None
@@ -262,7 +264,9 @@ def _decide(
         },
     )
     entry = ResultEntry(tube.tube_no, desk.round_name, desk.site_name, at, state="pending")
-    answer = _answer(item, ScanStatus.BOUND, person=person, tube=tube_out(tube))
+    # Bound: the staff compare the ending with the ID card of the person they just sampled.
+    bound_person = PersonOut(name_masked=claims.name_masked, id_last4=id_masked[-4:])
+    answer = _answer(item, ScanStatus.BOUND, person=bound_person, tube=tube_out(tube))
     return answer, _Bound(resident_public_id, entry)
 
 

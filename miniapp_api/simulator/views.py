@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, render_template, send_from_directory
 from flask.typing import ResponseReturnValue
 
 from miniapp_api.errors import NotFound
-from miniapp_api.notify.service import template_ids
+from miniapp_api.notify.service import notice_template_ids, template_ids
 from miniapp_api.simulator.demo import DEMO_EXTENSION_KEY, DemoOperators
 from miniapp_api.wiring import wiring
 
@@ -39,6 +39,7 @@ def page() -> ResponseReturnValue:
         wechat_enabled=settings.wechat is not None,
         alipay_enabled=settings.alipay is not None,
         templates={p.value: tid for p, tid in template_ids(settings.notify).items()},
+        notice_templates={p.value: tid for p, tid in notice_template_ids(settings.notify).items()},
         demo=asdict(demo) if isinstance(demo, DemoOperators) else None,
     )
 

@@ -1,6 +1,7 @@
 "use strict";
-// The H5 lookup page: posts the code and ID ending as JSON, shows the result or what to do.
-// Everything from the server is put in with textContent, never as HTML.
+// The H5 lookup page: reads the registration code from a screenshot or the camera (or pasted
+// text), posts it with the full ID number as JSON, shows the result or what to do.
+// Everything from the server or an image is put in with textContent, never as HTML.
 (() => {
   const STATES = {
     negative: ["阴性", "Negative"],
@@ -10,10 +11,11 @@
     invalid: ["样本无效", "Invalid sample"],
   };
   const ERRORS = {
-    not_found: "未找到匹配的结果。请核对登记码和证件号码后4位；登记码重新生成后，只有最新的可用。",
+    not_found: "未找到匹配的结果。请核对登记码和证件号码；登记码重新生成后，只有最新的可用。",
     code_expired: "登记码已过期。请在微信或支付宝小程序中获取新的登记码，您的结果不会丢失。",
+    lookup_locked: "此登记码输错证件号码的次数过多，已不能在本页查询。请在微信或支付宝小程序中查看结果；在小程序中重新生成登记码后，本页可再次使用。",
     rate_limited: "尝试次数过多，请稍后再试。",
-    validation_failed: "请检查输入：登记码为二维码中的完整文字，证件号码后4位为4个数字或字母。",
+    validation_failed: "请检查输入：登记码为二维码中的完整文字，证件号码须完整填写（身份证为18位）。",
     malformed_json: "请求格式有误，请刷新页面后重试。",
     unsupported_media_type: "请求格式有误，请刷新页面后重试。",
     temporarily_unavailable: "服务暂时部分不可用，请稍后再试。",
@@ -36,6 +38,8 @@
   const errorBox = $("error");
   const retryBox = $("retry");
   const resultBox = $("result");
+  const codeField = $("code");
+  const codeStatus = $("code-status");
   let timer = null;
 
   const el = (tag, text, className) => {
@@ -165,8 +169,8 @@
     form.dataset.busy = "true";
     submit.disabled = true;
     const payload = {
-      code: $("code").value.replace(/\s+/g, ""),
-      id_last4: $("last4").value.trim().toUpperCase(),
+      code: codeField.value.replace(/\s+/g, ""),
+      id_number: $("id-number").value.replace(/[\s-]+/g, "").toUpperCase(),
     };
     try {
       const response = await fetch(form.action, {
@@ -186,6 +190,218 @@
       if (timer === null) submit.disabled = false;
     }
   });
+
+  // --- the code from a screenshot or the camera ------------------------------------------------
+  // A screenshot is read here, in the browser, and never uploaded: BarcodeDetector where the
+  // browser has one, else jsQR (vendored, served by us, loaded only when first needed).
+
+  function codeState(state, zh, en) {
+    codeStatus.dataset.state = state;
+    codeStatus.querySelector(".zh").textContent = zh;
+    codeStatus.querySelector(".en").textContent = en;
+  }
+
+  // What a registration code says about itself (masked name, expiry): shown so that a resident
+  // with several family members' screenshots sees whose code was read. Null if not a code.
+  function codeClaims(text) {
+    const parts = text.split(".");
+    if (parts.length !== 3 || !text.startsWith("ey")) return null;
+    try {
+      const b64 = parts[1].replace(/-/g, "+").replace(/_/g, "/");
+      const bytes = Uint8Array.from(atob(b64 + "===".slice((b64.length + 3) % 4)), (c) => c.charCodeAt(0));
+      const claims = JSON.parse(new TextDecoder().decode(bytes));
+      return typeof claims.jti === "string" && typeof claims.exp === "number" ? claims : null;
+    } catch (error) {
+      return null;
+    }
+  }
+
+  function accept(text) {
+    const claims = codeClaims(text);
+    if (!claims) {
+      codeState("failed", "图中的二维码不是登记码，请选择登记码的截图。",
+        "The QR code in this picture is not a registration code; pick a screenshot of your code.");
+      return false;
+    }
+    codeField.value = text;
+    const until = when(new Date(claims.exp * 1000).toISOString());
+    codeState("decoded", `已读取 ${claims.n || ""} 的登记码（有效期至 ${until}）。`,
+      `Code read: ${claims.n || ""}, valid until ${until}.`);
+    $("id-number").focus();
+    return true;
+  }
+
+  let jsqrLoading = null;
+  function loadJsQR() {
+    if (window.jsQR) return Promise.resolve(window.jsQR);
+    if (jsqrLoading === null) {
+      jsqrLoading = new Promise((resolve, reject) => {
+        const script = document.createElement("script");
+        script.src = document.body.dataset.jsqr;
+        script.onload = () => (window.jsQR ? resolve(window.jsQR) : reject(new Error("jsQR")));
+        script.onerror = () => {
+          jsqrLoading = null;
+          script.remove();
+          reject(new Error("jsQR did not load"));
+        };
+        document.head.append(script);
+      });
+    }
+    return jsqrLoading;
+  }
+
+  async function nativeDetector() {
+    if (!("BarcodeDetector" in window)) return null;
+    try {
+      const formats = await window.BarcodeDetector.getSupportedFormats();
+      return formats.includes("qr_code") ? new window.BarcodeDetector({ formats: ["qr_code"] }) : null;
+    } catch (error) {
+      return null;
+    }
+  }
+
+  // jsQR on pixels: a phone screenshot is scaled down to at most MAX_SIDE first (fast, and the
+  // symbol keeps several pixels per module), then tried at half that size if need be.
+  const MAX_SIDE = 1600;
+  function jsqrRead(jsQR, source, width, height, canvas) {
+    for (const factor of [1, 0.5]) {
+      const scale = Math.min(1, MAX_SIDE / Math.max(width, height)) * factor;
+      canvas.width = Math.max(1, Math.round(width * scale));
+      canvas.height = Math.max(1, Math.round(height * scale));
+      const context = canvas.getContext("2d", { willReadFrequently: true });
+      context.drawImage(source, 0, 0, canvas.width, canvas.height);
+      const pixels = context.getImageData(0, 0, canvas.width, canvas.height);
+      const found = jsQR(pixels.data, canvas.width, canvas.height);
+      if (found && found.data) return found.data;
+    }
+    return null;
+  }
+
+  function imageOf(file) {
+    if (window.createImageBitmap) return createImageBitmap(file);
+    return new Promise((resolve, reject) => {
+      const url = URL.createObjectURL(file);
+      const image = new Image();
+      image.onload = () => { URL.revokeObjectURL(url); resolve(image); };
+      image.onerror = () => { URL.revokeObjectURL(url); reject(new Error("not an image")); };
+      image.src = url;
+    });
+  }
+
+  async function readScreenshot(file) {
+    codeState("reading", "正在读取截图……", "Reading the screenshot…");
+    let image;
+    try {
+      image = await imageOf(file);
+    } catch (error) {
+      codeState("failed", "无法打开这张图片，请选择登记码的截图。",
+        "This picture cannot be opened; pick a screenshot of your code.");
+      return;
+    }
+    let text = null;
+    const detector = await nativeDetector();
+    if (detector) {
+      const found = await detector.detect(image).catch(() => []);
+      if (found.length) text = found[0].rawValue;
+    }
+    if (text === null) {
+      try {
+        const jsQR = await loadJsQR();
+        const width = image.naturalWidth || image.width;
+        const height = image.naturalHeight || image.height;
+        text = jsqrRead(jsQR, image, width, height, document.createElement("canvas"));
+      } catch (error) {
+        codeState("failed", "暂时无法识别截图，请粘贴二维码中的文字。",
+          "The screenshot cannot be read right now; paste the text of the QR symbol instead.");
+        return;
+      }
+    }
+    if (text === null) {
+      codeState("failed", "截图中未找到二维码。请截取完整的登记码页面，或用摄像头扫码。",
+        "No QR code found in this picture. Screenshot the whole code screen, or scan it with the camera.");
+      return;
+    }
+    accept(text);
+  }
+
+  const shot = $("shot");
+  shot.addEventListener("click", () => { loadJsQR().catch(() => {}); });  // start early
+  shot.addEventListener("change", () => {
+    const file = shot.files && shot.files[0];
+    if (file) readScreenshot(file).finally(() => { shot.value = ""; });
+  });
+
+  // The camera: BarcodeDetector on the video where the browser has it, else frames through jsQR.
+  const video = $("camera-video");
+  const cameraBox = $("camera-box");
+  let stream = null;
+
+  function stopCamera() {
+    if (stream) for (const track of stream.getTracks()) track.stop();
+    stream = null;
+    video.srcObject = null;
+    cameraBox.hidden = true;
+  }
+
+  async function startCamera() {
+    codeState("reading", "请将登记码对准摄像头……", "Point the camera at the code…");
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({
+        video: { facingMode: "environment" },
+        audio: false,
+      });
+    } catch (error) {
+      codeState("failed", "无法打开摄像头，请改用截图或粘贴文字。",
+        "The camera cannot be opened; pick a screenshot or paste the text instead.");
+      return;
+    }
+    video.srcObject = stream;
+    cameraBox.hidden = false;
+    await video.play().catch(() => {});
+    const detector = await nativeDetector();
+    let jsQR = null;
+    if (!detector) {
+      try {
+        jsQR = await loadJsQR();
+      } catch (error) {
+        stopCamera();
+        codeState("failed", "暂时无法扫码，请粘贴二维码中的文字。",
+          "Scanning is not possible right now; paste the text of the QR symbol instead.");
+        return;
+      }
+    }
+    const canvas = document.createElement("canvas");
+    const frame = async () => {
+      if (!stream) return;
+      let text = null;
+      if (video.readyState >= 2) {
+        if (detector) {
+          const found = await detector.detect(video).catch(() => []);
+          if (found.length) text = found[0].rawValue;
+        } else {
+          text = jsqrRead(jsQR, video, video.videoWidth, video.videoHeight, canvas);
+        }
+      }
+      if (text !== null && codeClaims(text)) {
+        stopCamera();
+        accept(text);
+        return;
+      }
+      setTimeout(frame, 200);
+    };
+    frame();
+  }
+
+  const camera = $("camera");
+  if (window.isSecureContext && navigator.mediaDevices && navigator.mediaDevices.getUserMedia) {
+    camera.hidden = false;
+    camera.addEventListener("click", () => { if (!stream) startCamera(); });
+    $("camera-stop").addEventListener("click", () => {
+      stopCamera();
+      codeState("none", "", "");
+    });
+  }
+  codeField.addEventListener("input", () => codeState("none", "", ""));
 
   document.body.dataset.ready = "true";
 })();

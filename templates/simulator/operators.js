@@ -88,7 +88,12 @@ export function createStaffPanel(phones, lab) {
 
   function scanned(item) {
     const facts = [];
-    if (item.person) facts.push(`${item.person.name_masked} · 尾号 ${item.person.id_last4}`);
+    // The ID ending comes with a `bound` answer only (compare it with the ID card).
+    if (item.person) {
+      facts.push(item.person.id_last4
+        ? `${item.person.name_masked} · 尾号 ${item.person.id_last4}`
+        : item.person.name_masked);
+    }
     if (item.tube) {
       facts.push(`试管 ${item.tube.tube_no}: ${item.tube.bound_count}/${item.tube.capacity}` +
         (item.tube.closed_at ? " · 已封 closed" : ""));

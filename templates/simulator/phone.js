@@ -420,7 +420,9 @@ export function createPhone(platform) {
 
   async function subscribe() {
     // What wx.requestSubscribeMessage / my.requestSubscribeMessage report after "accept".
-    const answer = await api("POST", "/api/v1/me/subscriptions", { accepted: [templateId] });
+    // The notice template (family links) is accepted in the same dialog, when there is one.
+    const accepted = [templateId, CONFIG.noticeTemplates[platform]].filter(Boolean);
+    const answer = await api("POST", "/api/v1/me/subscriptions", { accepted });
     const held = answer.subscriptions.find((s) => s.template_id === templateId);
     const remaining = held ? held.remaining : 0;
     $("subscription").dataset.remaining = String(remaining);

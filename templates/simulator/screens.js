@@ -10,10 +10,10 @@ export function codeCard(platform, code, imageUrl) {
     h("div", { class: "qr" },
       h("img", { src: imageUrl, alt: "核酸码 registration code", "data-testid": t("img"),
         width: "220", height: "220" })),
+    // Only the masked name: residents share screenshots of this screen, and the ID number is
+    // the H5 lookup's second factor.
     h("div", { class: "codewho" },
-      h("span", { class: "name", "data-testid": t("name") }, code.name_masked),
-      h("span", { class: "mono" }, "证件尾号 ID ···",
-        h("b", { "data-testid": t("last4") }, code.id_last4))),
+      h("span", { class: "name", "data-testid": t("name") }, code.name_masked)),
     h("p", { class: "expiry" }, ...bilingual("有效期至", "valid until"), " ",
       h("span", { "data-testid": t("expires"), "data-value": code.expires_at },
         localTime(code.expires_at))),

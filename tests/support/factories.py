@@ -278,6 +278,14 @@ class Person:
         first = "1" if self.last4[0] != "1" else "2"
         return first + self.last4[1:]
 
+    @property
+    def wrong_id_number(self) -> str:
+        """Another number with the same first 3 and last 4 characters (what the masked ID
+        shows): one birth-date digit differs, as a stranger's guess would."""
+        year_digit = self.id_number[9]
+        other = "1" if year_digit != "1" else "2"
+        return self.id_number[:9] + other + self.id_number[10:]
+
 
 def make_person(
     app: Flask,

@@ -105,7 +105,7 @@ def test_own_code_verifies_with_the_published_keys_and_holds_masked_data_only(
     base = app.extensions["miniapp"].settings.public_base_url
     assert body["png_url"] == base + code_path(resident_id, ".png")
     assert body["svg_url"] == base + code_path(resident_id, ".svg")
-    assert (body["name_masked"], body["id_last4"]) == ("张*丰", id_number[-4:])
+    assert body["name_masked"] == "张*丰"
 
     header, claims = verify_with_jwks(wechat_user.client, body["token"])
     assert header == {"alg": "EdDSA", "kid": "t1"}
@@ -116,10 +116,26 @@ def test_own_code_verifies_with_the_published_keys_and_holds_masked_data_only(
         "n": "张*丰",
     }
     assert timedelta(days=29, hours=23) < expires - datetime.now(UTC) <= timedelta(days=30)
-    readable = json.dumps([header, claims], ensure_ascii=False) + body["token"]
+    readable = json.dumps([header, claims, body], ensure_ascii=False) + body["token"]
     assert id_number not in readable
-    assert id_number[-4:] not in readable  # the H5 lookup's second factor stays off the code
     assert "张三丰" not in readable
+
+
+def test_nothing_of_the_id_number_is_on_the_code_screen(
+    app: Flask, wechat_user: MiniProgramUser
+) -> None:
+    """Residents share screenshots of the code: the ID number (the H5 lookup's second factor)
+    is in neither the code nor the answer that shows it, nor in a re-issued one."""
+    id_number = cn_id()
+    resident_id = declared(wechat_user, "张三丰", id_number)
+
+    shown = show(wechat_user, resident_id)
+    reissued = wechat_user.client.post(code_path(resident_id), headers=wechat_user.auth)
+
+    assert reissued.status_code == 201
+    for body in (shown, reissued.get_json()):
+        assert set(body) == {"token", "code_id", "expires_at", "png_url", "svg_url", "name_masked"}
+        assert body["name_masked"] == "张*丰"
 
 
 def test_showing_the_code_again_gives_the_same_token_and_stores_one_row(
@@ -137,11 +153,11 @@ def test_a_dependent_has_a_code_of_their_own(app: Flask, wechat_user: MiniProgra
     grandma = cn_id(birth="19480101")
     added = wechat_user.add_dependent("欧阳秀英", grandma)
     assert added.status_code == 201
-    body = show(wechat_user, added.get_json()["id"])
+    body = show(wechat_user, added.get_json()["dependent"]["id"])
     assert body["code_id"] != show(wechat_user, own)["code_id"]
     _, claims = verify_with_jwks(wechat_user.client, body["token"])
     assert claims["n"] == "欧*英"
-    assert body["id_last4"] == grandma[-4:]
+    assert "id_last4" not in body
     assert len(code_rows(app)) == 2
 
 
@@ -266,7 +282,7 @@ def test_another_accounts_resident_is_the_same_404_as_an_unknown_one(
     declared(wechat_user)
     stranger = declared(alipay_user, "李四", cn_id())
     added = alipay_user.add_dependent("李秀英", cn_id(birth="19480101"))
-    strangers_grandma = added.get_json()["id"]
+    strangers_grandma = added.get_json()["dependent"]["id"]
 
     answers = [
         wechat_user.client.open(code_path(target, suffix), method=method, headers=wechat_user.auth)

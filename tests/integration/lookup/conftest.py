@@ -38,10 +38,10 @@ def id_ending_in_x() -> str:
 
 
 def look_up(
-    client: FlaskClient, code: str, id_last4: str, address: str = "127.0.0.1"
+    client: FlaskClient, code: str, id_number: str, address: str = "127.0.0.1"
 ) -> TestResponse:
     return client.post(
         LOOKUP,
-        json={"code": code, "id_last4": id_last4},
+        json={"code": code, "id_number": id_number},
         environ_base={"REMOTE_ADDR": address},
     )

@@ -1,4 +1,4 @@
-"""``POST /api/v1/lookup``: one person's results by registration code and ID ending."""
+"""``POST /api/v1/lookup``: one person's results by registration code and full ID number."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tests.support.clients import LabClient, result
 from tests.support.factories import Desk, ago, make_desk, make_person, make_tube, unissued_code
 
 
-def test_the_right_code_and_ending_show_that_persons_results_and_no_one_elses(
+def test_the_right_code_and_id_number_show_that_persons_results_and_no_one_elses(
     app: Flask, client: FlaskClient, desk: Desk, lab_client: LabClient
 ) -> None:
     person = make_person(app, "欧阳娜娜")
@@ -26,7 +26,7 @@ def test_the_right_code_and_ending_show_that_persons_results_and_no_one_elses(
     uploaded = lab_client.upload([result(earlier, "negative"), result(pooled, "negative")])
     assert uploaded.status_code == 200, uploaded.get_json()
 
-    response = look_up(client, person.token, person.last4)
+    response = look_up(client, person.token, person.id_number)
 
     assert response.status_code == 200, response.get_json()
     assert response.headers["Cache-Control"] == "no-store"
@@ -48,7 +48,7 @@ def test_a_pending_result_over_48_hours_is_flagged_with_guidance(
     person = make_person(app)
     make_tube(app, desk, [person.resident], scanned_at=ago(hours=49))
 
-    latest = look_up(client, person.token, person.last4).get_json()["latest"]
+    latest = look_up(client, person.token, person.id_number).get_json()["latest"]
 
     assert (latest["state"], latest["overdue"]) == ("pending", True)
     assert desk.site_name in latest["guidance"]
@@ -59,7 +59,7 @@ def test_a_person_never_sampled_gets_no_result_rather_than_an_error(
 ) -> None:
     person = make_person(app)
 
-    response = look_up(client, person.token, person.last4)
+    response = look_up(client, person.token, person.id_number)
 
     assert response.status_code == 200
     assert response.get_json()["latest"] is None
@@ -73,7 +73,7 @@ def test_the_history_is_short(app: Flask, client: FlaskClient, desk: Desk) -> No
             app, make_desk(app, desk.lab), [person.resident], scanned_at=ago(hours=2 + 24 * days)
         )
 
-    body = look_up(client, person.token, person.last4).get_json()
+    body = look_up(client, person.token, person.id_number).get_json()
 
     assert body["latest"] is not None
     assert len(body["history"]) == 5
@@ -81,16 +81,43 @@ def test_the_history_is_short(app: Flask, client: FlaskClient, desk: Desk) -> No
     assert times == sorted(times, reverse=True)
 
 
-def test_an_ending_x_may_be_typed_in_lower_case(app: Flask, client: FlaskClient) -> None:
+def test_an_id_number_may_be_typed_with_spaces_dashes_and_a_lower_case_x(
+    app: Flask, client: FlaskClient
+) -> None:
     person = make_person(app, id_number=id_ending_in_x())
-    assert person.last4.endswith("X")
+    assert person.id_number.endswith("X")
+    number = person.id_number.lower()
+    typed = f" {number[:6]} {number[6:14]}-{number[14:]} "
 
-    response = look_up(client, person.token, " " + person.last4.lower() + " ")
+    response = look_up(client, person.token, typed)
 
     assert response.status_code == 200, response.get_json()
 
 
-def test_a_wrong_ending_an_unknown_a_reissued_and_a_forged_code_get_the_same_answer(
+def test_the_id_ending_alone_no_longer_opens_the_results(app: Flask, client: FlaskClient) -> None:
+    """A screenshot of the code (or the masked ID) holds at most the ending: it is not enough."""
+    person = make_person(app)
+
+    old_field = client.post(LOOKUP, json={"code": person.token, "id_last4": person.last4})
+    ending_only = look_up(client, person.token, person.last4)
+    masked = look_up(client, person.token, person.id_number[:3] + "*" * 11 + person.last4)
+
+    for response in (old_field, ending_only, masked):
+        assert response.status_code == 422, response.get_json()
+        assert response.get_json()["code"] == "validation_failed"
+    assert look_up(client, person.token, person.id_number).status_code == 200
+
+
+def test_a_wrong_id_number_is_not_found(app: Flask, client: FlaskClient) -> None:
+    person = make_person(app)
+
+    response = look_up(client, person.token, person.wrong_id_number)
+
+    assert response.status_code == 404
+    assert response.get_json() == {"code": "not_found", "message": NO_MATCH, "detail": None}
+
+
+def test_a_wrong_id_number_an_unknown_a_reissued_and_a_forged_code_get_the_same_answer(
     app: Flask, client: FlaskClient
 ) -> None:
     person = make_person(app)
@@ -99,25 +126,25 @@ def test_a_wrong_ending_an_unknown_a_reissued_and_a_forged_code_get_the_same_ans
     moved_on = reissue(app, moved_on)
 
     answers = {
-        "wrong ending": look_up(client, person.token, person.wrong_last4),
-        "unknown code": look_up(client, unissued_code(app, person.resident), person.last4),
-        "re-issued code": look_up(client, stale_token, moved_on.last4),
-        "tampered code": look_up(client, tampered(person.token), person.last4),
-        "not a code": look_up(client, "this-is-not-a-registration-code", person.last4),
+        "wrong ID number": look_up(client, person.token, person.wrong_id_number),
+        "unknown code": look_up(client, unissued_code(app, person.resident), person.id_number),
+        "re-issued code": look_up(client, stale_token, moved_on.id_number),
+        "tampered code": look_up(client, tampered(person.token), person.id_number),
+        "not a code": look_up(client, "this-is-not-a-registration-code", person.id_number),
     }
 
     bodies = {what: (r.status_code, r.get_data()) for what, r in answers.items()}
-    expected = (404, answers["wrong ending"].get_data())
+    expected = (404, answers["wrong ID number"].get_data())
     assert bodies == dict.fromkeys(answers, expected)
     assert json.loads(expected[1]) == {"code": "not_found", "message": NO_MATCH, "detail": None}
     # The new code works, so the old one was refused for being re-issued, not by chance.
-    assert look_up(client, moved_on.token, moved_on.last4).status_code == 200
+    assert look_up(client, moved_on.token, moved_on.id_number).status_code == 200
 
 
 def test_an_expired_code_is_refused_with_a_clear_message(app: Flask, client: FlaskClient) -> None:
     person = make_person(app, expires_at=datetime.now(UTC) - timedelta(days=1))
 
-    response = look_up(client, person.token, person.last4)
+    response = look_up(client, person.token, person.id_number)
 
     assert response.status_code == 410
     body = response.get_json()
@@ -132,8 +159,8 @@ def test_a_lookup_never_writes_to_the_database(
     make_tube(app, desk, [person.resident])
     statements.clear()
 
-    assert look_up(client, person.token, person.last4).status_code == 200
-    assert look_up(client, person.token, person.wrong_last4).status_code == 404
+    assert look_up(client, person.token, person.id_number).status_code == 200
+    assert look_up(client, person.token, person.wrong_id_number).status_code == 404
 
     assert statements, "the code's row is read from the database"
     assert all(s.lstrip().upper().startswith("SELECT") for s in statements), statements
@@ -147,39 +174,43 @@ def test_no_id_number_phone_or_token_in_the_answer_or_the_logs(
     logs_before = len(sensitive.LOG_BUFFER.getvalue())
 
     answers = [
-        look_up(client, person.token, person.last4),
-        look_up(client, person.token, person.wrong_last4),
-        look_up(client, tampered(person.token), person.last4),
+        look_up(client, person.token, person.id_number),
+        look_up(client, person.token, person.wrong_id_number),
+        look_up(client, tampered(person.token), person.id_number),
     ]
 
     logs = sensitive.LOG_BUFFER.getvalue()[logs_before:]
     assert "/api/v1/lookup" in logs, "the access lines were captured"
     for response in answers:
         text = str(dict(response.headers)) + response.get_data(as_text=True)
-        for value in (person.id_number, person.id_number[:-4], "13912345678", "139****5678"):
+        wrong = person.wrong_id_number
+        for value in (person.id_number, wrong, person.id_number[:-4], "13912345678", "139****5678"):
             assert value not in text
         assert person.token not in text
         assert person.token[-40:] not in text
-    for value in (person.id_number, "13912345678", person.token, tampered(person.token)):
+    for value in (person.id_number, wrong, "13912345678", person.token, tampered(person.token)):
         assert value not in logs
 
 
 JSON = "application/json"
 TOKEN_LIKE = '"code": "eyJhbGciOiJFZERTQSJ9.eyJqdGkiOiJ4In0.c2ln"'
+ID_LIKE = "11010519491231002X"
 
 
 @pytest.mark.parametrize(
     ("body", "content_type", "status"),
     [
-        ("code=abc&id_last4=1234", "application/x-www-form-urlencoded", 415),
-        ("{" + TOKEN_LIKE + ', "id_last4": ', JSON, 400),
-        ('{"id_last4": "1234"}', JSON, 422),
+        ("code=abc&id_number=" + ID_LIKE, "application/x-www-form-urlencoded", 415),
+        ("{" + TOKEN_LIKE + ', "id_number": ', JSON, 400),
+        ('{"id_number": "' + ID_LIKE + '"}', JSON, 422),
         ("{" + TOKEN_LIKE + "}", JSON, 422),
-        ("{" + TOKEN_LIKE + ', "id_last4": "123"}', JSON, 422),
-        ("{" + TOKEN_LIKE + ', "id_last4": "12#4"}', JSON, 422),
-        ("{" + TOKEN_LIKE + ', "id_last4": 1234}', JSON, 422),
-        ('{"code": "short", "id_last4": "1234"}', JSON, 422),
-        ("{" + TOKEN_LIKE + ', "id_last4": "1234", "name": "x"}', JSON, 422),
+        ("{" + TOKEN_LIKE + ', "id_last4": "1234"}', JSON, 422),
+        ("{" + TOKEN_LIKE + ', "id_number": "1234"}', JSON, 422),
+        ("{" + TOKEN_LIKE + ', "id_number": "' + "1" * 33 + '"}', JSON, 422),
+        ("{" + TOKEN_LIKE + ', "id_number": "31011519#00307001X"}', JSON, 422),
+        ("{" + TOKEN_LIKE + ', "id_number": 310115199003070011}', JSON, 422),
+        ('{"code": "short", "id_number": "' + ID_LIKE + '"}', JSON, 422),
+        ("{" + TOKEN_LIKE + ', "id_number": "' + ID_LIKE + '", "name": "x"}', JSON, 422),
     ],
 )
 def test_bad_bodies_are_refused_before_anything_is_looked_up(

@@ -1,13 +1,24 @@
-"""``GET /lookup``: the H5 page, server-rendered, self-contained, with a strict policy."""
+"""``GET /lookup``: the H5 page, server-rendered, self-contained, with a strict policy, and the
+QR decoder it loads (jsQR, vendored)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
+from importlib import resources
+from pathlib import Path
 
 from flask import Flask
 from flask.testing import FlaskClient
+
+# The SHA-256 of the vendored jsQR.js as npm publishes it in jsqr 1.4.0 (dist/jsQR.js): what
+# `make vendor` prints. Change it only together with package.json and package-lock.json.
+JSQR_VERSION = "1.4.0"
+JSQR_SHA256 = "bc40c8a15196236b2314db0856f72ca0b49980cd5413b8c852a7349f5fee0859"
+VENDORED = resources.files("miniapp_api") / "static" / "vendor"
+REPOSITORY = Path(__file__).resolve().parents[3]
 
 
 def sha256_source(text: str) -> str:
@@ -23,7 +34,13 @@ def test_the_page_is_a_self_contained_mobile_page(client: FlaskClient) -> None:
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
     assert "登记码" in html
     assert "Registration code" in html
-    assert "Last 4 characters of your ID number" in html
+    assert "证件号码" in html
+    assert "ID number" in html
+    assert "Last 4" not in html
+    assert "后4位" not in html
+    assert 'type="file"' in html, "a screenshot can be picked"
+    assert "截图" in html
+    assert "screenshot" in html
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html), "no external asset"
     assert "<noscript>" in html
 
@@ -39,9 +56,35 @@ def test_the_inline_script_and_style_are_allowed_by_hash_only(client: FlaskClien
     assert style is not None
     assert "unsafe-inline" not in policy
     assert "default-src 'none'" in policy
-    assert f"script-src {sha256_source(script.group(1))};" in policy
+    assert f"script-src 'self' {sha256_source(script.group(1))};" in policy
     assert f"style-src {sha256_source(style.group(1))};" in policy
-    assert "connect-src 'self'" in policy
+    assert "connect-src 'self';" in policy
+    assert "img-src data: blob:;" in policy
+    assert "unsafe-eval" not in policy
+    assert "http" not in policy, "no other host"
+
+
+def test_the_page_loads_the_vendored_decoder_from_this_app(client: FlaskClient) -> None:
+    html = client.get("/lookup").get_data(as_text=True)
+
+    assert 'data-jsqr="/lookup/jsQR.js"' in html
+    with client.get("/lookup/jsQR.js") as response:
+        assert response.status_code == 200
+        assert response.mimetype == "text/javascript"
+        assert response.headers["Cache-Control"] == "public, max-age=86400"
+        body = response.get_data()
+    assert body == (VENDORED / "jsQR.js").read_bytes()
+
+
+def test_the_vendored_decoder_is_the_pinned_release_byte_for_byte() -> None:
+    vendored = (VENDORED / "jsQR.js").read_bytes()
+    lock = json.loads((REPOSITORY / "package-lock.json").read_text())
+
+    assert hashlib.sha256(vendored).hexdigest() == JSQR_SHA256, "run `make vendor`"
+    assert lock["packages"]["node_modules/jsqr"]["version"] == JSQR_VERSION
+    manifest = json.loads((REPOSITORY / "package.json").read_text())
+    assert manifest["dependencies"] == {"jsqr": JSQR_VERSION}, "pinned exactly"
+    assert "Apache License" in (VENDORED / "jsQR.LICENSE").read_text()
 
 
 def test_the_page_is_documented_as_critical_and_without_login(
@@ -53,4 +96,5 @@ def test_the_page_is_documented_as_critical_and_without_login(
     api = paths["/api/v1/lookup"]["post"]
     assert api["x-traffic-class"] == "critical"
     assert "security" not in api
-    assert {"404", "410", "429"} <= set(api["responses"])
+    assert {"404", "410", "422", "423", "429"} <= set(api["responses"])
+    assert paths["/lookup/jsQR.js"]["get"]["x-traffic-class"] == "critical"

@@ -323,6 +323,42 @@ def test_a_tube_of_an_earlier_round_is_unavailable(app: Flask, desk: Desk) -> No
     assert answer["status"] == "tube_unavailable"
 
 
+def test_only_a_binding_answer_shows_the_id_ending(app: Flask, desk: Desk) -> None:
+    """A scan that binds no one shows what the code shows (the masked name), nothing more:
+    otherwise any staff account reads the ID ending of any code without sampling anyone."""
+    resident, token = person_with_code(app, "欧阳娜娜")
+    desk.staff.scan_answers(scan_item(person_with_code(app)[1], "FULL-1", capacity=1))
+    desk.staff.scan_answers(scan_item(person_with_code(app)[1], "SHUT-1"))
+    assert desk.staff.close("SHUT-1").status_code == 200
+    other = second_desk(app, desk)
+    other.staff.scan_answers(scan_item(person_with_code(app)[1], "THEIRS-1"))
+    moved_on, old = person_with_code(app)
+    issue_code(app, moved_on)
+
+    refused = desk.staff.scan_answers(
+        scan_item(token, "FULL-1"),
+        scan_item(token, "SHUT-1"),
+        scan_item(token, "THEIRS-1"),
+        scan_item(old, "T-OK"),
+    )
+    [bound] = desk.staff.scan_answers(scan_item(token, "T-OK"))
+    [duplicate] = other.staff.scan_answers(scan_item(token, "T-AGAIN"))
+
+    not_bound = [*refused, duplicate]
+    assert [a["status"] for a in not_bound] == [
+        "tube_full",
+        "tube_closed",
+        "tube_unavailable",
+        "revoked",
+        "duplicate",
+    ]
+    for answer in not_bound:
+        assert answer["person"]["id_last4"] is None, answer["status"]
+        assert answer["person"]["name_masked"], answer["status"]
+    assert bound["status"] == "bound"
+    assert bound["person"] == {"name_masked": "欧*娜", "id_last4": resident.id_masked[-4:]}
+
+
 def test_a_dependents_code_binds_like_any_other(
     app: Flask, desk: Desk, wechat_user: MiniProgramUser
 ) -> None:
@@ -331,7 +367,7 @@ def test_a_dependents_code_binds_like_any_other(
     assert added.status_code == 201
     with committed(app) as session:
         grandma = session.scalars(
-            select(Resident).where(Resident.public_id == added.get_json()["id"])
+            select(Resident).where(Resident.public_id == added.get_json()["dependent"]["id"])
         ).one()
     token = issue_code(app, grandma)
 
