@@ -27,9 +27,7 @@ from miniapp_api.residents.accounts import (
 from miniapp_api.residents.holdings import forget_links
 from miniapp_api.residents.identity import age_on, mask_name, parse_document
 from miniapp_api.residents.models import (
-    Account,
     AccountResident,
-    Consent,
     NoticeKind,
     ProxyReason,
     Relation,
@@ -38,8 +36,6 @@ from miniapp_api.residents.models import (
 from miniapp_api.residents.schemas import DependentAddedOut, DependentIn
 from miniapp_api.security.crypto import PersonalDataCrypto
 from miniapp_api.settings import ResidentSettings
-
-GUARDIAN_CONSENT_VERSION = requests.GUARDIAN_CONSENT_VERSION
 
 
 def add_dependent(
@@ -100,7 +96,9 @@ def add_dependent(
         else:
             others = [h for h in holder_account_ids(session, resident) if h != account.id]
             notices.tell(session, others, NoticeKind.HOLDER_ADDED, resident.name_masked)
-        link = _link(session, account, resident, reason, guardian_consent=person.guardian_consent)
+        link = requests.hold_as_dependent(
+            session, account, resident, reason.value, guardian_consent=person.guardian_consent
+        )
         session.flush()
         added = resident_out(resident, link)
     forget_links(client, [account_id])
@@ -146,30 +144,6 @@ def _approvable(
         and count_links(session, resident, Relation.SELF) == 0
         and count_links(session, resident) > 0
     )
-
-
-def _link(
-    session: Session,
-    account: Account,
-    resident: Resident,
-    reason: ProxyReason,
-    *,
-    guardian_consent: bool,
-) -> AccountResident:
-    link = AccountResident(
-        account=account, resident=resident, relation=Relation.DEPENDENT, proxy_reason=reason.value
-    )
-    session.add(link)
-    if guardian_consent:
-        session.add(
-            Consent(
-                account_id=account.id,
-                resident=resident,
-                kind="guardian",
-                document_version=GUARDIAN_CONSENT_VERSION,
-            )
-        )
-    return link
 
 
 def remove_dependent(

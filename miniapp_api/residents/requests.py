@@ -201,27 +201,40 @@ def answer(
                 code="too_many_dependents",
             )
         if not any(link.resident_id == resident.id for link in held):
-            session.add(
-                AccountResident(
-                    account=requester,
-                    resident=resident,
-                    relation=Relation.DEPENDENT,
-                    proxy_reason=request.proxy_reason,
-                )
-            )
             born = resident.birth_date
-            if born is not None and age_on(born, now.date()) < rules.guardian_consent_under_age:
-                # Asking for a child this young took the guardian's consent (the request was
-                # refused without it); it applies from the link on.
-                session.add(
-                    Consent(
-                        account_id=requester.id,
-                        resident=resident,
-                        kind="guardian",
-                        document_version=GUARDIAN_CONSENT_VERSION,
-                    )
-                )
+            young = born is not None and age_on(born, now.date()) < rules.guardian_consent_under_age
+            # Asking for a child this young took the guardian's consent (the request was refused
+            # without it); it applies from the link on.
+            hold_as_dependent(
+                session, requester, resident, request.proxy_reason, guardian_consent=young
+            )
         request.status = LinkStatus.APPROVED.value
         notices.tell(session, [requester.id], NoticeKind.LINK_APPROVED, resident.name_masked)
         requester_id = requester.public_id
     forget_links(client, [requester_id])
+
+
+def hold_as_dependent(
+    session: Session,
+    account: Account,
+    resident: Resident,
+    reason: str,
+    *,
+    guardian_consent: bool,
+) -> AccountResident:
+    """Link ``resident`` to ``account`` as a family member (in the caller's transaction), with
+    the guardian's consent recorded if it was given."""
+    link = AccountResident(
+        account=account, resident=resident, relation=Relation.DEPENDENT, proxy_reason=reason
+    )
+    session.add(link)
+    if guardian_consent:
+        session.add(
+            Consent(
+                account_id=account.id,
+                resident=resident,
+                kind="guardian",
+                document_version=GUARDIAN_CONSENT_VERSION,
+            )
+        )
+    return link
