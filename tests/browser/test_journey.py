@@ -44,7 +44,9 @@ PUSH_WAIT_SECONDS = 15
 
 def decode_qr(png: bytes) -> str:
     """What a standard decoder (ZXing) reads from the code image."""
-    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+    found = zxingcpp.read_barcodes(
+        Image.open(io.BytesIO(png)), formats=zxingcpp.BarcodeFormat.QRCode
+    )
     assert len(found) == 1, f"expected one QR symbol, found {len(found)}"
     return found[0].text
 
