@@ -293,15 +293,24 @@ def _accounts(spec: WorldSpec, now: datetime) -> Load:
 def _holdings(spec: WorldSpec, now: datetime) -> Load:
     """Account i holds resident i as self; every ``dependent_step``-th resident is also held
     by the next resident's account as a dependent (a child or an elderly relative)."""
-    columns = ("id", "account_id", "resident_id", "relation", "created_at")
+    columns = (
+        "id",
+        "public_id",
+        "account_id",
+        "resident_id",
+        "relation",
+        "proxy_reason",
+        "created_at",
+    )
     stamp, step = now.isoformat(), spec.dependent_step
+    public_ids = iter(_random_ids(spec.residents + spec.dependents, "h_"))
 
     def lines() -> Iterator[str]:
         for i in range(1, spec.residents + 1):
-            yield f"{i}\t{i}\t{i}\tself\t{stamp}\n"
+            yield f"{i}\t{next(public_ids)}\t{i}\t{i}\tself\t\\N\t{stamp}\n"
         if step:
             for n, i in enumerate(range(1, spec.residents, step), start=spec.residents + 1):
-                yield f"{n}\t{i + 1}\t{i}\tdependent\t{stamp}\n"
+                yield f"{n}\t{next(public_ids)}\t{i + 1}\t{i}\tdependent\telderly\t{stamp}\n"
 
     return columns, _chunked(lines())
 

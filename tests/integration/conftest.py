@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -63,7 +64,20 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'migration.db'}"
         return
-    name = f"miniapp_migration_{secrets.token_hex(4)}"
+    with scratch_postgresql() as url:
+        yield url
+
+
+@pytest.fixture
+def postgresql_url() -> Iterator[str]:
+    """An empty scratch PostgreSQL database (dropped afterwards)."""
+    with scratch_postgresql() as url:
+        yield url
+
+
+@contextmanager
+def scratch_postgresql() -> Iterator[str]:
+    name = f"miniapp_scratch_{secrets.token_hex(4)}"
     admin = create_engine(DATABASE_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
