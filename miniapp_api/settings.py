@@ -248,29 +248,29 @@ def validate(config: Mapping[str, Any]) -> Settings:
             problems.append(f"{ENV_PREFIX}_SECURITY__{key} must be base64 of 32 random bytes")
         return decoded
 
-    app = _from_section(AppSettings, section("APP"))
-    database = _from_section(DatabaseSettings, section("DATABASE"), url=required("DATABASE", "URL"))
-    sessions = _from_section(SessionSettings, section("SESSION"))
-    simulator = _from_section(SimulatorSettings, section("SIMULATOR"))
+    app = from_section(AppSettings, section("APP"))
+    database = from_section(DatabaseSettings, section("DATABASE"), url=required("DATABASE", "URL"))
+    sessions = from_section(SessionSettings, section("SESSION"))
+    simulator = from_section(SimulatorSettings, section("SIMULATOR"))
     codes = section("CODES")
     settings = Settings(
         env=str(config.get("ENV_NAME", "development")),
         public_base_url=app.public_base_url.rstrip("/"),
         database_url=database.url,
         database_pool_size=database.pool_size,
-        redis=_from_section(RedisSettings, section("REDIS"), url=required("REDIS", "URL")),
+        redis=from_section(RedisSettings, section("REDIS"), url=required("REDIS", "URL")),
         session_ttl_seconds=sessions.ttl_seconds,
-        residents=_from_section(ResidentSettings, section("RESIDENTS")),
+        residents=from_section(ResidentSettings, section("RESIDENTS")),
         wechat=_wechat(section("WECHAT"), required),
         alipay=_alipay(section("ALIPAY"), required),
-        log_level=_from_section(LoggingSettings, section("LOGGING")).level.upper(),
+        log_level=from_section(LoggingSettings, section("LOGGING")).level.upper(),
         timezone=app.timezone,
         trusted_proxies=app.trusted_proxies,
-        codes=_from_section(CodeSettings, codes, keys=_signing_keys(codes, problems)),
-        lab=_from_section(LabSettings, section("LAB")),
-        results=_from_section(ResultSettings, section("RESULTS")),
-        notify=_from_section(NotifySettings, section("NOTIFY")),
-        overload=_from_section(OverloadSettings, section("OVERLOAD")),
+        codes=from_section(CodeSettings, codes, keys=_signing_keys(codes, problems)),
+        lab=from_section(LabSettings, section("LAB")),
+        results=from_section(ResultSettings, section("RESULTS")),
+        notify=from_section(NotifySettings, section("NOTIFY")),
+        overload=from_section(OverloadSettings, section("OVERLOAD")),
         simulator_emulator_url=simulator.emulator_url.rstrip("/"),
         data_key=key_bytes("DATA_KEY"),
         index_key=key_bytes("INDEX_KEY"),
@@ -285,7 +285,7 @@ def validate(config: Mapping[str, Any]) -> Settings:
 T = TypeVar("T")
 
 
-def _from_section(cls: type[T], cfg: Mapping[str, Any], **given: Any) -> T:
+def from_section(cls: type[T], cfg: Mapping[str, Any], **given: Any) -> T:
     """A settings dataclass from its TOML section: each field from its upper-case key, else
     the field's default, converted to the default's type; ``given`` fields as they are."""
     values: dict[str, Any] = dict(given)
@@ -348,7 +348,7 @@ def _json_list(value: Any) -> list[dict[str, Any]]:
 def _wechat(cfg: Mapping[str, Any], required: Any) -> WechatSettings | None:
     if not cfg.get("APP_ID"):
         return None
-    found = _from_section(
+    found = from_section(
         WechatSettings,
         cfg,
         app_id=str(cfg["APP_ID"]),
@@ -360,7 +360,7 @@ def _wechat(cfg: Mapping[str, Any], required: Any) -> WechatSettings | None:
 def _alipay(cfg: Mapping[str, Any], required: Any) -> AlipaySettings | None:
     if not cfg.get("APP_ID"):
         return None
-    return _from_section(
+    return from_section(
         AlipaySettings,
         cfg,
         app_id=str(cfg["APP_ID"]),

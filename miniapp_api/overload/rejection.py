@@ -150,8 +150,8 @@ def alternatives(
             {
                 "kind": "h5_lookup",
                 "url": lookup_url,
-                "message": "Look up results in any browser with your registration code and "
-                "the last 4 characters of your ID number.",
+                "message": "Look up results in any browser with a screenshot of your "
+                "registration code and your ID number.",
             }
         )
     found.append(PUSH)

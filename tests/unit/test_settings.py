@@ -13,6 +13,7 @@ import pytest
 from flask import Config
 
 from miniapp_api import settings
+from miniapp_api.edge.settings import EdgeSettings
 from miniapp_api.settings import ConfigurationError, load_config, validate
 from tests.conftest import code_signing_keys
 
@@ -114,6 +115,7 @@ SECTIONS: dict[str, type[Any]] = {
     "NOTIFY": settings.NotifySettings,
     "OVERLOAD": settings.OverloadSettings,
     "SIMULATOR": settings.SimulatorSettings,
+    "EDGE": EdgeSettings,
 }
 
 
