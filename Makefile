@@ -3,7 +3,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench-login bench-ingest bench-overload emulator migrate clean machine worker vendor
+.PHONY: run test lint bench-login bench-ingest bench-overload emulator migrate clean machine worker vendor \
+	stack stack-stop
 
 $(STAMP): pyproject.toml requirements.lock
 	python3 -m venv $(VENV)
@@ -24,6 +25,15 @@ test: $(STAMP) machine
 ## machine: make sure Redis, PostgreSQL and Chromium are there (starts/installs what is missing)
 machine:
 	bash .ci/machine
+
+## stack: the production shape on one machine, in the background: HAProxy on 127.0.0.1:8080 in
+## front of two gunicorn nodes (8001, 8002), the push worker, the emulator (8765); instance/stack/
+stack: $(STAMP) machine
+	$(VENV)/bin/miniapp stack up
+
+## stack-stop: end every process `make stack` started (SIGTERM, then SIGKILL after a grace period)
+stack-stop: $(STAMP)
+	$(VENV)/bin/miniapp stack down
 
 ## lint: ruff, mypy strict, and the layers of pyproject.toml (import-linter)
 lint: $(STAMP)

@@ -7,10 +7,12 @@ import os
 import click
 from flask.cli import FlaskGroup
 
+from miniapp_api.edge.commands import edge
 from miniapp_api.notify.commands import worker
 from miniapp_api.ops.commands import ops
 from miniapp_api.results.commands import readmodel
 from miniapp_api.sampling.commands import labs, rounds, sites, staff
+from miniapp_api.stack.commands import stack
 from miniapp_api.wiring import wiring
 
 
@@ -34,6 +36,8 @@ main.add_command(rounds)
 main.add_command(worker)
 main.add_command(readmodel)
 main.add_command(ops)
+main.add_command(edge)
+main.add_command(stack)
 
 
 @main.group()
