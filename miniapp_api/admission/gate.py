@@ -158,6 +158,7 @@ class AdmissionGate:
         self.controls.update(doc, platforms)
 
     def finish(self, admitted: Admitted) -> None:
+        metrics.observe_duration(admitted.traffic.value, self._clock() - admitted.started)
         if admitted.holds_slot:
             self.concurrency.release(self._clock() - admitted.started)
             metrics.CONCURRENCY_LIMIT.set(self.concurrency.limit)

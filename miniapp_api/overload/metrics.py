@@ -13,6 +13,7 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
+    Histogram,
     generate_latest,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -28,9 +29,24 @@ CONCURRENCY_LIMIT = Gauge(
     multiprocess_mode="liveall",
 )
 
+# Seconds from admission to the response, per class: the p99 of the dashboard and of the
+# alert "MiniappLatencyP99High" (config/prometheus/alerts.yml). Few buckets: under gunicorn each
+# one is a value in every worker's file, and the alert's bound (1 s) sits on a boundary.
+REQUEST_SECONDS = Histogram(
+    "miniapp_request_duration_seconds",
+    "Seconds from admission to the response of admitted requests, per traffic class.",
+    ("traffic_class",),
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+
 
 def count(traffic_class: str, channel: str, outcome: str, reason: str) -> None:
     ADMISSIONS.labels(traffic_class, channel, outcome, reason).inc()
+
+
+def observe_duration(traffic_class: str, seconds: float) -> None:
+    """One admitted request answered after ``seconds`` (the admission middleware calls it)."""
+    REQUEST_SECONDS.labels(traffic_class).observe(seconds)
 
 
 def exposition() -> tuple[bytes, str]:

@@ -1,13 +1,16 @@
-"""The ops console (GET /ops) in headless Chromium: token, read-only switch, a refused value."""
+"""The ops console (GET /ops) in headless Chromium: token, read-only switch, a refused value,
+the chart of admitted and refused requests per class."""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 import redis
+import requests
 from flask import Flask
 from selenium.webdriver.remote.webdriver import WebDriver
 from werkzeug.serving import make_server
@@ -136,3 +139,73 @@ def test_a_wrong_token_is_refused_and_the_counters_show_admissions(
         return [r.get_attribute("data-key") or "" for r in rows]
 
     wait(driver, 10).until(lambda d: "critical/other/admitted/ok" in admitted_rows(d))
+
+
+def series(driver: WebDriver, outcome: str) -> dict[str, tuple[int, float]]:
+    """``{class: (points, peak requests/s)}`` of the paths drawn in one chart, read in one
+    script call (the page redraws every 3 s, which would leave elements found earlier stale)."""
+    drawn: list[list[str]] = driver.execute_script(
+        """
+        const chart = '[data-testid="ops-chart-' + arguments[0] + '"]';
+        const paths = document.querySelectorAll(
+          chart + ' path[data-outcome="' + arguments[0] + '"]');
+        return Array.from(paths, (p) => [
+          p.dataset.class, p.dataset.points, p.dataset.peak, p.getAttribute('d')]);
+        """,
+        outcome,
+    )
+    found: dict[str, tuple[int, float]] = {}
+    for name, points, peak, d in drawn:
+        assert d.startswith("M"), name
+        found[name] = (int(points), float(peak))
+    return found
+
+
+@pytest.mark.browser
+@pytest.mark.postgres
+def test_the_console_charts_admitted_and_refused_requests_per_class(
+    driver: WebDriver, ops_url: str, operator_token: tuple[str, str], redis_client: redis.Redis
+) -> None:
+    driver.get(ops_url + "/ops")
+    wait(driver).until(lambda d: d.execute_script("return document.body.dataset.ready") == "true")
+    assert driver.title.startswith("运维控制台")
+    assert "Operations console" in driver.title
+    heading = driver.find_element("css selector", "h1").text
+    assert heading.startswith("运维控制台")
+    assert "Operations console" in heading
+
+    # A cap of 1/s on sheddable traffic (run-time controls) refuses most of a burst of it;
+    # each class is admitted at least once (normal and sheddable then answer 401: no session).
+    auth = {"Authorization": f"Bearer {operator_token[0]}"}
+    with requests.Session() as http:
+        current = http.get(ops_url + "/api/v1/ops/limits", headers=auth, timeout=5).json()
+        limits = {**current["limits"], "class_rates": {"sheddable": 1.0}}
+        saved = http.put(
+            ops_url + "/api/v1/ops/limits",
+            json={"limits": limits, "modes": current["modes"]},
+            headers=auth,
+            timeout=5,
+        )
+        assert saved.status_code == 200, saved.text
+        for path in ("/api/v1/codes/keys", "/api/v1/me", "/api/v1/results/history"):
+            assert http.get(ops_url + path, timeout=5).status_code in (200, 401)
+        statuses: list[int] = []
+        deadline = time.monotonic() + 5  # the workers apply the cap within a second
+        while 503 not in statuses and time.monotonic() < deadline:
+            statuses += [http.get(ops_url + "/api/v1/results/history", timeout=5).status_code]
+    assert 503 in statuses
+
+    # The page turns the counters into rates between samples (every 3 s): two points per
+    # series after the second rate; peaks above zero are this test's requests.
+    def drawn(d: WebDriver) -> bool:
+        admitted, refused = series(d, "admitted"), series(d, "rejected")
+        return all(
+            admitted.get(c, (0, 0.0))[0] >= 2 and admitted[c][1] > 0
+            for c in ("critical", "normal", "sheddable")
+        ) and (refused.get("sheddable", (0, 0.0))[0] >= 2 and refused["sheddable"][1] > 0)
+
+    wait(driver, 20).until(drawn)
+    share = by_testid(driver, "legend-refused-share").text
+    assert share.startswith("refused share now:")
+    driver.save_screenshot("/tmp/ops-chart.png")
+    assert console_errors(driver) == []  # the nonce policy let the page's script and style run
