@@ -10,9 +10,10 @@ Built to offer ~10,000 requests/s from one CPU: protocol callbacks rather than a
 request, request bytes made before the clock starts, responses parsed only as far as the
 status line and ``Content-Length``, one pacing loop that sends every request that is due
 (about once a millisecond), deadlines kept in one FIFO (intended times only grow, so the
-oldest deadline is always at the front). Keep-alive connections are reused newest first; a
-request that finds none idle opens another, up to ``max_connections``; beyond that it waits
-for one to come free, and if its deadline passes first it counts as ``noconn`` (the client
+oldest deadline is always at the front). Keep-alive connections are reused newest first (only
+by requests from the same source address, when a stream sends from several); a request that
+finds none idle opens another, up to ``max_connections``; beyond that it waits for one to
+come free, and if its deadline passes first it counts as ``noconn`` (the client
 could not even send). How late the generator itself sent (its own CPU falling behind) is
 measured apart, so a run whose generator was the bottleneck says so.
 """
@@ -22,14 +23,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import random
 import time
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
-LOOPBACK = "127.0.0.1"
+from _openloop_schedule import LOOPBACK, Schedule
+
 # Outcomes other than an HTTP status (statuses are 100..599).
 PENDING, TIMEOUT, CONN, NOCONN = 0, 1, 2, 3
 OUTCOME_NAMES = {TIMEOUT: "timeout", CONN: "conn", NOCONN: "noconn"}
@@ -38,64 +38,6 @@ OUTCOME_NAMES = {TIMEOUT: "timeout", CONN: "conn", NOCONN: "noconn"}
 IDLE_REUSE_SECONDS = 3.0
 SWEEP_SECONDS = 0.002
 MIN_SLEEP_SECONDS = 0.001
-
-
-@dataclass(frozen=True)
-class Stream:
-    """Poisson arrivals at ``rate``/s, each request one of ``requests`` at random."""
-
-    tag: str
-    rate: float
-    requests: Sequence[bytes]
-
-
-@dataclass(frozen=True)
-class Segment:
-    """``seconds`` of the streams, all at once."""
-
-    seconds: float
-    streams: Sequence[Stream]
-
-
-@dataclass
-class Schedule:
-    """Every request of a run, in order of intended send time (seconds from the start)."""
-
-    at: list[float]
-    payload: list[bytes]
-    tag: list[int]
-    tags: list[str]
-    seconds: float
-
-    @classmethod
-    def build(cls, segments: Sequence[Segment], seed: int = 1) -> Schedule:
-        tags: list[str] = []
-        merged: list[tuple[float, int, bytes]] = []
-        offset = 0.0
-        for k, segment in enumerate(segments):
-            for stream in segment.streams:
-                if stream.tag not in tags:
-                    tags.append(stream.tag)
-                index = tags.index(stream.tag)
-                if stream.rate <= 0:
-                    continue
-                # One generator per stream and segment: a stream's arrivals are the same
-                # whatever other streams run beside it (runs with and without an extra
-                # stream compare request for request).
-                rng = random.Random(f"{seed}/{k}/{stream.tag}")
-                t = offset + rng.expovariate(stream.rate)
-                while t < offset + segment.seconds:
-                    merged.append((t, index, rng.choice(stream.requests)))
-                    t += rng.expovariate(stream.rate)
-            offset += segment.seconds
-        merged.sort(key=lambda item: item[0])
-        return cls(
-            [m[0] for m in merged],
-            [m[2] for m in merged],
-            [m[1] for m in merged],
-            tags,
-            offset,
-        )
 
 
 @dataclass
@@ -121,8 +63,9 @@ class Outcome:
 class _Conn(asyncio.Protocol):
     """One keep-alive connection carrying at most one request at a time."""
 
-    def __init__(self, gen: OpenLoop) -> None:
+    def __init__(self, gen: OpenLoop, source: str) -> None:
         self.gen = gen
+        self.source = source  # the local address it is bound to
         self.transport: asyncio.Transport | None = None
         self.slot = -1  # the schedule index in flight, or -1
         self.buf = b""
@@ -208,7 +151,7 @@ class OpenLoop:
         self.status = [PENDING] * n
         self.done = [0.0] * n
         self.lag = [0.0] * n
-        self.idle: list[_Conn] = []
+        self.idle: dict[str, list[_Conn]] = {}  # by source address
         self.waiting: deque[int] = deque()  # slots waiting for a connection
         self.in_flight: deque[tuple[float, int, _Conn]] = deque()  # (deadline, slot, conn)
         self.open = 0  # connections open or being opened
@@ -233,20 +176,25 @@ class OpenLoop:
         while self.waiting:
             slot = self.waiting.popleft()
             if self.status[slot] == PENDING:
-                self._send_on(conn, slot)
+                if self.schedule.source[slot] == conn.source:
+                    self._send_on(conn, slot)
+                else:  # another client's request: this one hangs up, that one dials
+                    conn.abort()
+                    self._open(slot)
                 return
         conn.idle_since = time.monotonic()
-        self.idle.append(conn)
+        self.idle.setdefault(conn.source, []).append(conn)
 
     def forget(self, conn: _Conn) -> None:
         self.open -= 1
         # A closed connection may still be in ``idle``; _idle_conn skips it.
 
     # --- the run
-    def _idle_conn(self) -> _Conn | None:
+    def _idle_conn(self, source: str) -> _Conn | None:
         too_old = time.monotonic() - IDLE_REUSE_SECONDS
-        while self.idle:
-            conn = self.idle.pop()
+        idle = self.idle.get(source)
+        while idle:
+            conn = idle.pop()
             if conn.closed:
                 continue
             if conn.idle_since < too_old:
@@ -261,7 +209,7 @@ class OpenLoop:
 
     def _dispatch(self, slot: int) -> None:
         self.lag[slot] = self.now() - self.schedule.at[slot]
-        conn = self._idle_conn()
+        conn = self._idle_conn(self.schedule.source[slot])
         if conn is not None:
             self._send_on(conn, slot)
             return
@@ -269,8 +217,12 @@ class OpenLoop:
             self.waited += 1
             self.waiting.append(slot)
             return
+        self._open(slot)
+
+    def _open(self, slot: int) -> None:
+        """A new connection (from the request's source address) carrying ``slot``."""
         assert self.loop is not None
-        conn = _Conn(self)
+        conn = _Conn(self, self.schedule.source[slot])
         self.open += 1
         self.opened += 1
         self.peak = max(self.peak, self.open)
@@ -280,8 +232,10 @@ class OpenLoop:
     async def _connect(self, conn: _Conn) -> None:
         """Open ``conn``; if that fails (or it is aborted first), its request failed."""
         assert self.loop is not None
+        # Bound only when it is not the default, so a run without sources connects as before.
+        local = None if conn.source == LOOPBACK else (conn.source, 0)
         try:
-            await self.loop.create_connection(lambda: conn, LOOPBACK, self.port)
+            await self.loop.create_connection(lambda: conn, LOOPBACK, self.port, local_addr=local)
         except (OSError, asyncio.CancelledError):
             self._connect_failed(conn)
         finally:
@@ -339,7 +293,7 @@ class OpenLoop:
             if self.status[slot] == PENDING:  # not reachable unless the loop stalled
                 self.status[slot] = TIMEOUT
                 self.done[slot] = wall
-        for conn in list(self.idle):
+        for conn in [c for idle in self.idle.values() for c in idle]:
             conn.abort()
         for _, _, conn in self.in_flight:
             conn.abort()

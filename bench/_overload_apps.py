@@ -3,7 +3,9 @@ Flask hello app, and the trivial server that measures the generator; plus what i
 them from ``/proc`` (worker memory, whether they have gone idle).
 
 All run under ``config/gunicorn.conf.py`` (the echo server aside), pinned to the app CPUs, in
-their own process groups (stopped with everything they forked).
+their own process groups (stopped with everything they forked). Both apps trust one proxy
+(``MINIAPP_APP__TRUSTED_PROXIES=1``), so the same node serves directly and behind HAProxy
+(:mod:`_overload_front`); the generator never sends ``X-Forwarded-For`` itself.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ import os
 import secrets
 import sys
 import time
+from collections.abc import Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from _procs import Child, _children, free_port, tree_cpu_seconds, wait_healthy
@@ -26,12 +29,19 @@ PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 
 @dataclass(frozen=True)
 class Server:
+    """A server the generator sends to; behind a front door, ``node`` is the app behind it
+    (its CPU counts with the door's, its workers' memory is the one reported)."""
+
     name: str
     child: Child
     port: int
+    environment: Mapping[str, str] = field(default_factory=dict, repr=False)
+    node: Server | None = None
 
     def worker_rss_mb(self) -> float:
         """Resident memory of gunicorn's workers (not the master), summed, in MB."""
+        if self.node is not None:
+            return self.node.worker_rss_mb()
         total = 0
         for pid in _children(self.child.pid):
             try:
@@ -42,7 +52,8 @@ class Server:
         return total / 1e6
 
     def cpu_seconds(self) -> float:
-        return tree_cpu_seconds(self.child.pid)
+        own = tree_cpu_seconds(self.child.pid)
+        return own + (self.node.cpu_seconds() if self.node is not None else 0.0)
 
     def wait_idle(self, timeout: float = 60.0, share: float = 0.05) -> float:
         """Wait until the server has used under ``share`` of a CPU for two quarter-seconds in
@@ -76,7 +87,7 @@ def _gunicorn(
     child = Child(name, [*argv, *extra, app], env, ROOT, cpus)
     stack.callback(child.close)
     stack.callback(child.stop)
-    return Server(name, child, port)
+    return Server(name, child, port, env)
 
 
 def start_apps(
@@ -111,6 +122,9 @@ def start_apps(
         "MINIAPP_ALIPAY__APP_ID": "",
         # WARNING: no per-request access line, so logging costs the app no CPU in the bench.
         "MINIAPP_LOGGING__LEVEL": "WARNING",
+        # As a node behind HAProxy must (README, "The front door"); with no X-Forwarded-For
+        # from the generator, a direct request's address is the connection's, as before.
+        "MINIAPP_APP__TRUSTED_PROXIES": "1",
     }
     ours = _gunicorn(
         stack,

@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import _openloop as openloop
-from _openloop import Outcome, Schedule, Segment, Stream
+from _openloop import Outcome
+from _openloop_schedule import Schedule, Segment, Stream
 from _overload_apps import Server
 from _overload_measure import Summary, summarize, windows
 from _procs import machine_busy_seconds
@@ -26,12 +27,25 @@ LAG_LIMIT_MS = 10.0  # the generator is behind when its own lateness exceeds thi
 
 @dataclass(frozen=True)
 class Load:
-    """The requests of the bench, ready-made."""
+    """The requests of the bench, ready-made, and where they are sent from."""
 
     critical: Sequence[bytes]  # GET /api/v1/results, one per user
     sheddable: Sequence[bytes]  # the sheddable route, one per user
     abuser: Sequence[bytes]  # GET /api/v1/results of the one abusive user
     hello: Sequence[bytes]  # GET /hello with the same headers
+    # Each user's loopback address (as critical and sheddable), and the abuser's: () sends all
+    # from 127.0.0.1 over shared keep-alive connections, as against the app without a front.
+    sources: Sequence[str] = ()
+    abuser_sources: Sequence[str] = ()
+
+    def critical_at(self, tag: str, rate: float) -> Stream:
+        return Stream(tag, rate, self.critical, self.sources)
+
+    def sheddable_at(self, tag: str, rate: float) -> Stream:
+        return Stream(tag, rate, self.sheddable, self.sources)
+
+    def abuser_at(self, tag: str, rate: float) -> Stream:
+        return Stream(tag, rate, self.abuser, self.abuser_sources)
 
 
 @dataclass(frozen=True)
@@ -124,15 +138,17 @@ def capacity(
     start_rate: float,
     precision: float = 0.05,
     say: Callable[[str], None] = print,
+    sources: Sequence[str] = (),
 ) -> Capacity:
     """The highest Poisson arrival rate at which 99% of requests get a 2xx within 200 ms
     (p99 under 200 ms, a rejection or failure counting as slower than any answer): double
-    from ``start_rate`` until a rate fails, then bisect to ``precision``."""
+    from ``start_rate`` until a rate fails, then bisect to ``precision``. ``sources``: each
+    request's address (:class:`Stream`)."""
     found = Capacity(0.0)
 
     def trial(rate: float, seed: int) -> bool:
         warm, measure = timing.capacity_warmup, timing.capacity_measure
-        segments = [Segment(warm + measure, [Stream("c", rate, requests)])]
+        segments = [Segment(warm + measure, [Stream("c", rate, requests, sources)])]
         done = run(server, segments, timing, seed)
         summary = summarize(done.outcome, warm, warm + measure)
         share, p99 = summary.within_share(CAPACITY_LATENCY), summary.all_ms(99)
@@ -225,7 +241,7 @@ class Surge:
 
 def surge(
     server: Server,
-    requests: Sequence[bytes],
+    load: Load,
     normal_rate: float,
     surge_rate: float,
     timing: Timing,
@@ -233,9 +249,9 @@ def surge(
 ) -> Surge:
     warm, measure = timing.warmup, timing.measure
     segments = [
-        Segment(normal_seconds, [Stream("c", normal_rate, requests)]),
-        Segment(warm + measure, [Stream("c", surge_rate, requests)]),
-        Segment(timing.recovery, [Stream("c", normal_rate, requests)]),
+        Segment(normal_seconds, [load.critical_at("c", normal_rate)]),
+        Segment(warm + measure, [load.critical_at("c", surge_rate)]),
+        Segment(timing.recovery, [load.critical_at("c", normal_rate)]),
     ]
     result = run(server, segments, timing)
     outcome = result.outcome

@@ -1,16 +1,26 @@
-"""Overload: the app with admission control next to the same app without, open-loop (§7, §13).
+"""Overload: the app with admission control, without, and behind the HAProxy front door, open-loop.
 
 `make bench-overload` (= `.venv/bin/python bench/overload.py`; ``--help`` for the knobs;
 ``--quick`` for a short pass). One run loads residents with results and sessions (a scratch
-PostgreSQL database, Redis db 9), starts three gunicorn servers with ``config/gunicorn.conf.py``
-on the app CPU (the app with ``MINIAPP_OVERLOAD__ENABLED=true``, the same app with ``false``, and
-a bare Flask hello app), and drives them from the other CPU with an open-loop generator
-(Poisson arrivals fixed in advance, latency from the intended send time, a 1 s client
-deadline). It finds each server's capacity (the highest rate served with p99 under 200 ms),
-B being the protected app's, then offers 1x, 3x and 10x B of result lookups, 2x B half
-critical and half sheddable, and 1x B with one user sending 100 times the per-user quota, to
-each app in turn. It prints every figure of the protected app beside the unprotected one,
-the targets, and as its last line ``ratio: <goodput at 3x B / B>``.
+PostgreSQL database, Redis db 9), starts on the app CPU three gunicorn servers with
+``config/gunicorn.conf.py`` (the app with ``MINIAPP_OVERLOAD__ENABLED=true``, the same app with
+``false``, and a bare Flask hello app) and, unless ``--configs`` says otherwise, two HAProxys
+rendered by ``miniapp_api.edge.write_config``: ``front`` in front of the protected app and
+``front-bare`` in front of the unprotected one (each node's ``maxconn`` its workers x threads,
+both apps with ``MINIAPP_APP__TRUSTED_PROXIES=1``). So four configurations share one node
+process per app and one CPU: ``protected`` and ``unprotected`` (the app without a front, as
+before), ``front`` and ``front-bare``. The generator runs on the other CPU: open loop (Poisson
+arrivals fixed in advance, latency from the intended send time, a 1 s client deadline); through
+a front door each user sends from a loopback address of their own group (16 users to one, the
+edge's per-address ceiling), the abuser from one of its own.
+
+It finds each configuration's capacity (the highest rate served with p99 under 200 ms): B of
+the app without a front is the protected app's, B of the front door the front's. Then it
+offers each configuration 1x, 3x and 10x its B of result lookups, 2x B half critical and half
+sheddable, and 1x B with one user sending 100 times the per-user quota. It prints the table,
+the targets of the app without a front, one line ``target <name>: <value> <met|MISSED>`` per
+target of the front door, and as its last line ``ratio: <goodput at 3x B / B>`` of the front
+door (of the protected app when ``--configs`` leaves the front out).
 """
 
 from __future__ import annotations
@@ -21,9 +31,11 @@ import os
 import shlex
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 
 from miniapp_api.migrate import upgrade
@@ -35,8 +47,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _openloop as openloop  # noqa: E402  (after the sys.path line above)
 import _overload_report as report  # noqa: E402
 import _overload_world as world  # noqa: E402
-from _openloop import Stream  # noqa: E402
-from _overload_apps import b64_key, start_apps, start_echo  # noqa: E402
+from _openloop_schedule import Stream  # noqa: E402
+from _overload_apps import Server, b64_key, start_apps, start_echo  # noqa: E402
+from _overload_front import haproxy_executable, start_front  # noqa: E402
 from _overload_scenarios import (  # noqa: E402
     Load,
     Timing,
@@ -55,12 +68,27 @@ ADMIN_DATABASE_URL = os.environ.get(
 REDIS_URL = os.environ.get("BENCH_OVERLOAD_REDIS_URL", "redis://127.0.0.1:6379/9")
 CRITICAL_PATH = "/api/v1/results"
 SHEDDABLE_PATHS = ("/api/v1/results/history", "/api/v1/me")  # the first the app has
+CONFIGS = ("protected", "unprotected", "front", "front-bare")
+FRONTED = {"front": "protected", "front-bare": "unprotected"}  # HAProxy -> the app behind it
+GROUP = {"protected": "direct", "unprotected": "direct", "front": "front", "front-bare": "front"}
+GROUP_LABEL = {"direct": "without a front", "front": "through the front door"}
+ABUSER_ADDRESS = "127.2.0.1"  # apart from every other user's (addresses())
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     add = parser.add_argument
-    add("--quick", action="store_true", help="fewer users, shorter windows (a pass in ~4 min)")
+    add(
+        "--quick",
+        action="store_true",
+        help="fewer users, shorter windows (all four configurations in ~7 min)",
+    )
+    add(
+        "--configs",
+        default=",".join(CONFIGS),
+        help="comma-separated, of " + ", ".join(CONFIGS) + " (default: all; front and "
+        "front-bare need haproxy)",
+    )
     add("--users", type=int, help="residents, each with an account and a session (10000)")
     add("--measure", type=float, help="measured seconds per scenario (10; quick 4)")
     add("--warmup", type=float, help="seconds of each load before its window (2; quick 1)")
@@ -79,7 +107,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--capacity",
         type=float,
         default=0.0,
-        help="skip the search: use this B for the protected app (and the others' searches)",
+        help="skip the searches: use this B for every configuration",
     )
     add(
         "--pin",
@@ -100,6 +128,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args.warmup = args.warmup if args.warmup is not None else (1.0 if quick else 2.0)
     if args.users < 20 or args.measure <= 0 or args.deadline <= 0:
         parser.error("--users must be at least 20, --measure and --deadline positive")
+    chosen = {c.strip() for c in args.configs.split(",") if c.strip()}
+    if not chosen or chosen - set(CONFIGS):
+        parser.error(f"--configs: some of {', '.join(CONFIGS)}, not {args.configs!r}")
+    args.configs = [c for c in CONFIGS if c in chosen]  # groups in order, protected ones first
     return args
 
 
@@ -112,15 +144,21 @@ def cpu_sets(mode: str) -> tuple[set[int] | None, set[int] | None]:
 
 
 def user_quota() -> report.Quota:
-    """The per-user quota the app starts with: config/*.toml, then MINIAPP_OVERLOAD__*."""
+    """The per-user quota the app starts with (config/*.toml, then MINIAPP_OVERLOAD__*), and
+    how many users the edge lets one address stand for (``EDGE.ADDRESS_USERS``)."""
     from flask import Config
 
+    from miniapp_api.edge.settings import edge_settings
     from miniapp_api.settings import load_config
 
     config = Config(str(ROOT))
     load_config(config)
     section = config.get("OVERLOAD", {})
-    return report.Quota(float(section.get("USER_RATE", 5.0)), float(section.get("USER_BURST", 20)))
+    return report.Quota(
+        float(section.get("USER_RATE", 5.0)),
+        float(section.get("USER_BURST", 20)),
+        edge_settings(config).address_users,
+    )
 
 
 def flush_redis() -> None:
@@ -169,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("bench/overload: interrupted; processes stopped, database dropped", file=sys.stderr)
         return 130
-    except RuntimeError as error:
+    except RuntimeError as error:  # haproxy missing, a server that did not start, ...
         print(f"bench/overload: {error}", file=sys.stderr)
         return 1
     return report.final(results)
@@ -200,6 +238,9 @@ def run(
 ) -> report.Results:
     """Set up (clean-ups go on ``stack``), find the capacities, run every scenario."""
     started = time.monotonic()
+    configs: list[str] = args.configs
+    if any(name in FRONTED for name in configs):
+        haproxy_executable()  # before minutes of set-up: fail now if it is missing
     database = ScratchDatabase(ADMIN_DATABASE_URL, "bench_overload")
     stack.callback(database.drop)
     upgrade(database.url)
@@ -219,19 +260,37 @@ def run(
         app_cpus,
         shlex.split(args.gunicorn_args),
     )
+    servers = {"protected": ours, "unprotected": bare}
+    edge_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-edge-")))
+    for name in [name for name in configs if name in FRONTED]:
+        servers[name] = start_front(
+            stack,
+            name,
+            servers[FRONTED[name]],
+            slots=args.workers * args.threads,
+            cpus=app_cpus,
+            directory=edge_dir,
+        )
     if args.show_app_log:
         stack.callback(lambda: print(ours.child.log_text()))
     if own_cpus is not None:
         os.sched_setaffinity(0, own_cpus)
     shed_path = sheddable_path(ours.port)
     abuser, others = users[0], users[1:]
-    load = Load(
+    quota = user_quota()
+    direct = Load(
         critical=requests(others, CRITICAL_PATH),
         sheddable=requests(others, shed_path),
         abuser=requests([abuser], CRITICAL_PATH),
         hello=requests(others[:1000], "/hello"),
     )
-    quota = user_quota()
+    # Through the front door clients come from many addresses (HAProxy counts per address).
+    fronted = replace(
+        direct,
+        sources=addresses(len(others), quota.address_users),
+        abuser_sources=[ABUSER_ADDRESS],
+    )
+    loads = {name: fronted if name in FRONTED else direct for name in configs}
     say(
         f"  up in {time.monotonic() - started:.0f}s; sheddable route: {shed_path}; "
         f"per-user quota {quota.rate:g}/s (burst {quota.burst:g}); admission control in this tree: "
@@ -246,50 +305,93 @@ def run(
         deadline=args.deadline,
         max_connections=args.max_connections,
     )
-    results = report.Results(args=args, quota=quota, sheddable_path=shed_path)
+    results = report.Results(args=args, quota=quota, sheddable_path=shed_path, configs=configs)
 
     say("  capacity B (p99 < 200 ms: 99% of requests answered 2xx within 200 ms):")
-    if args.capacity:
-        b = args.capacity
-    else:
-        found = results.capacity
-        found["hello"] = capacity(hello, load.hello, timing, 400, say=say)
-        found["protected"] = capacity(ours, load.critical, timing, 200, say=say)
-        b = found["protected"].rate
-        found["unprotected"] = capacity(bare, load.critical, timing, max(b, 50), say=say)
-    if b <= 0:
-        raise RuntimeError("the protected app served no rate with p99 under 200 ms")
-    results.b = b
+    find_capacities(results, servers, loads, hello, direct, timing)
 
-    say(f"  generator check: {10 * b:.0f}/s against a trivial server on the app CPU")
+    top = max(results.b.values())
+    say(f"  generator check: {10 * top:.0f}/s against a trivial server on the app CPU")
     echo = start_echo(stack, app_cpus)
-    results.generator = plain(echo, [Stream("c", 10 * b, load.critical)], timing)
+    results.generator = plain(echo, [Stream("c", 10 * top, direct.critical)], timing)
     echo.child.stop()
 
-    # Scenario by scenario, the protected app then the unprotected one: the machine's drift
-    # over the minutes of a run falls on both alike.
-    critical, shed = load.critical, load.sheddable
-    normal = [Stream("critical", b, critical)]
-    plans = {
-        "1x": normal,
-        "3x": [Stream("critical", 3 * b, critical)],
-        "mixed": [Stream("critical", b, critical), Stream("sheddable", b, shed)],
-    }
-    servers = (("protected", ours), ("unprotected", bare))
+    # Scenario by scenario, every configuration in turn: the machine's drift over the minutes
+    # of a run falls on all alike. Each runs at multiples of its group's B (see find_capacities).
     labels = {"1x": "1x B", "3x": "3x B", "mixed": "2x B, half sheddable"}
-    for scenario, streams in plans.items():
-        say(f"  {labels[scenario]} (B = {b:.0f}/s)")
-        for name, server in servers:
-            results.runs.setdefault(name, {})[scenario] = plain(server, streams, timing)
-    abusive = Stream("abuser", args.abuser_factor * quota.rate, load.abuser)
-    say(f"  1x B alone, then with one user at {abusive.rate:g}/s beside it")
-    for name, server in servers:
-        results.runs[name]["abuser"] = with_abuser(server, normal[0], abusive, timing)
-    say(f"  10x B ({10 * b:.0f}/s), between {b / 2:.0f}/s before and after")
-    for name, server in servers:
-        results.surges[name] = surge(server, critical, b / 2, 10 * b, timing)
+    for scenario, label in labels.items():
+        say(f"  {label} ({describe_b(results)})")
+        for name in configs:
+            b, load = results.b[name], loads[name]
+            streams = {
+                "1x": [load.critical_at("critical", b)],
+                "3x": [load.critical_at("critical", 3 * b)],
+                "mixed": [load.critical_at("critical", b), load.sheddable_at("sheddable", b)],
+            }[scenario]
+            results.runs.setdefault(name, {})[scenario] = plain(servers[name], streams, timing)
+    abusive = args.abuser_factor * quota.rate
+    say(f"  1x B alone, then with one user at {abusive:g}/s beside it")
+    for name in configs:
+        b, load = results.b[name], loads[name]
+        normal, abuser_stream = load.critical_at("critical", b), load.abuser_at("abuser", abusive)
+        results.runs[name]["abuser"] = with_abuser(servers[name], normal, abuser_stream, timing)
+    say("  10x B, between B/2 before and after")
+    for name in configs:
+        b = results.b[name]
+        results.surges[name] = surge(servers[name], loads[name], b / 2, 10 * b, timing)
         say(f"    {name} idle again {results.surges[name].run.settle_seconds:.1f}s after")
     return results
+
+
+def find_capacities(
+    results: report.Results,
+    servers: dict[str, Server],
+    loads: dict[str, Load],
+    hello: Server,
+    direct: Load,
+    timing: Timing,
+) -> None:
+    """B of each group of configurations: the app without a front (protected, unprotected)
+    runs at multiples of the protected app's capacity, the front door (front, front-bare) at
+    multiples of the front's; each without protection at its protected sibling's B, as today.
+    A group with only its unprotected member uses that one's capacity."""
+    args, found = results.args, results.capacity
+    if args.capacity:
+        results.b = dict.fromkeys(results.configs, args.capacity)
+        return
+    if "protected" in results.configs:
+        found["hello"] = capacity(hello, direct.hello, timing, 400, say=say)
+    group_b: dict[str, float] = {}
+    for name in results.configs:  # protected before unprotected, front before front-bare
+        group = GROUP[name]
+        start = group_b.get(group) or group_b.get("direct") or 200.0
+        found[name] = capacity(
+            servers[name],
+            loads[name].critical,
+            timing,
+            max(start, 50.0),
+            say=say,
+            sources=loads[name].sources,
+        )
+        group_b.setdefault(group, found[name].rate)
+    results.b = {name: group_b[GROUP[name]] for name in results.configs}
+    if any(b <= 0 for b in results.b.values()):
+        raise RuntimeError(f"a configuration served no rate with p99 under 200 ms: {found}")
+
+
+def describe_b(results: report.Results) -> str:
+    groups = {GROUP[name]: results.b[name] for name in results.configs}
+    return ", ".join(f"B = {b:.0f}/s {GROUP_LABEL[g]}" for g, b in groups.items())
+
+
+def addresses(count: int, per_address: int) -> list[str]:
+    """A loopback address for each of ``count`` users, ``per_address`` users to one (as many as
+    the edge lets one address stand for: a carrier NAT), 127.1.0.1 onwards."""
+    found = []
+    for i in range(count):
+        group = i // max(per_address, 1)
+        found.append(f"127.1.{group // 250}.{group % 250 + 1}")
+    return found
 
 
 if __name__ == "__main__":
