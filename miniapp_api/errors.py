@@ -6,8 +6,8 @@ carrying an HTTP status) or :class:`~miniapp_api.overload.rejection.Rejected`, a
 handlers registered here answer every one:
 
 - ``ApiError``: its status and code;
-- ``Rejected``, an unreachable Redis, a throttling or unreachable platform: the overload
-  contract (429/503, ``Retry-After``, what works instead), rendered by the app's
+- ``Rejected``, an unreachable Redis or database, a throttling or unreachable platform: the
+  overload contract (429/503, ``Retry-After``, what works instead), rendered by the app's
   :class:`~miniapp_api.overload.renderer.RejectionRenderer`; a throttling platform is also
   remembered, so every worker's rejections name it busy for a while;
 - other platform errors: 400 (a bad code or payload), 409, 502 (our credentials);
@@ -20,6 +20,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from channels.base import (
@@ -178,6 +179,14 @@ def register_error_handlers(app: Flask, rejections: RejectionRenderer) -> None:
 
     for kind in REDIS_DOWN:
         app.register_error_handler(kind, handle_redis_down)
+
+    @app.errorhandler(OperationalError)
+    def handle_database_down(error: OperationalError) -> Response:
+        # The database went away (restart, fail-over, connections ended) or refused for now
+        # (starting up, serialization): a 503 to retry, with the alternatives, never a 500.
+        # Only type names in the log: the error's text holds the statement and its parameters.
+        log.warning("database unreachable in %s: %s", request.endpoint, type(error.orig).__name__)
+        return rejection_response(Rejection(503, "database_unavailable", 5.0))
 
     @app.errorhandler(ChannelError)
     def handle_channel_error(error: ChannelError) -> Response:

@@ -42,6 +42,7 @@ MESSAGES = {
     "local_concurrency": "The service is very busy right now.",
     "queue_full": "The service is very busy right now.",
     "redis_unavailable": "The service is partly unavailable right now.",
+    "database_unavailable": "The service is partly unavailable right now.",
     "read_only": "Changes are paused for a while; viewing still works.",
     "class_quota": "The service is very busy right now.",
     "cache_only": "Results can only be shown from the fast copy right now, and yours is not "
@@ -60,6 +61,7 @@ CODES = {
     "cache_only": "cache_only",
     "waiting_room": "waiting_room",
     "redis_unavailable": "temporarily_unavailable",
+    "database_unavailable": "temporarily_unavailable",
     "platform_throttled": "platform_throttled",
     "platform_unavailable": "platform_unavailable",
 }

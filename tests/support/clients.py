@@ -108,6 +108,31 @@ def result(tube_no: str, outcome: str = "negative", tested_at: str | None = None
     return {"tube_no": tube_no, "result": outcome, "tested_at": tested_at or iso_ago()}
 
 
+def lab_headers(
+    key: LabKey,
+    path: str,
+    body: bytes,
+    *,
+    idempotency_key: str | None = None,
+    timestamp: int | None = None,
+    nonce: str | None = None,
+    secret: str | None = None,
+) -> dict[str, str]:
+    """The headers of a lab's signed ``POST path`` with ``body`` (fresh timestamp and nonce
+    unless given), as miniapp_api/lab/signing.py says; for any HTTP client."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    nonce = nonce or secrets.token_hex(8)
+    headers = {
+        "X-Lab-Id": key.lab_id,
+        "X-Timestamp": ts,
+        "X-Nonce": nonce,
+        "X-Signature": sign(secret or key.secret, "POST", path, ts, nonce, body),
+    }
+    if idempotency_key is not None:
+        headers["Idempotency-Key"] = idempotency_key
+    return headers
+
+
 @dataclass
 class LabClient:
     """A lab's upload client: signs every request as miniapp_api/lab/signing.py says."""
@@ -130,24 +155,17 @@ class LabClient:
     ) -> TestResponse:
         """POST ``body``; the keyword arguments break one part of the signature on purpose."""
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        ts = str(int(time.time()) if timestamp is None else timestamp)
-        nonce = nonce or secrets.token_hex(8)
-        signature = sign(
-            secret or self.key.secret,
-            "POST",
+        headers = lab_headers(
+            self.key,
             signed_path or path.split("?")[0],
-            ts,
-            nonce,
             raw if signed_body is None else signed_body,
+            idempotency_key=idempotency_key,
+            timestamp=timestamp,
+            nonce=nonce,
+            secret=secret,
         )
-        headers = {
-            "X-Lab-Id": lab_id or self.key.lab_id,
-            "X-Timestamp": ts,
-            "X-Nonce": nonce,
-            "X-Signature": signature,
-        }
-        if idempotency_key is not None:
-            headers["Idempotency-Key"] = idempotency_key
+        if lab_id is not None:
+            headers["X-Lab-Id"] = lab_id
         return self.client.post(path, data=raw, headers=headers, content_type="application/json")
 
     def upload(
