@@ -103,8 +103,8 @@ def running_haproxy(config: Path) -> Iterator[HAProxy]:
 
 @dataclass
 class HeldBackend:
-    """An app node stand-in: answers /readyz at once, holds every other request until
-    :meth:`release` (when ``hold``), and records the order requests arrive in."""
+    """An app node stand-in: answers /healthz (the health check) at once, holds every other
+    request until :meth:`release` (when ``hold``), and records the order requests arrive in."""
 
     hold: bool = True
     arrived: list[str] = field(default_factory=list)
@@ -126,7 +126,7 @@ class HeldBackend:
             return len(self.arrived)
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
-        if handler.path != "/readyz":
+        if handler.path != "/healthz":
             with self._lock:
                 self.arrived.append(handler.path)
                 self.forwarded_for.append(handler.headers.get("X-Forwarded-For"))
