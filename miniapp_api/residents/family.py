@@ -10,6 +10,7 @@ their own; every other case becomes a request that the record's holders approve 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import redis
@@ -80,14 +81,14 @@ def add_dependent(
             session.add(resident)
         elif any(link.resident_id == resident.id for link in links):
             raise Conflict("This person is already on your account.", code="already_linked")
-        elif not _links_at_once(session, crypto, links, resident, person.name):
+        elif not (facts := _facts(session, crypto, links, resident, person.name)).links_at_once:
             request = requests.record(
                 session,
                 account,
                 resident,
                 name_masked=mask_name(person.name),
                 reason=reason,
-                approvable=_approvable(session, crypto, resident, person.name),
+                approvable=facts.approvable,
                 rules=rules,
                 now=now,
             )
@@ -122,27 +123,40 @@ def proxy_reason(age: int, declared_unable: bool, rules: ResidentSettings) -> Pr
     )
 
 
-def _links_at_once(
+@dataclass(frozen=True)
+class _Facts:
+    """What decides how a request for an existing record is answered (each looked up once)."""
+
+    adder_verified: bool
+    name_matches: bool
+    own_login: bool
+    held: bool
+
+    @property
+    def links_at_once(self) -> bool:
+        """The adder's real name is confirmed, the name matches, the person has no own login."""
+        return self.adder_verified and self.name_matches and not self.own_login
+
+    @property
+    def approvable(self) -> bool:
+        """A holder may see the request: the name matches, no own login, somebody holds it."""
+        return self.name_matches and not self.own_login and self.held
+
+
+def _facts(
     session: Session,
     crypto: PersonalDataCrypto,
     links: list[AccountResident],
     resident: Resident,
     name: str,
-) -> bool:
-    """The adder's real name is confirmed, the name matches, the person has no own login."""
-    verified = any(x.relation == Relation.SELF and x.verified_at is not None for x in links)
-    name_ok = records.name_matches(resident, crypto, name)
-    return verified and name_ok and count_links(session, resident, Relation.SELF) == 0
-
-
-def _approvable(
-    session: Session, crypto: PersonalDataCrypto, resident: Resident, name: str
-) -> bool:
-    """A holder may see the request: the name matches, no own login, somebody holds it."""
-    return (
-        records.name_matches(resident, crypto, name)
-        and count_links(session, resident, Relation.SELF) == 0
-        and count_links(session, resident) > 0
+) -> _Facts:
+    return _Facts(
+        adder_verified=any(
+            x.relation == Relation.SELF and x.verified_at is not None for x in links
+        ),
+        name_matches=records.name_matches(resident, crypto, name),
+        own_login=count_links(session, resident, Relation.SELF) > 0,
+        held=count_links(session, resident) > 0,
     )
 
 

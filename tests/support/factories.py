@@ -367,7 +367,7 @@ def make_tube(
     """A tube with ``people`` sampled into it (three hours ago unless ``scanned_at``); their
     pending read-model entries are recorded too, as the sampling feature does. Its number."""
     at = scanned_at or ago(hours=3)
-    tube_no = f"T{next(_SEQ):06d}{secrets.token_hex(2).upper()}"
+    tube_no = new_tube_no()
     with committed(app) as session:
         _add_tube(
             session,
@@ -389,12 +389,17 @@ def make_tube(
 _BORN = datetime(1950, 1, 1, tzinfo=UTC)
 
 
+def new_tube_no() -> str:
+    """A tube number no other test uses."""
+    return f"T{next(_SEQ):06d}{secrets.token_hex(2).upper()}"
+
+
 def make_tubes(app: Flask, desk: Desk, count: int) -> list[str]:
     """``count`` closed tubes, one new resident sampled into each three hours ago, in one
     transaction (for uploads of many tubes); their numbers."""
     at = ago(hours=3)
     crypto = wiring_of(app).crypto
-    numbers = [f"T{next(_SEQ):06d}{secrets.token_hex(2).upper()}" for _ in range(count)]
+    numbers = [new_tube_no() for _ in range(count)]
     entries = []
     with committed(app) as session:
         for tube_no in numbers:
