@@ -32,8 +32,10 @@ stack: $(STAMP) machine
 	$(VENV)/bin/miniapp stack up
 
 ## stack-stop: end every process `make stack` started (SIGTERM, then SIGKILL after a grace period)
-stack-stop: $(STAMP)
-	$(VENV)/bin/miniapp stack down
+## (without .venv nothing was started: nothing to install first)
+stack-stop:
+	@if [ -x $(VENV)/bin/miniapp ]; then $(VENV)/bin/miniapp stack down; \
+	else echo "stack-stop: no $(VENV), so no stack was started here"; fi
 
 ## lint: ruff, mypy strict, and the layers of pyproject.toml (import-linter)
 lint: $(STAMP)

@@ -169,6 +169,19 @@ def start_apps(
     return ours, bare, hello
 
 
+def start_without_door(
+    stack: ExitStack, ours: Server, cpus: set[int] | None, extra: list[str]
+) -> Server:
+    """The protected app again, on plain gthread (``--worker-class gthread`` overrides the
+    config's door, :mod:`miniapp_api.admission.door`): admission control without the door, to
+    measure behind HAProxy what the door adds there (``front-nodoor``)."""
+    env = {k: v for k, v in ours.environment.items() if k != "MINIAPP_BIND"}
+    plain = [*extra, "--worker-class", "gthread"]
+    server = _gunicorn(stack, "protected-nodoor", "wsgi:app", env, cpus, plain)
+    wait_healthy(server.port, "/healthz", server.child, timeout=60)
+    return server
+
+
 def start_echo(stack: ExitStack, cpus: set[int] | None) -> Server:
     port = free_port()
     argv = [sys.executable, str(ROOT / "bench" / "_overload_echo.py"), str(port)]

@@ -22,7 +22,8 @@ def header(args: argparse.Namespace, own: set[int] | None, app: set[int] | None)
         f"(unprotected); MINIAPP_APP__TRUSTED_PROXIES=1"
         f"{' ' + args.gunicorn_args if args.gunicorn_args else ''}\n"
         f"  configurations: {', '.join(args.configs)} (front: HAProxy in front of the protected "
-        f"app, front-bare: in front of the unprotected one;\n  the same node processes as "
+        f"app, front-bare: in front of the unprotected one, front-nodoor: in front of the "
+        f"protected app on plain gthread;\n  the same node processes as "
         f"without a front, node maxconn = {args.workers * args.threads}; through a front each "
         f"group of users sends from its own 127.1.x.y)\n"
         f"  load: open loop, Poisson arrivals, latency from the intended send time, client "
@@ -88,15 +89,15 @@ def print_table(results: Results) -> None:
 
 LEGEND = """\
   config: protected/unprotected: the app without a front; front/front-bare: HAProxy in front
-  of the one/the other; goodput: 2xx within the deadline per second; /B: goodput over the
-  configuration's B (the protected app's without a front, the front's through it); p50/p99: of
-  the 2xx answers; rej p99: of the 429 and 503 answers; all latencies from the intended send
-  time; lag: p99 of how late the generator itself got to a request (ms); cpu: the server's CPU
-  (with a front: HAProxy and the node together), share of one core; mach: the whole machine
-  busy (both cores, everyone's processes: PostgreSQL, Redis, the generator, others); RSS:
-  gunicorn workers' resident memory summed, at the start > the peak; failed: other statuses,
-  timeout (the client deadline), conn (refused or reset), noconn (no connection free until the
-  deadline)"""
+  of the one/the other (front-nodoor: of the protected app without its door); goodput: 2xx
+  within the deadline per second; /B: goodput over the configuration's B (the protected
+  app's without a front, the front's through it); p50/p99: of the 2xx answers; rej p99: of
+  the 429 and 503 answers; all latencies from the intended send time; lag: p99 of how late
+  the generator itself got to a request (ms); cpu: the server's CPU (with a front: HAProxy
+  and the node together), share of one core; mach: the whole machine busy (both cores,
+  everyone's processes: PostgreSQL, Redis, the generator, others); RSS: gunicorn workers'
+  resident memory summed, at the start > the peak; failed: other statuses, timeout (the
+  client deadline), conn (refused or reset), noconn (no connection free until the deadline)"""
 
 
 def print_details(results: Results) -> None:
@@ -159,7 +160,7 @@ def final(results: Results) -> int:
         for what, figure, met in direct_targets(results):
             print(f"  {what:<40} {figure:<46} {_verdict(met)}")
     if "front" in configs:
-        print("\ntargets through the front door (front; front-bare and protected in brackets):")
+        print("\ntargets through the front door (front; the others in brackets):")
         for what, figure, met in front_targets(results):
             print(f"target {what}: {figure} {_verdict(met)}")
     # The front door's ratio when it ran (issue 10), else the protected app's, else the first.

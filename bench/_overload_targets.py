@@ -191,7 +191,11 @@ def direct_targets(results: Results) -> list[tuple[str, str, bool | None]]:
 def front_targets(results: Results) -> list[tuple[str, str, bool | None]]:
     """(name, the front's figure beside front-bare's and the protected app's, met?)."""
     front = Figures(results, "front")
-    others = [Figures(results, n) for n in ("front-bare", "protected") if n in results.configs]
+    others = [
+        Figures(results, n)
+        for n in ("front-bare", "front-nodoor", "protected")
+        if n in results.configs
+    ]
 
     def beside(figure: str, of: dict[str, str]) -> str:
         more = [f"{name} {of[name]}" for name in (o.name for o in others)]

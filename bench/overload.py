@@ -48,7 +48,13 @@ import _openloop as openloop  # noqa: E402  (after the sys.path line above)
 import _overload_report as report  # noqa: E402
 import _overload_world as world  # noqa: E402
 from _openloop_schedule import Stream  # noqa: E402
-from _overload_apps import Server, b64_key, start_apps, start_echo  # noqa: E402
+from _overload_apps import (  # noqa: E402
+    Server,
+    b64_key,
+    start_apps,
+    start_echo,
+    start_without_door,
+)
 from _overload_front import haproxy_executable, start_front  # noqa: E402
 from _overload_scenarios import (  # noqa: E402
     Load,
@@ -68,9 +74,11 @@ ADMIN_DATABASE_URL = os.environ.get(
 REDIS_URL = os.environ.get("BENCH_OVERLOAD_REDIS_URL", "redis://127.0.0.1:6379/9")
 CRITICAL_PATH = "/api/v1/results"
 SHEDDABLE_PATHS = ("/api/v1/results/history", "/api/v1/me")  # the first the app has
-CONFIGS = ("protected", "unprotected", "front", "front-bare")
-FRONTED = {"front": "protected", "front-bare": "unprotected"}  # HAProxy -> the app behind it
-GROUP = {"protected": "direct", "unprotected": "direct", "front": "front", "front-bare": "front"}
+CONFIGS = ("protected", "unprotected", "front", "front-bare", "front-nodoor")
+DEFAULT_CONFIGS = CONFIGS[:4]  # front-nodoor is an experiment: --configs front,front-nodoor,...
+# HAProxy -> the app behind it; "protected-nodoor" is the protected app on plain gthread.
+FRONTED = {"front": "protected", "front-bare": "unprotected", "front-nodoor": "protected-nodoor"}
+GROUP = {"protected": "direct", "unprotected": "direct"} | dict.fromkeys(FRONTED, "front")
 GROUP_LABEL = {"direct": "without a front", "front": "through the front door"}
 ABUSER_ADDRESS = "127.2.0.1"  # apart from every other user's (addresses())
 
@@ -85,9 +93,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     add(
         "--configs",
-        default=",".join(CONFIGS),
-        help="comma-separated, of " + ", ".join(CONFIGS) + " (default: all; front and "
-        "front-bare need haproxy)",
+        default=",".join(DEFAULT_CONFIGS),
+        help="comma-separated, of " + ", ".join(CONFIGS) + " (default: all but front-nodoor; "
+        "the front ones need haproxy)",
     )
     add("--users", type=int, help="residents, each with an account and a session (10000)")
     add("--measure", type=float, help="measured seconds per scenario (10; quick 4)")
@@ -261,6 +269,10 @@ def run(
         shlex.split(args.gunicorn_args),
     )
     servers = {"protected": ours, "unprotected": bare}
+    if "front-nodoor" in configs:
+        servers["protected-nodoor"] = start_without_door(
+            stack, ours, app_cpus, shlex.split(args.gunicorn_args)
+        )
     edge_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-edge-")))
     for name in [name for name in configs if name in FRONTED]:
         servers[name] = start_front(
