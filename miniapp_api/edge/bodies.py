@@ -20,6 +20,9 @@ CHANNEL_VAR = "txn.channel"
 # The edge refuses for two reasons: the caller's quota (429) and a full or slow queue (503).
 QUOTA = Rejection(429, "user_quota", 1.0)
 SHEDDING = Rejection(503, "queue_full", 1.0)
+# And answers for a node that died mid-request (502) or did not answer in time (504): the
+# same body for both (HAProxy's http-error sets the status), instead of HAProxy's HTML page.
+NODE_FAILED = Rejection(502, "node_failed", 1.0)
 _RETRY_HOLE = "@@retry_after@@"
 _ALTERNATIVES_HOLE = "@@alternatives@@"
 

@@ -12,7 +12,7 @@ from flask import Flask
 from miniapp_api.settings import CONFIG_DIR
 from miniapp_api.wiring import wiring_of
 
-from .bodies import QUOTA, SHEDDING, alternatives_map, edge_body
+from .bodies import NODE_FAILED, QUOTA, SHEDDING, alternatives_map, edge_body
 from .limits import quota_retry_after, quotas
 from .settings import edge_settings
 from .traffic import EXEMPT, render_map, traffic_lines
@@ -53,7 +53,11 @@ def write_config(
     (out / "alternatives.map").write_text(alternatives_map(wire.rejections))
     bodies = {
         name: edge_body(wire.rejections, rejection, str(out / "alternatives.map"))
-        for name, rejection in (("quota", QUOTA), ("shedding", SHEDDING))
+        for name, rejection in (
+            ("quota", QUOTA),
+            ("shedding", SHEDDING),
+            ("node_failed", NODE_FAILED),
+        )
     }
     for name, body in bodies.items():
         (out / f"{name}.json").write_text(body.log_format)

@@ -53,6 +53,9 @@ MESSAGES = {
     "codes keep working.",
     "platform_unavailable": "The platform is not answering. You are not logged out: sessions "
     "and saved codes keep working.",
+    # The edge's answer when a node failed mid-request (502) or did not answer in time (504).
+    "node_failed": "The server handling your request stopped before answering. Please try "
+    "again in a moment.",
 }
 # The error ``code`` of each reason; every other reason is system shedding, "overloaded".
 CODES = {
@@ -62,6 +65,7 @@ CODES = {
     "waiting_room": "waiting_room",
     "redis_unavailable": "temporarily_unavailable",
     "database_unavailable": "temporarily_unavailable",
+    "node_failed": "temporarily_unavailable",
     "platform_throttled": "platform_throttled",
     "platform_unavailable": "platform_unavailable",
 }
@@ -76,7 +80,7 @@ def jittered_retry_after(base_seconds: float) -> int:
 class Rejection:
     """Why a request was refused; rendered by :func:`render`."""
 
-    status: int  # 429 or 503
+    status: int  # 429 or 503 (the edge also 502 and 504)
     reason: str  # a key of MESSAGES
     retry_after: float  # base seconds, before jitter
     extra: Mapping[str, Any] | None = None  # more detail fields (e.g. a waiting-room ticket)
