@@ -18,7 +18,8 @@
 'use strict';
 
 const IDEMPOTENT = ['GET', 'HEAD'];
-const OVERLOAD_STATUSES = [429, 503];
+// 502/504: the front door's answer for a node that failed mid-request or did not answer in time.
+const OVERLOAD_STATUSES = [429, 502, 503, 504];
 const CODE_KEY_PREFIX = 'miniapp.code.';
 
 /** An error response or a network failure, in the server's {code, message, detail} shape. */

@@ -139,8 +139,8 @@ test('a POST is not retried after a network failure either; a GET is, with back-
   assert.deepEqual(time.sleeps, [1000, 2000]);
 });
 
-test('other errors (400, 401, 502) are not retried', async () => {
-  for (const status of [400, 401, 404, 502]) {
+test('other errors (400, 401, 404, 500) are not retried', async () => {
+  for (const status of [400, 401, 404, 500]) {
     const wx = fakeWx([{ statusCode: status, header: { 'Retry-After': '1' }, data: 'nope' }, OK]);
     const time = fakeTime();
     await assert.rejects(clientFor(api.fromWx(wx), time).request({ path: '/x' }), (err) => {
@@ -245,4 +245,22 @@ test('the budget allows retries for a share of the requests in the window', () =
   time.advance(10001);
   // the requests left the window too: back to the minimum
   assert.equal(budget.remaining(), 1);
+});
+
+test('the front door\'s 502 and 504 (a node failed) are retried like a 503', async () => {
+  for (const status of [502, 504]) {
+    const failed = {
+      statusCode: status,
+      header: { 'Retry-After': '2' },
+      data: rejection('temporarily_unavailable', 2),
+    };
+    const wx = fakeWx([failed, OK]);
+    const time = fakeTime();
+    const res = await clientFor(api.fromWx(wx), time, { random: () => 0 }).request({
+      path: '/api/v1/results',
+    });
+    assert.equal(res.status, 200, `after a ${status}`);
+    assert.equal(wx.calls.length, 2);
+    assert.deepEqual(time.sleeps, [2000]);
+  }
 });
