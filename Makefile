@@ -57,8 +57,9 @@ bench-ingest: $(STAMP) machine
 	$(PY) bench/ingest.py
 
 ## bench-overload: open-loop load at 1x/3x/10x capacity, protected vs unprotected, side by side
+## (OVERLOAD_ARGS passes options, e.g. OVERLOAD_ARGS="--quick --configs front,front-nodoor")
 bench-overload: $(STAMP) machine
-	$(PY) bench/overload.py
+	$(PY) bench/overload.py $(OVERLOAD_ARGS)
 
 ## vendor: reinstall the browser code of package-lock.json from npm into miniapp_api/static/vendor
 ## (jsQR for the H5 lookup page); then update JSQR_SHA256 in tests/integration/lookup/test_page.py
