@@ -9,6 +9,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 
 from miniapp_api.api import TrafficClass, operation, parse_body
+from miniapp_api.notify.backlog import OutboxBacklog
 from miniapp_api.openapi import build_document
 from miniapp_api.ops import service
 from miniapp_api.ops.auth import require_operator
@@ -45,8 +46,9 @@ def readyz() -> ResponseReturnValue:
 
 @bp.get("/metrics")
 def metrics() -> ResponseReturnValue:
-    """Prometheus text format: admission decisions per class, channel, outcome and reason."""
-    body, content_type = exposition()
+    """Prometheus text format: admission decisions per class, channel, outcome and reason, and
+    the outbox backlog (read from the database at each scrape)."""
+    body, content_type = exposition(OutboxBacklog(wiring().db))
     return Response(body, content_type=content_type)
 
 

@@ -1,7 +1,8 @@
 """Prometheus counters of admission decisions, served at ``/metrics``.
 
 Under gunicorn with several workers, set ``PROMETHEUS_MULTIPROC_DIR`` (config/gunicorn.conf.py
-does) so ``/metrics`` adds up every worker's counts.
+does) so ``/metrics`` adds up every worker's counts. Figures that are not a process's own (the
+outbox backlog, read from the database) come in as collectors asked once per scrape.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 
 ADMISSIONS = Counter(
     "miniapp_admission_total",
@@ -49,12 +51,21 @@ def observe_duration(traffic_class: str, seconds: float) -> None:
     REQUEST_SECONDS.labels(traffic_class).observe(seconds)
 
 
-def exposition() -> tuple[bytes, str]:
-    """The text format of every counter, across worker processes when they are several."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    from prometheus_client import REGISTRY
+def exposition(*extra: Collector) -> tuple[bytes, str]:
+    """The text format of every counter, across worker processes when they are several, and of
+    the ``extra`` collectors, each asked once.
 
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    ``extra`` go into a registry of this scrape only: the process's own outlives an app (tests
+    make several in one process) and is not read in multiprocess mode, and a ``Gauge`` set at
+    scrape time instead would leave a value in every worker's file, stale in all but one.
+    """
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    else:
+        from prometheus_client import REGISTRY
+
+        registry.register(REGISTRY)
+    for collector in extra:
+        registry.register(collector)
+    return generate_latest(registry), CONTENT_TYPE_LATEST
