@@ -12,6 +12,7 @@ import binascii
 import json
 import os
 import tomllib
+import urllib.parse
 from collections.abc import Mapping, MutableMapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
@@ -176,6 +177,15 @@ class SimulatorSettings:
 
 
 @dataclass(frozen=True)
+class OpsSettings:
+    """``[OPS]`` for the console; its ``OPERATORS`` are parsed by ``miniapp_api.ops.auth``."""
+
+    # HAProxy's Prometheus exporter (its stats port's /metrics), read by the app for the
+    # console's edge panel (the browser cannot reach that internal port). Empty: no panel.
+    edge_metrics_url: str = ""
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the app needs to start, checked. Secrets are excluded from ``repr``.
 
@@ -200,6 +210,7 @@ class Settings:
     results: ResultSettings
     notify: NotifySettings
     overload: OverloadSettings
+    ops: OpsSettings
     simulator_emulator_url: str
     data_key: bytes = field(repr=False)
     index_key: bytes = field(repr=False)
@@ -252,6 +263,12 @@ def validate(config: Mapping[str, Any]) -> Settings:
     database = from_section(DatabaseSettings, section("DATABASE"), url=required("DATABASE", "URL"))
     sessions = from_section(SessionSettings, section("SESSION"))
     simulator = from_section(SimulatorSettings, section("SIMULATOR"))
+    ops = from_section(OpsSettings, section("OPS"))
+    if ops.edge_metrics_url and not _http_url(ops.edge_metrics_url):
+        problems.append(
+            f"{ENV_PREFIX}_OPS__EDGE_METRICS_URL must be an http(s) URL (HAProxy's stats "
+            "port, e.g. http://10.0.0.1:8404/metrics) or empty"
+        )
     codes = section("CODES")
     settings = Settings(
         env=str(config.get("ENV_NAME", "development")),
@@ -271,6 +288,7 @@ def validate(config: Mapping[str, Any]) -> Settings:
         results=from_section(ResultSettings, section("RESULTS")),
         notify=from_section(NotifySettings, section("NOTIFY")),
         overload=from_section(OverloadSettings, section("OVERLOAD")),
+        ops=ops,
         simulator_emulator_url=simulator.emulator_url.rstrip("/"),
         data_key=key_bytes("DATA_KEY"),
         index_key=key_bytes("INDEX_KEY"),
@@ -296,6 +314,17 @@ def from_section(cls: type[T], cfg: Mapping[str, Any], **given: Any) -> T:
         raw = cfg.get(spec.name.upper(), default)
         values[spec.name] = _flag(raw) if isinstance(default, bool) else type(default)(raw)
     return cls(**values)
+
+
+def _http_url(value: str) -> bool:
+    """An http(s) URL with a host and, if it names one, a valid port."""
+    try:
+        parts = urllib.parse.urlsplit(value)
+        port = parts.port  # ValueError when not a number from 0 to 65535
+    except ValueError:
+        return False
+    hosted = bool(parts.hostname) and port != 0 and not any(c.isspace() for c in value)
+    return parts.scheme in ("http", "https") and hosted
 
 
 def _flag(raw: Any) -> bool:

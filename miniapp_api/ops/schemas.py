@@ -26,3 +26,55 @@ class ControlsOut(Controls):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     platforms: dict[str, str] = Field(default_factory=dict)
+
+
+# --- the front door, as HAProxy counts it (GET /api/v1/ops/edge) ----------------------------
+
+
+class EdgeNode(BaseModel):
+    """One app node (an HAProxy ``server``) as the edge sees it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    state: str  # HAProxy's: UP, DOWN, MAINT, DRAIN, NOLB ("" when it says none)
+    check: str  # the last health check: L7OK, L4CON (refused), L7STS (wrong status), ...
+    sessions: int  # requests it serves now
+    limit: int | None  # what it serves at once (its maxconn); the rest waits in the queue
+
+
+class EdgeBackend(BaseModel):
+    """A group of app nodes and the queue in front of them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    queue: int  # requests waiting for a free slot now
+    queue_max: int  # the most that waited at once since HAProxy started
+    slots: int  # the nodes' limits added up; the edge refuses by queue length in these units
+    nodes: list[EdgeNode]
+
+
+class EdgeRefusals(BaseModel):
+    """Requests the edge answered itself, totals since HAProxy (re)started: the console turns
+    them into rates as Prometheus's ``rate()`` would."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    queue_full: int  # 503 on arrival: too many already wait for the request's class
+    queue_timeout: int  # 503 after `timeout queue` in the queue, or with no node up
+    quota: int  # 429: over the per-user quota (the abuse limits)
+    node_failed: int  # 502/504: a node died or did not answer in time (not a refusal)
+
+
+class EdgeOut(BaseModel):
+    """The front door for the console: ``configured`` false when ``OPS.EDGE_METRICS_URL`` is
+    not set here; ``available`` false, with ``problem``, when HAProxy did not answer in time."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    configured: bool
+    available: bool = False
+    problem: str = ""
+    backends: list[EdgeBackend] = Field(default_factory=list)
+    refused: EdgeRefusals | None = None  # None: HAProxy's metrics name no app frontend

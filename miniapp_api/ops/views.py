@@ -13,7 +13,8 @@ from miniapp_api.notify.backlog import OutboxBacklog
 from miniapp_api.openapi import build_document
 from miniapp_api.ops import service
 from miniapp_api.ops.auth import require_operator
-from miniapp_api.ops.schemas import ControlsIn, ControlsOut
+from miniapp_api.ops.edge_metrics import reader_of
+from miniapp_api.ops.schemas import ControlsIn, ControlsOut, EdgeOut
 from miniapp_api.overload.metrics import exposition
 from miniapp_api.wiring import wiring
 
@@ -91,11 +92,27 @@ def put_limits() -> ResponseReturnValue:
     return saved.model_dump(mode="json")
 
 
+@bp.get("/api/v1/ops/edge")
+@operation(
+    "The front door's queue, refusals and nodes, read from HAProxy's metrics (operators)",
+    traffic=TrafficClass.CRITICAL,
+    response=EdgeOut,
+    errors=(401,),
+)
+def get_edge() -> ResponseReturnValue:
+    # Not configured and unreachable are answers (200), not errors: the console polls this
+    # every 3 s, hides the panel for the first and says the second, and its other charts go on.
+    require_operator()
+    url = wiring().settings.ops.edge_metrics_url
+    return reader_of(current_app, url).read().model_dump(mode="json")
+
+
 @bp.get("/ops")
 @operation("The ops console (an HTML page)", traffic=TrafficClass.CRITICAL, auth=False)
 def console() -> ResponseReturnValue:
     # The page's inline script and style run by a fresh nonce, so nothing injected into it
-    # would, and it talks to this server only (/metrics, /api/v1/ops/limits). Its forms are
+    # would, and it talks to this server only (/metrics, /api/v1/ops/limits and /edge: the
+    # edge's own metrics are on an internal port the server reads for it). Its forms are
     # handled by the script: 'none' keeps a token from ever leaving in a form's URL.
     nonce = secrets.token_urlsafe(18)
     response = Response(render_template("ops.html", nonce=nonce), mimetype="text/html")

@@ -113,6 +113,8 @@ def make_plan(directory: Path, ports: Ports, inherited: Mapping[str, str]) -> Pl
             # HAProxy is the one proxy in front: client addresses come from its X-Forwarded-For.
             "MINIAPP_APP__TRUSTED_PROXIES": "1",
             "MINIAPP_WORKERS": NODE_WORKERS,
+            # The ops console's edge panel: the nodes read HAProxy's exporter for it.
+            "MINIAPP_OPS__EDGE_METRICS_URL": f"http://127.0.0.1:{ports.stats}/metrics",
         }
     )
     return Plan(directory, ports, {**defaults, **inherited})

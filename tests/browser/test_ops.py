@@ -1,5 +1,5 @@
 """The ops console (GET /ops) in headless Chromium: token, read-only switch, a refused value,
-the chart of admitted and refused requests per class."""
+the chart of admitted and refused requests per class, the edge's queue, refusals and nodes."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 import redis
@@ -31,6 +34,35 @@ def operator_token() -> tuple[str, str]:
     return token, entry.token_hash
 
 
+@contextmanager
+def served_console(
+    platform_keys: PlatformKeys,
+    emulator_url: str,
+    postgres_url: str,
+    operator_hash: str,
+    **ops: str,
+) -> Iterator[str]:
+    """An app with ``alice`` as its operator (and these OPS settings), served on a free
+    loopback port; its base URL."""
+    from miniapp_api import create_app
+
+    overrides = app_overrides(platform_keys, emulator_url, postgres_url, REDIS_URL)
+    overrides["OPS"] = {
+        "OPERATORS": json.dumps([{"name": "alice", "token_hash": operator_hash}]),
+        **ops,
+    }
+    app: Flask = create_app(overrides)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-ops", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        app.extensions["miniapp"].db.dispose()
+
+
 @pytest.fixture(scope="module")
 def ops_url(
     chromium: object,
@@ -39,21 +71,11 @@ def ops_url(
     postgres_url: str,
     operator_token: tuple[str, str],
 ) -> Iterator[str]:
-    """An app with ``alice`` as its operator, served on a free loopback port."""
-    from miniapp_api import create_app
-
-    overrides = app_overrides(platform_keys, emulator_server.base_url, postgres_url, REDIS_URL)
-    overrides["OPS"] = {
-        "OPERATORS": json.dumps([{"name": "alice", "token_hash": operator_token[1]}])
-    }
-    app: Flask = create_app(overrides)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-ops", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.port}"
-    server.shutdown()
-    thread.join(timeout=5)
-    app.extensions["miniapp"].db.dispose()
+    """An app with ``alice`` as its operator and no edge, served on a free loopback port."""
+    with served_console(
+        platform_keys, emulator_server.base_url, postgres_url, operator_token[1]
+    ) as url:
+        yield url
 
 
 def idle(driver: WebDriver) -> None:
@@ -209,3 +231,195 @@ def test_the_console_charts_admitted_and_refused_requests_per_class(
     assert share.startswith("refused share now:")
     driver.save_screenshot("/tmp/ops-chart.png")
     assert console_errors(driver) == []  # the nonce policy let the page's script and style run
+
+
+# --- the edge panel: HAProxy's metrics, as its exporter writes them, from a stand-in ---------
+
+
+class FakeEdge:
+    """HAProxy's stats port as the app reads it: ``/metrics`` in the exporter's format, whose
+    counters grow at each scrape (10 refused on arrival, 2 from the queue, 4 over quota), one
+    node up and one down; or a 503 while ``down``."""
+
+    def __init__(self) -> None:
+        self.scrapes = 0
+        self.down = False
+
+    def metrics(self) -> str:
+        self.scrapes += 1
+        n = self.scrapes
+        backend_5xx = 1 + 2 * n  # the node's own one 503, and the queue's
+        return f"""# HELP haproxy_frontend_http_responses_total Total number of HTTP responses.
+# TYPE haproxy_frontend_http_responses_total counter
+haproxy_frontend_http_responses_total{{proxy="miniapp",code="2xx"}} {100 * n}
+haproxy_frontend_http_responses_total{{proxy="miniapp",code="4xx"}} {2 + 1 + 4 * n}
+haproxy_frontend_http_responses_total{{proxy="miniapp",code="5xx"}} {backend_5xx + 10 * n}
+haproxy_frontend_http_responses_total{{proxy="stats",code="2xx"}} {n}
+# TYPE haproxy_frontend_request_errors_total counter
+haproxy_frontend_request_errors_total{{proxy="miniapp"}} 1
+# TYPE haproxy_backend_current_queue gauge
+haproxy_backend_current_queue{{proxy="edge_addresses"}} 0
+haproxy_backend_current_queue{{proxy="app"}} {3 + n % 4}
+# TYPE haproxy_backend_max_queue gauge
+haproxy_backend_max_queue{{proxy="app"}} 12
+# TYPE haproxy_backend_http_responses_total counter
+haproxy_backend_http_responses_total{{proxy="app",code="2xx"}} {100 * n}
+haproxy_backend_http_responses_total{{proxy="app",code="4xx"}} 2
+haproxy_backend_http_responses_total{{proxy="app",code="5xx"}} {backend_5xx}
+# TYPE haproxy_server_status gauge
+haproxy_server_status{{proxy="app",server="node1",state="DOWN"}} 0
+haproxy_server_status{{proxy="app",server="node1",state="UP"}} 1
+haproxy_server_status{{proxy="app",server="node2",state="DOWN"}} 1
+haproxy_server_status{{proxy="app",server="node2",state="UP"}} 0
+# TYPE haproxy_server_check_status gauge
+haproxy_server_check_status{{proxy="app",server="node1",state="L7OK"}} 1
+haproxy_server_check_status{{proxy="app",server="node2",state="L7OK"}} 0
+haproxy_server_check_status{{proxy="app",server="node2",state="L4CON"}} 1
+# TYPE haproxy_server_current_sessions gauge
+haproxy_server_current_sessions{{proxy="app",server="node1"}} 32
+haproxy_server_current_sessions{{proxy="app",server="node2"}} 0
+# TYPE haproxy_server_limit_sessions gauge
+haproxy_server_limit_sessions{{proxy="app",server="node1"}} 32
+haproxy_server_limit_sessions{{proxy="app",server="node2"}} 32
+# TYPE haproxy_server_queue_limit gauge
+haproxy_server_queue_limit{{proxy="app",server="node1"}} NaN
+# TYPE haproxy_server_http_responses_total counter
+haproxy_server_http_responses_total{{proxy="app",server="node1",code="2xx"}} {100 * n}
+haproxy_server_http_responses_total{{proxy="app",server="node1",code="5xx"}} 1
+"""
+
+
+@pytest.fixture(scope="module")
+def fake_edge() -> Iterator[tuple[FakeEdge, str]]:
+    """The stand-in and its ``/metrics`` URL."""
+    edge = FakeEdge()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            status, body = (503, b"") if edge.down else (200, edge.metrics().encode())
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="fake-edge", daemon=True)
+    thread.start()
+    yield edge, f"http://127.0.0.1:{server.server_address[1]}/metrics"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def edge_ops_url(
+    chromium: object,
+    platform_keys: PlatformKeys,
+    emulator_server: RunningEmulator,
+    postgres_url: str,
+    operator_token: tuple[str, str],
+    fake_edge: tuple[FakeEdge, str],
+) -> Iterator[str]:
+    """The console's app, reading the stand-in edge's metrics."""
+    with served_console(
+        platform_keys,
+        emulator_server.base_url,
+        postgres_url,
+        operator_token[1],
+        EDGE_METRICS_URL=fake_edge[1],
+    ) as url:
+        yield url
+
+
+def edge_lines(driver: WebDriver, chart: str) -> dict[str, tuple[int, float]]:
+    """``{series: (points, peak)}`` of the lines drawn in an edge chart, in one script call."""
+    drawn: list[list[str]] = driver.execute_script(
+        """
+        const paths = document.querySelectorAll(
+          '[data-testid="ops-chart-edge-' + arguments[0] + '"] path');
+        return Array.from(paths, (p) => [
+          p.dataset.backend || p.dataset.refusal, p.dataset.points, p.dataset.peak]);
+        """,
+        chart,
+    )
+    return {name: (int(points), float(peak)) for name, points, peak in drawn}
+
+
+def edge_state(driver: WebDriver) -> str:
+    state: str = driver.execute_script(
+        "return document.querySelector('[data-testid=\"ops-edge\"]').dataset.state"
+    )
+    return state
+
+
+@pytest.mark.browser
+@pytest.mark.postgres
+def test_the_console_draws_the_edge_and_says_when_haproxy_is_unreachable(
+    driver: WebDriver,
+    edge_ops_url: str,
+    operator_token: tuple[str, str],
+    fake_edge: tuple[FakeEdge, str],
+    redis_client: redis.Redis,
+) -> None:
+    edge, _ = fake_edge
+    edge.down = False
+    driver.get(edge_ops_url + "/ops")
+    wait(driver).until(lambda d: d.execute_script("return document.body.dataset.ready") == "true")
+    assert not by_testid(driver, "ops-edge").is_displayed()  # operators only: signed in first
+    sign_in(driver, edge_ops_url, operator_token[0])
+
+    # The queue is drawn from the first sample, the refusals' rates from the second.
+    def drawn(d: WebDriver) -> bool:
+        queue, refused = edge_lines(d, "queue"), edge_lines(d, "refused")
+        return queue.get("app", (0, 0.0))[0] >= 2 and all(
+            refused.get(r, (0, 0.0))[0] >= 2 and refused[r][1] > 0
+            for r in ("queue_full", "queue_timeout", "quota")
+        )
+
+    wait(driver, 20).until(drawn)
+    assert by_testid(driver, "ops-edge").is_displayed()
+    assert edge_state(driver) == "ok"
+    assert 3 <= edge_lines(driver, "queue")["app"][1] <= 6
+    assert "node_failed" not in edge_lines(driver, "refused")  # none yet: left out
+    nodes = driver.find_elements("css selector", '[data-testid="edge-node"]')
+    assert [(n.get_attribute("data-node"), n.get_attribute("data-state")) for n in nodes] == [
+        ("node1", "UP"),
+        ("node2", "DOWN"),
+    ]
+    assert "L4CON" in nodes[1].text
+    legend = by_testid(driver, "ops-edge-legend").text
+    assert "app:" in legend
+    assert "1/2 nodes up" in legend
+    driver.save_screenshot("/tmp/ops-edge.png")
+
+    # HAProxy gone: the panel says so at once; the other charts go on.
+    edge.down = True
+    wait(driver, 10).until(lambda d: edge_state(d) == "unavailable")
+    assert "HTTP 503" in by_testid(driver, "ops-edge-state").text
+    assert driver.find_elements("css selector", '[data-testid="edge-node"]') == []
+    before = series(driver, "admitted").get("critical", (0, 0.0))[0]
+    wait(driver, 10).until(lambda d: series(d, "admitted").get("critical", (0, 0.0))[0] > before)
+    edge.down = False
+    wait(driver, 10).until(lambda d: edge_state(d) == "ok")
+    assert console_errors(driver) == []
+
+
+@pytest.mark.browser
+@pytest.mark.postgres
+def test_where_no_edge_is_configured_the_console_shows_no_edge_panel(
+    driver: WebDriver, ops_url: str, operator_token: tuple[str, str], redis_client: redis.Redis
+) -> None:
+    sign_in(driver, ops_url, operator_token[0])
+    wait(driver).until(
+        lambda d: d.execute_script(
+            "return performance.getEntriesByType('resource')"
+            ".some((e) => e.name.endsWith('/api/v1/ops/edge'))"
+        )
+    )
+
+    assert not by_testid(driver, "ops-edge").is_displayed()
+    assert edge_state(driver) == ""
