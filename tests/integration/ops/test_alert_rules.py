@@ -25,7 +25,10 @@ HAPROXY_METRICS = frozenset(
     {
         "haproxy_frontend_http_requests_total",
         "haproxy_frontend_http_responses_total",
+        "haproxy_frontend_request_errors_total",
         "haproxy_backend_current_queue",
+        "haproxy_backend_response_errors_total",
+        "haproxy_backend_server_aborts_total",
         "haproxy_backend_http_requests_total",
         "haproxy_backend_http_responses_total",
         "haproxy_backend_queue_time_average_seconds",
