@@ -74,22 +74,36 @@ def on_starting(server: object) -> None:
     _prepare_metrics_dir()
 
 
-def _prepare_metrics_dir() -> None:
+def _metrics_dir() -> str:
     """Several workers share Prometheus counters through files in PROMETHEUS_MULTIPROC_DIR.
 
-    Set before any worker imports prometheus_client; emptied at start so counts of a previous
-    run do not add up into this one.
+    It must be set before anything imports prometheus_client, which picks its value class
+    (in memory or in files) once, at import: the master imports the worker class
+    (admission/door.py, which counts refusals) before any server hook runs. So it is set
+    here, as this file is read; in a hook, every worker counted in its own memory and
+    /metrics served nothing of theirs.
     """
     path = os.environ.setdefault(
         "PROMETHEUS_MULTIPROC_DIR",
         os.path.join(tempfile.gettempdir(), f"miniapp-metrics-{bind_port()}"),
     )
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def _prepare_metrics_dir() -> None:
+    """Emptied at start (not on a reload: live workers' files are in it), so counts of a
+    previous run do not add up into this one."""
+    path = _metrics_dir()
     shutil.rmtree(path, ignore_errors=True)
     os.makedirs(path, exist_ok=True)
 
 
 def bind_port() -> str:
     return bind.rsplit(":", 1)[-1]
+
+
+_metrics_dir()
 
 
 def post_fork(server: object, worker: object) -> None:
