@@ -46,3 +46,12 @@ def lock_for_transaction(session: Session, key: int) -> None:
     lets one writer in at a time anyway."""
     if is_postgresql(session):
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def try_lock_for_transaction(session: Session, key: int) -> bool | None:
+    """Take the advisory lock ``key`` until the transaction ends if no one holds it, without
+    waiting; whether it was free (PostgreSQL). ``None`` on SQLite, which has no such locks: the
+    caller cannot learn there whether another transaction is at work."""
+    if not is_postgresql(session):
+        return None
+    return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}))

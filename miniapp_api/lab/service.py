@@ -66,6 +66,8 @@ def upload_results(
         if isinstance(owned, idempotency.StoredAnswer):
             return Answer(owned.status, owned.body, replayed=True)
         with session.begin():
+            if owned is not None:
+                idempotency.hold(session, owned)
             body, fanned = ingest(session, lab, items=batch.results, settings=settings, now=now)
             if owned is not None:
                 idempotency.complete(session, owned, status=200, body=body)
@@ -89,6 +91,8 @@ def amend_result(
         if isinstance(owned, idempotency.StoredAnswer):
             return Answer(owned.status, owned.body, replayed=True)
         with session.begin():
+            if owned is not None:
+                idempotency.hold(session, owned)
             body, fanned = amend(
                 session, lab, tube_no=tube_no, change=change, settings=settings, now=now
             )
@@ -102,7 +106,8 @@ def amend_result(
 def _idempotent(
     session: Session, lab: Lab, request: IdempotentRequest, now: datetime
 ) -> Iterator[idempotency.KeyClaim | idempotency.StoredAnswer | None]:
-    """Claim the key (if any) for the block; release it if the block fails."""
+    """Claim the key (if any) for the block; release it if the block fails. The block holds
+    the claim (``idempotency.hold``) first in the transaction that does the work."""
     if request.key is None:
         yield None
         return

@@ -66,17 +66,6 @@ def test_an_upload_without_a_key_is_refused(app: Flask, lab_client: LabClient, d
     assert response.get_json()["code"] == "idempotency_key_required"
 
 
-def test_a_duplicate_of_a_request_in_flight_is_told_409(
-    app: Flask, lab_client: LabClient, lab: LabKey, desk: Desk
-) -> None:
-    body = json.dumps({"results": [result(make_tube(app, desk, []))]}).encode()
-    make_lab_request(app, lab, body, key="batch-3", created_at=datetime.now(UTC))
-    response = lab_client.send("/api/v1/lab/results", body, idempotency_key="batch-3")
-    assert response.status_code == 409
-    assert response.get_json()["code"] == "request_in_flight"
-    assert "Retry-After" in response.headers
-
-
 def test_an_abandoned_claim_is_taken_over(
     app: Flask, lab_client: LabClient, lab: LabKey, desk: Desk
 ) -> None:
