@@ -28,7 +28,7 @@ from miniapp_api import create_app
 from miniapp_api.stack.plan import Ports, make_plan
 from miniapp_api.stack.processes import group_members
 from tests.conftest import DATABASE_URL, REDIS_URL
-from tests.support.redis_servers import free_port
+from tests.support.redis_servers import RedisServer, free_port, redis_server
 
 MINIAPP = str(Path(sys.executable).with_name("miniapp"))
 NODES = ("node1", "node2")
@@ -148,6 +148,13 @@ def _clean_up(running: Stack, database: str, redis_url: str) -> None:
         return  # a private cluster of the test's, gone with it
     with contextlib.suppress(redis.RedisError), redis.Redis.from_url(redis_url) as client:
         client.flushdb()
+
+
+@pytest.fixture
+def private_redis() -> Iterator[RedisServer]:
+    """A redis-server of the test's own, to kill and start again (not the shared one)."""
+    with redis_server() as server:
+        yield server
 
 
 @pytest.fixture

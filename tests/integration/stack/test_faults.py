@@ -48,7 +48,7 @@ from tests.support.factories import (
 )
 from tests.support.phones import EmulatorPhone
 from tests.support.postgres_servers import PostgresServer, postgres_server
-from tests.support.redis_servers import RedisServer, redis_server
+from tests.support.redis_servers import RedisServer
 from tests.support.sensitive import TOKENS
 
 UPLOAD = "/api/v1/lab/results"
@@ -462,12 +462,6 @@ def test_restarting_postgresql_during_uploads_answers_503_with_the_contract_and_
         assert not [a for a in journal.of("upload") if a.status == 409]
         assert_each_batch_applied_once_or_not_at_all(app, world.batches)
     assert set(running(stack.directory)) == EVERY_PROGRAM  # the push worker too
-
-
-@pytest.fixture
-def private_redis() -> Iterator[RedisServer]:
-    with redis_server() as server:
-        yield server
 
 
 def test_restarting_redis_during_lookups_follows_the_failure_policy_then_recovers(

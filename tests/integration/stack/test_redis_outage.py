@@ -11,11 +11,9 @@ blanket 503 ``queue_full`` (README, "The front door (HAProxy) and the production
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
 import requests
 
 from miniapp_api.residents.models import Relation
@@ -23,7 +21,7 @@ from miniapp_api.stack.lifecycle import running
 from tests.integration.stack.conftest import NODES, MakeStack, Stack, stack_app, up
 from tests.support.factories import bearer, make_account, make_resident
 from tests.support.phones import EmulatorPhone
-from tests.support.redis_servers import RedisServer, redis_server
+from tests.support.redis_servers import RedisServer
 from tests.support.sensitive import TOKENS
 
 # Critical and needing no Redis for its own work: the JWKS the sampling sites verify codes
@@ -126,12 +124,6 @@ def fresh_login(stack: Stack, *, within: float) -> dict[str, str] | None:
                     return headers
             time.sleep(0.3)
     return None
-
-
-@pytest.fixture
-def private_redis() -> Iterator[RedisServer]:
-    with redis_server() as server:
-        yield server
 
 
 def test_a_redis_outage_keeps_both_nodes_in_rotation_and_the_apps_answers_reach_clients(
