@@ -3,8 +3,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench-login bench-ingest bench-overload emulator migrate clean machine worker vendor \
-	stack stack-stop
+.PHONY: run test lint bench-login bench-ingest bench-overload bench-hotpath emulator migrate clean \
+	machine worker vendor stack stack-stop
 
 $(STAMP): pyproject.toml requirements.lock
 	python3 -m venv $(VENV)
@@ -60,6 +60,11 @@ bench-ingest: $(STAMP) machine
 ## (OVERLOAD_ARGS passes options, e.g. OVERLOAD_ARGS="--quick --configs front,front-nodoor")
 bench-overload: $(STAMP) machine
 	$(PY) bench/overload.py $(OVERLOAD_ARGS)
+
+## bench-hotpath: lookup, code JSON and code PNG at saturation (wrk) beside a bare Flask hello,
+## with their Redis round trips per request (about 2 minutes; needs wrk: apt-get install wrk)
+bench-hotpath: $(STAMP) machine
+	$(PY) bench/hotpath.py
 
 ## vendor: reinstall the browser code of package-lock.json from npm into miniapp_api/static/vendor
 ## (jsQR for the H5 lookup page); then update JSQR_SHA256 in tests/integration/lookup/test_page.py
