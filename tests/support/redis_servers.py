@@ -52,6 +52,18 @@ def free_port() -> int:
         return port
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` different loopback ports nobody listens on right now. Separate calls to
+    :func:`free_port` may hand out the same port twice (it is free again once probed)."""
+    with contextlib.ExitStack() as stack:
+        ports = []
+        for _ in range(count):
+            probe = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+        return ports
+
+
 def _die_with_parent() -> None:
     """Runs in the child before exec: SIGKILL it when the test process dies."""
     libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)

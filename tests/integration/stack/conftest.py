@@ -28,7 +28,7 @@ from miniapp_api import create_app
 from miniapp_api.stack.plan import Ports, make_plan
 from miniapp_api.stack.processes import group_members
 from tests.conftest import DATABASE_URL, REDIS_URL
-from tests.support.redis_servers import RedisServer, free_port, redis_server
+from tests.support.redis_servers import RedisServer, free_ports, redis_server
 
 MINIAPP = str(Path(sys.executable).with_name("miniapp"))
 NODES = ("node1", "node2")
@@ -96,7 +96,8 @@ def make_stack(tmp_path: Path) -> Iterator[MakeStack]:
     def make(*, database_server: str = DATABASE_URL, redis_url: str = REDIS_URL) -> Stack:
         database = f"miniapp_stack_{secrets.token_hex(4)}"
         url = make_url(database_server).set(database=database)
-        edge, emulator = free_port(), free_port()
+        # Five different ports: two probes apart may be handed the same one (it happened).
+        edge, emulator, stats, node1, node2 = free_ports(5)
         environment = {k: v for k, v in os.environ.items() if not k.startswith("MINIAPP_")}
         environment.update(
             {
@@ -108,8 +109,8 @@ def make_stack(tmp_path: Path) -> Iterator[MakeStack]:
                 "MINIAPP_OVERLOAD__USER_RATE": "10000",
                 "MINIAPP_OVERLOAD__USER_BURST": "10000",
                 "MINIAPP_STACK_EDGE_PORT": str(edge),
-                "MINIAPP_STACK_STATS_PORT": str(free_port()),
-                "MINIAPP_STACK_NODE_PORTS": f"{free_port()} {free_port()}",
+                "MINIAPP_STACK_STATS_PORT": str(stats),
+                "MINIAPP_STACK_NODE_PORTS": f"{node1} {node2}",
                 "MINIAPP_STACK_EMULATOR_PORT": str(emulator),
             }
         )

@@ -500,8 +500,22 @@ def test_restarting_redis_during_lookups_follows_the_failure_policy_then_recover
             assert_contract(attempt)
     assert not [a for a in attempts if a.status == 401 and a.ended < restarting_at]
     assert recovered, "no fresh login and lookup through HAProxy after Redis came back"
-    assert [a.status for a in journal.of("keys")][-3:] == [200, 200, 200]
+    # Each worker's pooled connections to the old Redis fail once on first use afterwards (the
+    # breaker opens for a second each time), so the JWKS may still meet a 503 for a moment:
+    # what must hold is that it is served again, steadily, soon.
+    assert _keys_served_in_a_row(stack, count=5, within=15), "the JWKS did not come back"
     assert set(running(stack.directory)) == EVERY_PROGRAM  # the push worker too
+
+
+def _keys_served_in_a_row(stack: Stack, *, count: int, within: float) -> bool:
+    """Whether ``GET /api/v1/codes/keys`` soon answers 200 ``count`` times in a row."""
+    deadline, streak = time.monotonic() + within, 0
+    with requests.Session() as http:
+        while streak < count and time.monotonic() < deadline:
+            ok = http.get(stack.edge + KEYS, timeout=10).status_code == 200
+            streak = streak + 1 if ok else 0
+            time.sleep(0.1 if ok else 0.3)
+    return streak >= count
 
 
 def _fresh_login_and_lookup(stack: Stack, *, within: float) -> bool:
