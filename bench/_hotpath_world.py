@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import _ingest_world as world_mod
 import psycopg
 import redis
-from _overload_world import User, psycopg_conninfo, sessions, warm_links
+from _overload_world import User, load_answered, sessions, warm_links
 
 from miniapp_api.db import Database
 from miniapp_api.readmodel import ResultReadModel
@@ -66,16 +66,8 @@ def build(
         dependent_share=0.5,
         names="zh",
     )
-    conninfo = psycopg_conninfo(database_url)
-    world = world_mod.build(conninfo, crypto, spec, say)
+    conninfo = load_answered(database_url, crypto, spec, say)
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        # The lab has answered every tube: one negative result per sampling.
-        conn.execute(
-            "INSERT INTO person_results (sampling_id, resident_id, tube_id, state, tested_at,"
-            " updated_at) SELECT id, resident_id, tube_id, 'negative', %s, now() FROM samplings",
-            (world.tested_at,),
-        )
-        conn.execute("ANALYZE person_results")
         rows = conn.execute(FAMILIES).fetchall()[:families]
         every_account = [str(a) for (a,) in conn.execute("SELECT public_id FROM accounts")]
     client = redis.Redis.from_url(redis_url, socket_timeout=30)

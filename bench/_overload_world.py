@@ -58,16 +58,8 @@ def build(
         dependent_share=0.1,
         names="zh",
     )
-    conninfo = psycopg_conninfo(database_url)
-    world = world_mod.build(conninfo, crypto, spec, say)
+    conninfo = load_answered(database_url, crypto, spec, say)
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        # The lab has answered every tube: one negative result per sampling.
-        conn.execute(
-            "INSERT INTO person_results (sampling_id, resident_id, tube_id, state, tested_at,"
-            " updated_at) SELECT id, resident_id, tube_id, 'negative', %s, now() FROM samplings",
-            (world.tested_at,),
-        )
-        conn.execute("ANALYZE person_results")
         accounts = conn.execute("SELECT public_id, platform FROM accounts ORDER BY id").fetchall()
     client = redis.Redis.from_url(redis_url, socket_timeout=30)
     database = Database(database_url, pool_size=1)
@@ -85,6 +77,26 @@ def build(
         client.close()
     random.Random(7).shuffle(users)
     return users
+
+
+def load_answered(
+    database_url: str,
+    crypto: PersonalDataCrypto,
+    spec: world_mod.WorldSpec,
+    say: Callable[[str], None],
+) -> str:
+    """Load the sampling world of ``spec`` and answer every tube (one negative result per
+    sampling); the database's psycopg conninfo."""
+    conninfo = psycopg_conninfo(database_url)
+    world = world_mod.build(conninfo, crypto, spec, say)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO person_results (sampling_id, resident_id, tube_id, state, tested_at,"
+            " updated_at) SELECT id, resident_id, tube_id, 'negative', %s, now() FROM samplings",
+            (world.tested_at,),
+        )
+        conn.execute("ANALYZE person_results")
+    return conninfo
 
 
 def warm_links(session: Session, client: redis.Redis, account_ids: list[str]) -> None:

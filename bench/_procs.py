@@ -15,11 +15,13 @@ import secrets
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 LOOPBACK = "127.0.0.1"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -200,3 +202,27 @@ class ScratchDatabase:
         with self._admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
         self._admin.dispose()
+
+
+T = TypeVar("T")
+
+
+def guarded(name: str, run: Callable[[ExitStack], T]) -> T | int:
+    """``run(stack)``, whose clean-ups (children, scratch database) go on ``stack``, always
+    carried out: SIGTERM unwinds like Ctrl-C, and a second one cannot cut the clean-up short.
+    What ``run`` returned, or the exit status of an interruption (130) or a ``RuntimeError``
+    (1: a tool missing, a server that did not start, ...), said on stderr as ``bench/<name>``."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        with ExitStack() as stack:
+            try:
+                return run(stack)
+            finally:
+                for signum in (signal.SIGINT, signal.SIGTERM):
+                    signal.signal(signum, signal.SIG_IGN)
+    except KeyboardInterrupt:
+        print(f"bench/{name}: interrupted; processes stopped, database dropped", file=sys.stderr)
+        return 130
+    except RuntimeError as error:
+        print(f"bench/{name}: {error}", file=sys.stderr)
+        return 1

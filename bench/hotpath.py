@@ -23,7 +23,6 @@ import argparse
 import base64
 import os
 import random
-import signal
 import sys
 import tempfile
 import time
@@ -47,7 +46,7 @@ import _hotpath_world as world  # noqa: E402
 from _hotpath_proxy import CountingProxy  # noqa: E402
 from _hotpath_wrk import Request, Wrk  # noqa: E402
 from _overload_apps import Server, b64_key, start_apps  # noqa: E402
-from _procs import ScratchDatabase  # noqa: E402
+from _procs import ScratchDatabase, guarded  # noqa: E402
 
 ADMIN_DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -148,24 +147,10 @@ def say(line: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    # SIGTERM unwinds like Ctrl-C, so the ExitStack stops every child and drops the database.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     own_cpus, app_cpus = cpu_sets(args.pin)
     report.header(args, own_cpus, app_cpus)
-    try:
-        with ExitStack() as stack:
-            try:
-                results = run(stack, args, own_cpus, app_cpus)
-            finally:
-                for signum in (signal.SIGINT, signal.SIGTERM):
-                    signal.signal(signum, signal.SIG_IGN)
-    except KeyboardInterrupt:
-        print("bench/hotpath: interrupted; processes stopped, database dropped", file=sys.stderr)
-        return 130
-    except RuntimeError as error:  # wrk missing, a server that did not start, ...
-        print(f"bench/hotpath: {error}", file=sys.stderr)
-        return 1
-    return report.final(results)
+    results = guarded("hotpath", lambda stack: run(stack, args, own_cpus, app_cpus))
+    return results if isinstance(results, int) else report.final(results)
 
 
 def run(

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import signal
 import sys
 import time
 from collections import deque
@@ -50,6 +49,7 @@ from _login_setup import (  # noqa: E402
 from _procs import (  # noqa: E402
     Child,
     ScratchDatabase,
+    guarded,
     machine_busy_seconds,
     tree_cpu_seconds,
 )
@@ -263,8 +263,6 @@ def run_interleaved(
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    # SIGTERM unwinds like Ctrl-C, so the ExitStack stops every child and drops the database.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     own_cpus, app_cpus = cpu_sets(args.pin)
 
     print(
@@ -291,20 +289,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print("  pinning: none")
 
-    try:
-        with ExitStack() as stack:
-            try:
-                phases, client_cpu = run(stack, args, own_cpus, app_cpus)
-            finally:
-                # A second Ctrl-C must not cut the clean-up short (processes, database).
-                for signum in (signal.SIGINT, signal.SIGTERM):
-                    signal.signal(signum, signal.SIG_IGN)
-    except KeyboardInterrupt:
-        print("bench/login: interrupted; processes stopped, database dropped", file=sys.stderr)
-        return 130
-    except RuntimeError as error:
-        print(f"bench/login: {error}", file=sys.stderr)
-        return 1
+    outcome = guarded("login", lambda stack: run(stack, args, own_cpus, app_cpus))
+    if isinstance(outcome, int):
+        return outcome
+    phases, client_cpu = outcome
     print_table(phases, args.concurrency, client_cpu)
     print_targets(phases)
     return 0

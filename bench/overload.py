@@ -29,7 +29,6 @@ import argparse
 import base64
 import os
 import shlex
-import signal
 import sys
 import tempfile
 import time
@@ -65,7 +64,7 @@ from _overload_scenarios import (  # noqa: E402
     surge,
     with_abuser,
 )
-from _procs import ScratchDatabase, http_json  # noqa: E402
+from _procs import ScratchDatabase, guarded, http_json  # noqa: E402
 
 ADMIN_DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -199,26 +198,12 @@ def say(line: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    # SIGTERM unwinds like Ctrl-C, so the ExitStack stops every child and drops the database.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     own_cpus, app_cpus = cpu_sets(args.pin)
     if args.generator_max:
         return generator_only(args, own_cpus, app_cpus)
     report.header(args, own_cpus, app_cpus)
-    try:
-        with ExitStack() as stack:
-            try:
-                results = run(stack, args, own_cpus, app_cpus)
-            finally:
-                for signum in (signal.SIGINT, signal.SIGTERM):
-                    signal.signal(signum, signal.SIG_IGN)
-    except KeyboardInterrupt:
-        print("bench/overload: interrupted; processes stopped, database dropped", file=sys.stderr)
-        return 130
-    except RuntimeError as error:  # haproxy missing, a server that did not start, ...
-        print(f"bench/overload: {error}", file=sys.stderr)
-        return 1
-    return report.final(results)
+    results = guarded("overload", lambda stack: run(stack, args, own_cpus, app_cpus))
+    return results if isinstance(results, int) else report.final(results)
 
 
 def generator_only(
