@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,9 @@ from miniapp_api import create_app
 from miniapp_api.stack.plan import Ports, make_plan
 from miniapp_api.stack.processes import group_members
 from tests.conftest import DATABASE_URL, REDIS_URL
+from tests.support.phones import EmulatorPhone
 from tests.support.redis_servers import RedisServer, free_ports, redis_server
+from tests.support.sensitive import TOKENS
 
 MINIAPP = str(Path(sys.executable).with_name("miniapp"))
 NODES = ("node1", "node2")
@@ -182,6 +185,39 @@ def stack_app(stack: Stack) -> Iterator[Flask]:
         wire = app.extensions["miniapp"]
         wire.db.dispose()
         wire.redis.close()
+
+
+def login(stack: Stack, http: requests.Session) -> str | None:
+    """A new WeChat resident logged in through HAProxy: the session token (kept in TOKENS, so
+    no log may hold it), or None when the login was refused."""
+    code, _ = EmulatorPhone(stack.emulator).wechat_login()
+    answer = http.post(f"{stack.edge}/api/v1/auth/wechat", json={"code": code}, timeout=10)
+    if answer.status_code != 200:
+        return None
+    token: str = answer.json()["token"]
+    TOKENS.add(token)
+    return token
+
+
+def authorization(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def answered_in_a_row(
+    http: requests.Session, url: str, headers: dict[str, str], *, count: int, within: float
+) -> bool:
+    """Whether GET ``url`` soon answers 200 ``count`` times in a row (within ``within`` s)."""
+    deadline = time.monotonic() + within
+    streak = 0
+    while streak < count and time.monotonic() < deadline:
+        try:
+            ok = http.get(url, headers=headers, timeout=5).status_code == 200
+        except requests.RequestException:
+            ok = False
+        streak = streak + 1 if ok else 0
+        if not ok:
+            time.sleep(0.2)
+    return streak >= count
 
 
 def up(stack: Stack) -> None:

@@ -16,10 +16,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests.integration.stack.conftest import NODES, MakeStack, up
-from tests.support.phones import EmulatorPhone
+from tests.integration.stack.conftest import NODES, MakeStack, authorization, login, up
 from tests.support.redis_servers import LocalCluster, redis_cluster
-from tests.support.sensitive import TOKENS
 
 
 @pytest.fixture
@@ -35,12 +33,9 @@ def test_the_stack_serves_a_resident_on_redis_cluster_from_both_nodes(
     up(stack)
 
     http = requests.Session()
-    code, _ = EmulatorPhone(stack.emulator).wechat_login()
-    login = http.post(f"{stack.edge}/api/v1/auth/wechat", json={"code": code}, timeout=10)
-    assert login.status_code == 200, login.text
-    token = login.json()["token"]
-    TOKENS.add(token)
-    auth = {"Authorization": f"Bearer {token}"}
+    token = login(stack, http)
+    assert token is not None
+    auth = authorization(token)
 
     ids = [f"cluster-{i:02d}-{secrets.token_hex(4)}" for i in range(20)]
     for request_id in ids:
@@ -67,11 +62,8 @@ def test_the_stack_serves_a_resident_on_redis_cluster_from_both_nodes(
     # More residents, so that their keys (a session and a links copy each, hash-tagged by
     # random ids) cannot all sit on one primary but by a chance of about 3 x 3^-12.
     for _ in range(5):
-        code, _ = EmulatorPhone(stack.emulator).wechat_login()
-        other = http.post(f"{stack.edge}/api/v1/auth/wechat", json={"code": code}, timeout=10)
-        assert other.status_code == 200, other.text
-        TOKENS.add(other.json()["token"])
-        headers = {"Authorization": f"Bearer {other.json()['token']}"}
-        assert http.get(f"{stack.edge}/api/v1/results", headers=headers, timeout=10).ok
+        other = login(stack, http)
+        assert other is not None
+        assert http.get(f"{stack.edge}/api/v1/results", headers=authorization(other), timeout=10).ok
     keys = cluster.keys_by_node()
     assert sum(1 for found in keys.values() if found) >= 2, keys

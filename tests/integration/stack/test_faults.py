@@ -34,7 +34,16 @@ from miniapp_api.results.models import PersonResult, TubeResult
 from miniapp_api.sampling.models import Sampling, Tube
 from miniapp_api.stack.lifecycle import running
 from miniapp_api.stack.processes import group_members
-from tests.integration.stack.conftest import NODES, MakeStack, Stack, stack_app, up
+from tests.integration.stack.conftest import (
+    NODES,
+    MakeStack,
+    Stack,
+    answered_in_a_row,
+    authorization,
+    login,
+    stack_app,
+    up,
+)
 from tests.support.clients import lab_headers, result
 from tests.support.factories import (
     LabKey,
@@ -46,10 +55,8 @@ from tests.support.factories import (
     make_tubes,
     new_session,
 )
-from tests.support.phones import EmulatorPhone
 from tests.support.postgres_servers import PostgresServer, postgres_server
 from tests.support.redis_servers import RedisServer
-from tests.support.sensitive import TOKENS
 
 UPLOAD = "/api/v1/lab/results"
 LOOKUP = "/api/v1/results"
@@ -503,19 +510,10 @@ def test_restarting_redis_during_lookups_follows_the_failure_policy_then_recover
     # Each worker's pooled connections to the old Redis fail once on first use afterwards (the
     # breaker opens for a second each time), so the JWKS may still meet a 503 for a moment:
     # what must hold is that it is served again, steadily, soon.
-    assert _keys_served_in_a_row(stack, count=5, within=15), "the JWKS did not come back"
-    assert set(running(stack.directory)) == EVERY_PROGRAM  # the push worker too
-
-
-def _keys_served_in_a_row(stack: Stack, *, count: int, within: float) -> bool:
-    """Whether ``GET /api/v1/codes/keys`` soon answers 200 ``count`` times in a row."""
-    deadline, streak = time.monotonic() + within, 0
     with requests.Session() as http:
-        while streak < count and time.monotonic() < deadline:
-            ok = http.get(stack.edge + KEYS, timeout=10).status_code == 200
-            streak = streak + 1 if ok else 0
-            time.sleep(0.1 if ok else 0.3)
-    return streak >= count
+        keys_back = answered_in_a_row(http, stack.edge + KEYS, {}, count=5, within=15)
+    assert keys_back, "the JWKS did not come back"
+    assert set(running(stack.directory)) == EVERY_PROGRAM  # the push worker too
 
 
 def _fresh_login_and_lookup(stack: Stack, *, within: float) -> bool:
@@ -523,14 +521,9 @@ def _fresh_login_and_lookup(stack: Stack, *, within: float) -> bool:
     deadline = time.monotonic() + within
     with requests.Session() as http:
         while time.monotonic() < deadline:
-            code, _ = EmulatorPhone(stack.emulator).wechat_login()
-            login = http.post(f"{stack.edge}/api/v1/auth/wechat", json={"code": code}, timeout=10)
-            if login.status_code == 200:
-                token = login.json()["token"]
-                TOKENS.add(token)
-                lookup = http.get(
-                    stack.edge + LOOKUP, headers={"Authorization": f"Bearer {token}"}, timeout=10
-                )
+            token = login(stack, http)
+            if token is not None:
+                lookup = http.get(stack.edge + LOOKUP, headers=authorization(token), timeout=10)
                 if lookup.status_code == 200:
                     return True
             time.sleep(0.3)

@@ -18,11 +18,17 @@ import requests
 
 from miniapp_api.residents.models import Relation
 from miniapp_api.stack.lifecycle import running
-from tests.integration.stack.conftest import NODES, MakeStack, Stack, stack_app, up
+from tests.integration.stack.conftest import (
+    NODES,
+    MakeStack,
+    Stack,
+    authorization,
+    login,
+    stack_app,
+    up,
+)
 from tests.support.factories import bearer, make_account, make_resident
-from tests.support.phones import EmulatorPhone
 from tests.support.redis_servers import RedisServer
-from tests.support.sensitive import TOKENS
 
 # Critical and needing no Redis for its own work: the JWKS the sampling sites verify codes
 # with, and the H5 lookup page that every 503 names as an alternative.
@@ -114,12 +120,9 @@ def fresh_login(stack: Stack, *, within: float) -> dict[str, str] | None:
     deadline = time.monotonic() + within
     with requests.Session() as http:
         while time.monotonic() < deadline:
-            code, _ = EmulatorPhone(stack.emulator).wechat_login()
-            login = http.post(stack.edge + LOGIN, json={"code": code}, timeout=10)
-            if login.status_code == 200:
-                token = login.json()["token"]
-                TOKENS.add(token)
-                headers = {"Authorization": f"Bearer {token}"}
+            token = login(stack, http)
+            if token is not None:
+                headers = authorization(token)
                 if ask(http, stack, LOOKUP, headers).status == 200:
                     return headers
             time.sleep(0.3)

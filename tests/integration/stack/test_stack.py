@@ -14,15 +14,19 @@ import json
 import os
 import secrets
 import signal
-import time
 
 import requests
 
 from miniapp_api.devserver import SECRETS_FILE
 from miniapp_api.stack.processes import group_members
-from tests.integration.stack.conftest import NODES, Stack, diagnosis
-from tests.support.phones import EmulatorPhone
-from tests.support.sensitive import TOKENS
+from tests.integration.stack.conftest import (
+    NODES,
+    Stack,
+    answered_in_a_row,
+    authorization,
+    diagnosis,
+    login,
+)
 
 
 def test_a_resident_is_served_through_haproxy_by_both_nodes_and_down_leaves_nothing(
@@ -35,12 +39,9 @@ def test_a_resident_is_served_through_haproxy_by_both_nodes_and_down_leaves_noth
     assert set(pids) == {"emulator", *NODES, "worker", "haproxy"}
 
     http = requests.Session()
-    code, _ = EmulatorPhone(stack.emulator).wechat_login()
-    login = http.post(f"{stack.edge}/api/v1/auth/wechat", json={"code": code}, timeout=10)
-    assert login.status_code == 200, login.text
-    token = login.json()["token"]
-    TOKENS.add(token)
-    auth = {"Authorization": f"Bearer {token}"}
+    token = login(stack, http)
+    assert token is not None
+    auth = authorization(token)
     me = http.get(f"{stack.edge}/api/v1/me", headers=auth, timeout=10)
     assert me.status_code == 200, me.text
     assert me.json()["account"]["platform"] == "wechat"
@@ -58,7 +59,7 @@ def test_a_resident_is_served_through_haproxy_by_both_nodes_and_down_leaves_noth
 
     # One machine gone: HAProxy sends everything to the other (within its health checks).
     os.killpg(pids["node1"], signal.SIGKILL)
-    assert _answered_in_a_row(http, f"{stack.edge}/api/v1/me", auth, count=10, within=20)
+    assert answered_in_a_row(http, f"{stack.edge}/api/v1/me", auth, count=10, within=20)
 
     secrets_file = json.loads(SECRETS_FILE.read_text())
     logs = "".join(p.read_text(errors="replace") for p in stack.directory.glob("*.log"))
@@ -72,19 +73,3 @@ def test_a_resident_is_served_through_haproxy_by_both_nodes_and_down_leaves_noth
     assert not list(stack.directory.glob("*.pid"))
     assert stack.command("down").returncode == 0  # nothing left to stop is not an error
     assert stack.command("status").returncode == 1
-
-
-def _answered_in_a_row(
-    http: requests.Session, url: str, headers: dict[str, str], *, count: int, within: float
-) -> bool:
-    deadline = time.monotonic() + within
-    streak = 0
-    while streak < count and time.monotonic() < deadline:
-        try:
-            ok = http.get(url, headers=headers, timeout=5).status_code == 200
-        except requests.RequestException:
-            ok = False
-        streak = streak + 1 if ok else 0
-        if not ok:
-            time.sleep(0.2)
-    return streak >= count
