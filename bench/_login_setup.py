@@ -69,14 +69,6 @@ class Credentials:
         )
 
 
-def cpu_sets(mode: str) -> tuple[set[int] | None, set[int] | None]:
-    """(CPUs for this process, CPUs for gunicorn), or Nones when not pinning."""
-    available = sorted(os.sched_getaffinity(0))
-    if mode == "none" or len(available) < 2:
-        return None, None
-    return {available[0]}, set(available[1:])
-
-
 def start_emulator(
     stack: ExitStack,
     name: str,

@@ -226,3 +226,12 @@ def guarded(name: str, run: Callable[[ExitStack], T]) -> T | int:
     except RuntimeError as error:
         print(f"bench/{name}: {error}", file=sys.stderr)
         return 1
+
+
+def cpu_sets(mode: str) -> tuple[set[int] | None, set[int] | None]:
+    """(CPUs for the load generator and its helpers, CPUs for the servers), or Nones when not
+    pinning (``mode`` "none", or a single CPU)."""
+    available = sorted(os.sched_getaffinity(0))
+    if mode == "none" or len(available) < 2:
+        return None, None
+    return {available[0]}, set(available[1:])

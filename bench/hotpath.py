@@ -46,7 +46,7 @@ import _hotpath_world as world  # noqa: E402
 from _hotpath_proxy import CountingProxy  # noqa: E402
 from _hotpath_wrk import Request, Wrk  # noqa: E402
 from _overload_apps import Server, b64_key, start_apps  # noqa: E402
-from _procs import ScratchDatabase, guarded  # noqa: E402
+from _procs import ScratchDatabase, cpu_sets, guarded  # noqa: E402
 
 ADMIN_DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -108,14 +108,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.png_accounts > args.accounts or args.measure < 2 or args.connections < 1:
         parser.error("--png-accounts at most --accounts, --measure at least 2")
     return args
-
-
-def cpu_sets(mode: str) -> tuple[set[int] | None, set[int] | None]:
-    """(CPUs for wrk and the proxies, CPUs for the servers), or Nones when not pinning."""
-    available = sorted(os.sched_getaffinity(0))
-    if mode == "none" or len(available) < 2:
-        return None, None
-    return {available[0]}, set(available[1:])
 
 
 def user_quota() -> report.Quota:

@@ -41,7 +41,6 @@ from _login_report import Phase, print_table, print_targets  # noqa: E402
 from _login_setup import (  # noqa: E402
     ADMIN_DATABASE_URL,
     Credentials,
-    cpu_sets,
     flush_redis,
     start_app,
     start_emulators,
@@ -49,6 +48,7 @@ from _login_setup import (  # noqa: E402
 from _procs import (  # noqa: E402
     Child,
     ScratchDatabase,
+    cpu_sets,
     guarded,
     machine_busy_seconds,
     tree_cpu_seconds,

@@ -64,7 +64,7 @@ from _overload_scenarios import (  # noqa: E402
     surge,
     with_abuser,
 )
-from _procs import ScratchDatabase, guarded, http_json  # noqa: E402
+from _procs import ScratchDatabase, cpu_sets, guarded, http_json  # noqa: E402
 
 ADMIN_DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -140,14 +140,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error(f"--configs: some of {', '.join(CONFIGS)}, not {args.configs!r}")
     args.configs = [c for c in CONFIGS if c in chosen]  # groups in order, protected ones first
     return args
-
-
-def cpu_sets(mode: str) -> tuple[set[int] | None, set[int] | None]:
-    """(CPUs for the generator, CPUs for the servers), or Nones when not pinning."""
-    available = sorted(os.sched_getaffinity(0))
-    if mode == "none" or len(available) < 2:
-        return None, None
-    return {available[0]}, set(available[1:])
 
 
 def user_quota() -> report.Quota:
