@@ -4,16 +4,18 @@ alipay-sdk-python 3.7.1411 posts through ``util.WebUtils.do_post``, whose
 ``get_http_connection`` drops the port of ``server_url`` (and crashes on an explicit one: it adds
 an int to a str) and always dials 80/443, one new connection per call. ``execute`` calls that
 module-level function directly, so there is no hook to override: :class:`GatewayClient`
-re-implements ``execute`` around the SDK's own request preparation (signing) and response parsing
-(signature verification), replacing only the POST. Nothing in the SDK is patched, so other
+re-implements ``execute`` around the SDK's request preparation (signing) and response parsing
+(signature verification), replacing the POST. Nothing in the SDK is patched, so other
 clients in the process are unaffected, and each client only ever talks to its own URL.
 
-Signing goes through OpenSSL. The SDK signs with the pure-Python ``rsa`` package, about 25 ms
-per RSA-2048 signature here: that alone capped Alipay logins near 40/s per core, against
-~0.4 ms through ``cryptography``. PKCS#1 v1.5 is deterministic, so :class:`Rsa2Signer` gives
-the very bytes ``SignatureUtils.sign_with_rsa2`` would (tests/unit/channels compares them);
-:meth:`GatewayClient.prepare` is the SDK's ``__prepare_request_params`` with that one step
-swapped, and the SDK still builds the parameters and verifies every answer.
+Signing and verifying go through OpenSSL. The SDK uses the pure-Python ``rsa`` package: about
+25 ms per RSA-2048 signature here (that alone capped Alipay logins near 40/s per core, against
+~0.4 ms through ``cryptography``), and ~0.3 ms per verified answer, parsing the PEM key each
+time, against ~0.03 ms. PKCS#1 v1.5 is deterministic, so :class:`Rsa2Signer` gives the very
+bytes ``SignatureUtils.sign_with_rsa2`` would, and :class:`RsaVerifier` accepts exactly what
+``verify_with_rsa`` accepts (tests/unit/channels compares both). :meth:`GatewayClient.prepare`
+and :meth:`GatewayClient.parse_answer` are the SDK's ``__prepare_request_params`` and
+``__parse_response`` with that one step swapped; the SDK still builds the parameters.
 """
 
 from __future__ import annotations
@@ -29,15 +31,27 @@ from urllib.parse import urlsplit
 
 import requests
 from alipay.aop.api.AlipayClientConfig import AlipayClientConfig
-from alipay.aop.api.constant.CommonConstants import ALIPAY_SDK_PYTHON_VERSION, THREAD_LOCAL
+from alipay.aop.api.constant.CommonConstants import (
+    ALIPAY_SDK_PYTHON_VERSION,
+    PATTERN_RESPONSE_BEGIN,
+    PATTERN_RESPONSE_SIGN_BEGIN,
+    THREAD_LOCAL,
+)
 from alipay.aop.api.constant.ParamConstants import P_BIZ_CONTENT, P_SIGN, P_TIMESTAMP
 from alipay.aop.api.DefaultAlipayClient import DefaultAlipayClient
+from alipay.aop.api.exception.Exception import ResponseException
 from alipay.aop.api.util.SignatureUtils import get_sign_content
 from alipay.aop.api.util.WebUtils import url_encode
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+# rsa.verify's own table of DigestInfo prefixes and its hashing, not its arithmetic: the SDK
+# accepts whichever of these hashes a signature names, so RsaVerifier reads the same table.
+from rsa.pkcs1 import HASH_ASN1, compute_hash
+
 from channels.alipay.errors import SUB_CODES
+from channels.alipay.keys import load_public_key
 from channels.base import ChannelError, ChannelMisconfigured, ChannelUnavailable
 
 SDK_LOGGER_NAME = "channels.alipay.sdk"
@@ -127,6 +141,37 @@ class Rsa2Signer:
         return base64.b64encode(signature).decode("ascii")
 
 
+class RsaVerifier:
+    """``SignatureUtils.verify_with_rsa`` through OpenSSL, with Alipay's key parsed once.
+
+    Like ``rsa.verify``, this takes the hash the signature names (``rsa.pkcs1.HASH_ASN1``: MD5
+    to SHA3-512, not only RSA2's SHA-256), so it accepts exactly what the SDK accepts.
+    """
+
+    def __init__(self, key: rsa.RSAPublicKey) -> None:
+        self._key = key
+        self._size = (key.key_size + 7) // 8
+
+    def verify(self, content: bytes, sign: str) -> bool:
+        try:
+            # Not validate=True: the SDK's b64decode skips characters outside the alphabet.
+            signature = base64.b64decode(sign)
+        except ValueError:
+            return False
+        if len(signature) != self._size:
+            return False  # rsa.verify's check; OpenSSL's recovery would take shorter ones
+        try:
+            digest_info = self._key.recover_data_from_signature(signature, padding.PKCS1v15(), None)
+        except InvalidSignature:
+            return False
+        # rsa.pkcs1._find_method_hash: the first prefix found names the hash (the padding
+        # before the DigestInfo holds no 0x30, so searching it instead changes nothing).
+        for name, prefix in HASH_ASN1.items():
+            if prefix in digest_info:
+                return digest_info == prefix + compute_hash(content, name)
+        return False
+
+
 def _private_key(pem: str) -> rsa.RSAPrivateKey:
     key = serialization.load_pem_private_key(pem.encode(), password=None)
     if not isinstance(key, rsa.RSAPrivateKey):
@@ -139,13 +184,14 @@ class GatewayClient(DefaultAlipayClient):  # type: ignore[misc]
     """A ``DefaultAlipayClient`` that posts to the configured host *and port*.
 
     ``execute`` keeps the SDK's signing (``__prepare_request``) and verification
-    (``__parse_response``, over the raw text of the ``*_response`` node) and raises only
-    :class:`channels.base.ChannelError` subclasses. Thread-safe: the SDK keeps per-call state in a
-    thread-local, and ``requests.Session`` pools connections across threads.
+    (``__parse_response``, over the raw text of the ``*_response`` node), both through OpenSSL,
+    and raises only :class:`channels.base.ChannelError` subclasses. Thread-safe: the SDK keeps
+    per-call state in a thread-local, and ``requests.Session`` pools connections across threads.
     """
 
     def __init__(self, config: AlipayClientConfig, session: requests.Session) -> None:
-        super().__init__(config, logger=SdkLog())
+        self._sdk_log = SdkLog()
+        super().__init__(config, logger=self._sdk_log)
         self._url = check_gateway_url(config.server_url)
         self._charset: str = config.charset
         self._timeout: float = config.timeout
@@ -153,6 +199,9 @@ class GatewayClient(DefaultAlipayClient):  # type: ignore[misc]
         if config.sign_type != "RSA2" or config.skip_sign or config.encrypt_type:
             raise ChannelMisconfigured("alipay: only RSA2-signed, unencrypted requests are sent")
         self._signer = Rsa2Signer(_private_key(config.app_private_key), self._charset)
+        # PEM or the bare base64 body, as verify_with_rsa takes it; unlike the SDK (which
+        # parses it for every answer) a key that does not load fails here, at start-up.
+        self._verifier = RsaVerifier(load_public_key(config.alipay_public_key))
 
     @property
     def url(self) -> str:
@@ -167,18 +216,17 @@ class GatewayClient(DefaultAlipayClient):  # type: ignore[misc]
         query_string, params = self.prepare(request, api)
         raw = self._post(api, query_string, params)
         try:
-            return str(self._DefaultAlipayClient__parse_response(raw))
-        except Exception:
-            # ResponseException (bad or missing signature, odd shape), UnicodeDecodeError, ...:
-            # all mean the answer cannot be trusted. ``from None``: the SDK's message embeds the
-            # whole response (access tokens) and must not ride along in a logged traceback.
+            return self.parse_answer(raw)
+        except (ResponseException, UnicodeError):
+            # Bad or missing signature, odd shape, not in our charset: the answer cannot be
+            # trusted. ``from None``: a UnicodeError carries the whole answer (access tokens),
+            # which must not ride along in a logged traceback.
             raise _unverified_answer(raw, api) from None
 
     def prepare(self, request: Any, api: str) -> tuple[str, dict[str, Any]]:
         """The signed query string (the common parameters) and the business parameters of
         ``request``: the SDK's ``__prepare_request`` (alipay-sdk-python==3.7.1411, name-mangled
         internals pinned by version), signed by :class:`Rsa2Signer` instead of ``rsa``."""
-        THREAD_LOCAL.logger = self._DefaultAlipayClient__logger  # read by __parse_response
         params = request.get_params()
         if P_BIZ_CONTENT in params and request.need_encrypt:
             raise ChannelMisconfigured(f"alipay {api}: needs content encryption, not set up here")
@@ -193,8 +241,33 @@ class GatewayClient(DefaultAlipayClient):  # type: ignore[misc]
             raise ChannelMisconfigured(f"alipay {api}: request could not be signed") from None
         self._DefaultAlipayClient__remove_common_params(params)
         # The SDK logs the signed URL here; SdkLog keeps only the call's uuid and direction.
-        self._DefaultAlipayClient__logger.info(f"[{THREAD_LOCAL.uuid}]request")
+        self._sdk_log.info(f"[{THREAD_LOCAL.uuid}]request")
         return url_encode(common, self._charset), params
+
+    def parse_answer(self, raw: bytes) -> str:
+        """The verified ``*_response`` node of the gateway's answer ``raw``, as JSON text.
+
+        The SDK's ``__parse_response`` (alipay-sdk-python==3.7.1411) for signed, unencrypted
+        answers, verified by :class:`RsaVerifier` instead of ``rsa``. The signed content is the
+        raw text from the ``{`` of the first ``"<name>_response":`` (any name, ``error_response``
+        too) to the ``}`` of the *last* ``}, "sign": "``; the sign runs to the next quote.
+        Raises what the SDK raises: ``UnicodeDecodeError`` if ``raw`` is not in our charset,
+        ``ResponseException`` for any other refusal (without the SDK's copy of the answer).
+        """
+        text = raw.decode(self._charset)
+        # The SDK logs the whole answer here; SdkLog keeps only the call's uuid and direction.
+        self._sdk_log.info(f"[{THREAD_LOCAL.uuid}]response")
+        begin = PATTERN_RESPONSE_BEGIN.search(text)
+        # The SDK's loop of searches, each from the end of the previous match; it keeps the last.
+        signs = list(PATTERN_RESPONSE_SIGN_BEGIN.finditer(text))
+        if begin is None or not signs:
+            raise ResponseException("response shape maybe illegal")
+        sign_begin = signs[-1]
+        content = text[begin.end() - 1 : sign_begin.start() + 1].encode(self._charset)
+        sign = text[sign_begin.end() : text.find('"', sign_begin.end())]
+        if not self._verifier.verify(content, sign):
+            raise ResponseException("response sign verify failed")
+        return content.decode(self._charset)
 
     def _post(self, api: str, query_string: str, params: dict[str, Any]) -> bytes:
         headers = {
