@@ -6,7 +6,7 @@ negative result for every sampling, the read model rebuilt by the app's own
 resident also held by the next resident's account as a dependent (``dependent_share=0.5``). The
 accounts that hold one are the shape measured: a resident's account with itself and one
 dependent, each with a result. Their sessions are made by the app's ``SessionStore``; their
-codes are issued later through the app itself (:func:`issue_codes`), as a first request would.
+codes are issued later through the app itself (:func:`fetch_every`), as a first request would.
 """
 
 from __future__ import annotations
@@ -90,25 +90,18 @@ def build(
     return found
 
 
-def more_sessions(redis_url: str, family: Family, count: int) -> list[Family]:
-    """``count`` sessions of one account (a family's phones), made as login makes them."""
-    client = redis.Redis.from_url(redis_url, socket_timeout=30)
-    try:
-        users = sessions(client, [(family.account_id, family.user.channel)] * count)
-    finally:
-        client.close()
-    return [Family(family.account_id, user, family.residents) for user in users]
-
-
-def issue_codes(port: int, families: list[Family], threads: int = 8) -> int:
-    """``GET /api/v1/residents/<id>/code`` once for every resident (self and dependent), which
-    issues the code; returns how many answered 200."""
+def fetch_every(port: int, families: list[Family], screen: str, threads: int = 8) -> int:
+    """``GET /api/v1/residents/<id>/<screen>`` once for every resident (self and dependent):
+    ``code`` issues the codes, ``code.png`` renders the images (each kept in its account's
+    view from then on); returns how many answered 200."""
 
     def fetch(job: tuple[Family, str]) -> int:
         family, resident = job
-        connection = http.client.HTTPConnection(LOOPBACK, port, timeout=30)
+        connection = http.client.HTTPConnection(LOOPBACK, port, timeout=60)
         try:
-            connection.request("GET", f"/api/v1/residents/{resident}/code", None, family.headers())
+            connection.request(
+                "GET", f"/api/v1/residents/{resident}/{screen}", None, family.headers()
+            )
             response = connection.getresponse()
             response.read()
             return response.status

@@ -63,20 +63,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=int,
         default=1000,
         help="families (an account holding itself and a dependent), each with a session: "
-        "enough that the closed loop stays far under the per-session quota (1000)",
+        "enough that the closed loop stays far under the per-account quota (1000)",
     )
     add(
         "--png-accounts",
         type=int,
-        default=50,
-        help="families whose code images are requested: their images fit each worker's "
-        "image cache (codes/qr.py, 256) (50)",
-    )
-    add(
-        "--png-sessions",
-        type=int,
-        default=20,
-        help="sessions of each of those accounts (the quota is per session) (20)",
+        default=500,
+        help="families whose code images are requested, each rendered once before the "
+        "window and then kept in its account's view (500)",
     )
     add("--connections", type=int, default=32, help="wrk's keep-alive connections (32)")
     add("--warmup", type=int, default=3, help="seconds of each route before its window (3)")
@@ -84,8 +78,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add(
         "--png-warmup",
         type=int,
-        default=6,
-        help="seconds of the PNG before its window: every image rendered once per worker (6)",
+        default=3,
+        help="seconds of the PNG before its window, after every image was fetched once (3)",
     )
     add(
         "--count",
@@ -103,8 +97,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     add("--show-app-log", action="store_true", help="print the app's log at exit")
     args = parser.parse_args(argv)
-    if min(args.accounts, args.png_accounts, args.png_sessions, args.count) < 1:
-        parser.error("--accounts, --png-accounts, --png-sessions and --count must be positive")
+    if min(args.accounts, args.png_accounts, args.count) < 1:
+        parser.error("--accounts, --png-accounts and --count must be positive")
     if args.png_accounts > args.accounts or args.measure < 2 or args.connections < 1:
         parser.error("--png-accounts at most --accounts, --measure at least 2")
     return args
@@ -168,11 +162,7 @@ def run(
     crypto = PersonalDataCrypto(base64.b64decode(keys[0]), base64.b64decode(keys[1]))
     say(f"  set-up: {args.accounts:,} families into {database.name}, Redis {REDIS_URL}")
     families = world.build(database.url, REDIS_URL, crypto, args.accounts, say)
-    png_users = [
-        user
-        for family in families[: args.png_accounts]
-        for user in world.more_sessions(REDIS_URL, family, args.png_sessions)
-    ]
+    png_users = families[: args.png_accounts]
 
     ours, bare, hello = start_apps(
         stack, database.url, REDIS_URL, keys, args.workers, args.threads, app_cpus, []
@@ -186,15 +176,16 @@ def run(
     counted = apps.start_counted(stack, ours, proxies, app_cpus)
     if args.show_app_log:
         stack.callback(lambda: print(ours.child.log_text()))
-    issued = world.issue_codes(ours.port, families)
-    if issued != 2 * len(families):
+    issued = world.fetch_every(ours.port, families, "code")
+    rendered = world.fetch_every(ours.port, png_users, "code.png")
+    if (issued, rendered) != (2 * len(families), 2 * len(png_users)):
         raise RuntimeError(
-            f"only {issued} of {2 * len(families)} codes issued\n{ours.child.log_tail()}"
+            f"only {issued} of {2 * len(families)} codes issued, {rendered} of "
+            f"{2 * len(png_users)} images rendered\n{ours.child.log_tail()}"
         )
     say(
-        f"  up in {time.monotonic() - started:.0f}s: {issued:,} codes issued through the app; "
-        f"png: the images of {args.png_accounts} accounts ({2 * args.png_accounts}), "
-        f"{args.png_sessions} sessions each"
+        f"  up in {time.monotonic() - started:.0f}s: {issued:,} codes issued and {rendered:,} "
+        f"images rendered through the app ({args.png_accounts} accounts)"
     )
 
     routes = make_routes(args, wrk, families, png_users)

@@ -39,6 +39,7 @@ class Operation:
     auth: bool = True
     errors: tuple[int, ...] = ()
     abusable: bool = False
+    reads: tuple[str, ...] = ()
 
 
 def operation(
@@ -51,16 +52,21 @@ def operation(
     auth: bool = True,
     errors: tuple[int, ...] = (),
     abusable: bool = False,
+    reads: tuple[str, ...] = (),
 ) -> Callable[[F], F]:
     """Describe a view: what it takes, what it returns, and its traffic class.
 
     ``abusable`` marks routes that cost us or could be used to guess (lookup by code, code
     re-issue): they fail closed when the admission store (Redis) is unreachable.
+
+    ``reads`` names the fields of the caller's account view (``miniapp_api/accountview.py``)
+    the admission gate fetches with the session, as templates over the route's arguments
+    (``"code:{resident_id}"``): the view then answers without a round trip of its own.
     """
 
     def attach(view: F) -> F:
         view.api_operation = Operation(  # type: ignore[attr-defined]
-            summary, traffic, body, response, status, auth, errors, abusable
+            summary, traffic, body, response, status, auth, errors, abusable, reads
         )
         return view
 

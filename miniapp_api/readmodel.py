@@ -37,12 +37,14 @@ cache is dropped, and ``record`` writes its batch (again) with fresh ids.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import redis
+
+from miniapp_api.accountview import RESULTS_FIELD, forget
 
 _SEP = "|"
 NAMES_KEY = "names:{readmodel}"
@@ -223,12 +225,20 @@ class ResultReadModel:
         self._scripted = not isinstance(client, redis.RedisCluster)
         self._write = client.register_script(_WRITE)
 
-    def record(self, entries: Iterable[tuple[str, ResultEntry]]) -> None:
+    def record(
+        self, entries: Iterable[tuple[str, ResultEntry]], holders: Collection[str] = ()
+    ) -> None:
         """Upsert entries keyed by (resident public id, tube_no), in one round trip (plus one
-        to intern names this process has not seen)."""
+        to intern names this process has not seen), then drop the results screen kept in the
+        views of ``holders``, the accounts holding those residents (one more round trip)."""
         batch = list(entries)
         if not batch:
             return
+        self._record(batch)
+        if holders:
+            forget(self._redis, holders, (RESULTS_FIELD,))
+
+    def _record(self, batch: list[tuple[str, ResultEntry]]) -> None:
         wanted = {n for _, e in batch for n in (e.round_name, e.site_name)}
         for _ in range(3):
             with _lock:

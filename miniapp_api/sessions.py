@@ -1,7 +1,20 @@
 """Our own session tokens (opaque, revocable, kept in Redis with a TTL) and the guard of views.
 
-Redis holds only a SHA-256 of the token, so a Redis dump or a ``MONITOR`` does not hand out
-live sessions. The key carries a ``{hash tag}`` so it works unchanged on Redis Cluster.
+A token is ``<account id>.<secret>`` (the secret: 32 random bytes, URL-safe base64). The account
+id in front lets the admission gate find, in its one round trip, everything the caller's
+account keeps in its own Redis slot: the session, the account's quota, the cached links and
+screens (``miniapp_api/accountview.py``). It is a routing hint only, never trusted by itself:
+the session key is ``<namespace>:{<account id>}:<SHA-256 of the whole token>``, so a token with
+another account id in front finds no session, and the account a session belongs to is read from
+the stored hash (and compared with the hint in constant time).
+
+Redis holds only the SHA-256 of a token, so a Redis dump or a ``MONITOR`` does not hand out
+live sessions. All sessions of an account share its ``{hash tag}``, so the keys work unchanged
+on Redis Cluster and an account's sessions live on one shard.
+
+Tokens issued before this format (no ``.``) keep working until they expire: their key is
+``<namespace>:{<first 16 hex of the hash>}:<rest>`` as before; only the one-round-trip
+prefetch needs the new format.
 
 Residents' sessions (``namespace="session"``, issued by ``auth``) and staff sessions
 (``"staff"``, issued by ``sampling``) live apart: one kind of token never opens the other's
@@ -12,6 +25,8 @@ routes. Every view that needs a caller asks :func:`require_session` (or sampling
 from __future__ import annotations
 
 import hashlib
+import hmac
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -42,6 +57,19 @@ class PrefetchedSession:
     values: dict[bytes | str, bytes | str]
 
 
+# What may stand before the dot: public account ids (``a_...``) and staff ids (digits). Braces
+# would break the hash tag; anything else is treated as a token of the old format.
+_ACCOUNT_HINT = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def account_hint(token: str) -> str | None:
+    """The account id a token names (unverified), or ``None`` for an old-format token."""
+    account, dot, secret = token.partition(".")
+    if not dot or not secret or not _ACCOUNT_HINT.fullmatch(account):
+        return None
+    return account
+
+
 class SessionStore:
     """Sessions of one kind: residents' (``namespace="session"``) or staff's (``"staff"``)."""
 
@@ -51,15 +79,18 @@ class SessionStore:
         self.namespace = namespace
 
     def key_for(self, token: str) -> str:
-        return self._key(token)
-
-    def _key(self, token: str) -> str:
+        """The Redis key of the token's session (whether or not it exists)."""
         digest = hashlib.sha256(token.encode()).hexdigest()
-        return f"{self.namespace}:{{{digest[:16]}}}:{digest[16:]}"
+        account = account_hint(token)
+        if account is None:  # a token of the old format
+            return f"{self.namespace}:{{{digest[:16]}}}:{digest[16:]}"
+        return f"{self.namespace}:{{{account}}}:{digest}"
 
     def create(self, account_id: str, platform: str) -> str:
-        token = secrets.token_urlsafe(32)
-        key = self._key(token)
+        if not _ACCOUNT_HINT.fullmatch(account_id):
+            raise ValueError(f"cannot put account id {account_id!r} in a token")
+        token = f"{account_id}.{secrets.token_urlsafe(32)}"
+        key = self.key_for(token)
         pipe = self._redis.pipeline(transaction=False)
         pipe.hset(key, mapping={"account": account_id, "platform": platform})
         pipe.expire(key, self.ttl_seconds)
@@ -70,17 +101,20 @@ class SessionStore:
         self, token: str, prefetched: PrefetchedSession | None = None
     ) -> SessionInfo | None:
         """Who the token belongs to; uses ``prefetched`` if it was read for this very key."""
-        key = self._key(token)
+        key = self.key_for(token)
         found = prefetched.values if prefetched and prefetched.key == key else None
         if found is None:
             found = self._redis.hgetall(key)
         values = {_text(k): _text(v) for k, v in found.items()}
         if "account" not in values or "platform" not in values:
             return None
+        hint = account_hint(token)
+        if hint is not None and not hmac.compare_digest(hint, values["account"]):
+            return None  # cannot happen unless the key space was written to by hand
         return SessionInfo(values["account"], values["platform"])
 
     def revoke(self, token: str) -> None:
-        self._redis.delete(self._key(token))
+        self._redis.delete(self.key_for(token))
 
 
 def _text(value: bytes | str) -> str:

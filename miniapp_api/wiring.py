@@ -14,6 +14,7 @@ import redis
 from flask import Flask, current_app
 
 from channels.base import LoginChannel, Platform
+from miniapp_api.accountview import AccountViews
 from miniapp_api.db import Database
 from miniapp_api.errors import NotFound
 from miniapp_api.overload.controls import ControlsCache, default_controls
@@ -36,6 +37,7 @@ class Wiring:
     sessions: SessionStore  # residents' sessions
     channels: Mapping[Platform, LoginChannel]
     readmodel: ResultReadModel  # the Redis read model of results
+    views: AccountViews  # accounts' hot screens, ready to send
     controls: ControlsCache  # this worker's copy of the run-time limits and modes
     rejections: RejectionRenderer  # the overload contract as this deployment answers it
     waiting_room: WaitingRoom  # queue tickets for profile writes
@@ -62,6 +64,7 @@ def build_wiring(
         sessions=SessionStore(client, settings.session_ttl_seconds),
         channels=dict(channels),
         readmodel=ResultReadModel(client),
+        views=AccountViews(client),
         controls=controls,
         rejections=RejectionRenderer(
             platforms=tuple(str(p) for p in channels),

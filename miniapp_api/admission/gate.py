@@ -6,10 +6,12 @@ Order of the checks, cheapest first:
 2. the operator's modes (read-only), from the worker's local copy of the controls;
 3. the worker's adaptive in-flight limit (no I/O; :mod:`.adaptive`);
 4. one Redis pipeline: the per-user, per-channel, per-class and global GCRA decisions (each a
-   single-key script, so each is single-slot on Redis Cluster; the channel and global budgets
-   are split over N keys of rate/N, one picked at random, so no key is a hot shard), plus the
-   caller's session (handed to the view, which then needs no round trip of its own) and, at
-   most every half second, the controls document.
+   single-slot script, so each runs on Redis Cluster; the channel and global budgets are split
+   over N keys of rate/N, one picked at random, so no key is a hot shard), plus the caller's
+   session (handed to the view, which then needs no round trip of its own) and, at most every
+   half second, the controls document. For a resident's token, the per-user decision, the
+   session and what the route reads of the account view are one script on the account's slot
+   (:mod:`.prefetch`): the results and code screens then answer in this one round trip.
 
 If Redis cannot be reached, critical routes fail open on a per-worker token bucket, abusable and
 lower-class routes fail closed; after a failure the gate decides locally for
@@ -23,12 +25,14 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 
+from miniapp_api.accountview import PREFETCHED_VIEW
+from miniapp_api.admission import prefetch
 from miniapp_api.admission.adaptive import AdaptiveConcurrency
 from miniapp_api.admission.local_bucket import LocalBucket
 from miniapp_api.admission.refusals import RecentRefusals
@@ -45,7 +49,7 @@ from miniapp_api.overload.controls import (
 from miniapp_api.overload.gcra import GCRA_LUA, Rate, decision
 from miniapp_api.overload.rejection import Rejection, channel_of
 from miniapp_api.redis_client import REDIS_DOWN
-from miniapp_api.sessions import PREFETCHED_SESSION, PrefetchedSession, SessionStore
+from miniapp_api.sessions import PREFETCHED_SESSION, PrefetchedSession, SessionStore, account_hint
 from miniapp_api.settings import OverloadSettings
 
 log = logging.getLogger(__name__)
@@ -117,7 +121,7 @@ class AdmissionGate:
 
     def admit(self, environ: dict[str, Any]) -> Admitted | Refused | None:
         """``None`` for exempt routes (probes, metrics), else admitted or refused."""
-        route = self.classifier.classify(environ)
+        route, arguments = self.classifier.classify(environ)
         if route.exempt:
             return None
         channel = channel_of(environ)
@@ -134,7 +138,7 @@ class AdmissionGate:
             return self._refuse(traffic, channel, Rejection(503, "local_concurrency", 1.0))
         started = self._clock()
         try:
-            rejection = self._decide_in_redis(environ, route, channel, share)
+            rejection = self._decide_in_redis(environ, route, arguments, channel, share)
         except BaseException:
             self.concurrency.release(self._clock() - started)
             raise
@@ -168,12 +172,17 @@ class AdmissionGate:
         return Refused(rejection, channel)
 
     def _decide_in_redis(
-        self, environ: dict[str, Any], route: Route, channel: str, share: float
+        self,
+        environ: dict[str, Any],
+        route: Route,
+        arguments: Mapping[str, Any],
+        channel: str,
+        share: float,
     ) -> Rejection | None:
         if self.breaker.open:
             return self._redis_unreachable(route, channel)
         try:
-            rejection = self._pipeline(environ, route.traffic, channel, share)
+            rejection = self._pipeline(environ, route, arguments, channel, share)
         except REDIS_DOWN as exc:
             log.warning("admission: Redis unreachable (%s); deciding locally", type(exc).__name__)
             self.breaker.trip()
@@ -190,23 +199,36 @@ class AdmissionGate:
         return Rejection(503, "redis_unavailable", 5.0)
 
     def _pipeline(
-        self, environ: dict[str, Any], traffic: TrafficClass, channel: str, share: float
+        self,
+        environ: dict[str, Any],
+        route: Route,
+        arguments: Mapping[str, Any],
+        channel: str,
+        share: float,
     ) -> Rejection | None:
         try:
-            return self._pipeline_once(environ, traffic, channel, share)
+            return self._pipeline_once(environ, route, arguments, channel, share)
         except redis.exceptions.NoScriptError:
-            # A new, restarted or failed-over Redis has no script cache: load it, go again.
+            # A new, restarted or failed-over Redis has no script cache: load them, go again.
             with self._script_lock:
                 self.redis.script_load(GCRA_LUA)
-            return self._pipeline_once(environ, traffic, channel, share)
+                self.redis.script_load(prefetch.PREFETCH_LUA)
+            return self._pipeline_once(environ, route, arguments, channel, share)
 
     def _pipeline_once(
-        self, environ: dict[str, Any], traffic: TrafficClass, channel: str, share: float
+        self,
+        environ: dict[str, Any],
+        route: Route,
+        arguments: Mapping[str, Any],
+        channel: str,
+        share: float,
     ) -> Rejection | None:
+        traffic = route.traffic
         limits = self.controls.current.limits
         token = _bearer(environ)
         session_key = self.sessions.key_for(token) if token else None
-        user_key = _user_key(session_key, environ)
+        account = account_hint(token) if token else None
+        user_key = prefetch.quota_key(account) if account else _user_key(session_key, environ)
         wait = self.refusals.wait(user_key, share)
         if wait > 0:  # refused a moment ago and not yet allowed back: no need to ask Redis
             return Rejection(429, "user_quota", max(1.0, wait))
@@ -215,9 +237,14 @@ class AdmissionGate:
         if refresh:
             pipe.get(CONTROLS_KEY)
             pipe.hgetall(PLATFORM_STATUS_KEY)
-        if session_key is not None:
+        user_rate = Rate(limits.user_rate, limits.user_burst)
+        fields = route.view_fields(arguments)
+        if account is not None and session_key is not None:
+            args = prefetch.prefetch_args(session_key, account, user_rate, share, fields)
+            pipe.execute_command("EVALSHA", *args)  # type: ignore[no-untyped-call]
+        elif session_key is not None:
             pipe.hgetall(session_key)
-        buckets = self._buckets(limits, traffic, channel, user_key)
+        buckets = self._buckets(limits, traffic, channel, user_key, user=account is None)
         for key, rate, _ in buckets:
             # Not pipe.evalsha: redis-py's cluster pipeline blocks that method (not the command)
             # and leaves execute_command unannotated.
@@ -231,7 +258,17 @@ class AdmissionGate:
                 # Switched on just now: this request must not be the one that slips through.
                 return Rejection(503, "read_only", 30.0)
         unknown_token = False
-        if session_key is not None:
+        if account is not None and session_key is not None:
+            found = prefetch.parse(replies[0], account, fields)
+            environ[PREFETCHED_SESSION] = PrefetchedSession(session_key, found.session)
+            if found.view is not None:
+                environ[PREFETCHED_VIEW] = found.view
+            unknown_token = not found.session
+            replies = replies[1:]
+            if not found.admitted:
+                self.refusals.remember(user_key, found.retry_after, share)
+                return Rejection(429, "user_quota", max(1.0, found.retry_after))
+        elif session_key is not None:
             environ[PREFETCHED_SESSION] = PrefetchedSession(session_key, replies[0])
             unknown_token = not replies[0]
             replies = replies[1:]
@@ -265,15 +302,14 @@ class AdmissionGate:
         traffic: TrafficClass,
         channel: str,
         user_key: str,
+        *,
+        user: bool,
     ) -> list[tuple[str, Rate, str]]:
-        """(key, rate, reason on refusal) of each bucket this request draws on."""
-        found = [
-            (
-                user_key,
-                Rate(limits.user_rate, limits.user_burst),
-                "user_quota",
-            )
-        ]
+        """(key, rate, reason on refusal) of each bucket this request draws on; the user's
+        only with ``user`` (otherwise the prefetch script draws on it)."""
+        found = []
+        if user:
+            found.append((user_key, Rate(limits.user_rate, limits.user_burst), "user_quota"))
         channel_rate = limits.channel_rates.get(channel, 0.0)  # type: ignore[call-overload]
         if channel_rate > 0:
             key = f"adm:{{ch:{channel}:{self._shard()}}}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,11 @@ class Route:
     traffic: TrafficClass
     abusable: bool = False  # fails closed when Redis is unreachable
     exempt: bool = False
+    reads: tuple[str, ...] = ()  # account view fields, as templates over the route's arguments
+
+    def view_fields(self, arguments: Mapping[str, Any]) -> list[str]:
+        """The account view fields this request reads (``reads`` filled in)."""
+        return [template.format_map(arguments) for template in self.reads]
 
 
 UNCLASSIFIED = Route(TrafficClass.SHEDDABLE)
@@ -36,14 +42,18 @@ class RouteClassifier:
             if endpoint in EXEMPT_ENDPOINTS:
                 self._routes[endpoint] = EXEMPT
             elif described is not None:
-                self._routes[endpoint] = Route(described.traffic, described.abusable)
+                self._routes[endpoint] = Route(
+                    described.traffic, described.abusable, reads=described.reads
+                )
 
-    def classify(self, environ: dict[str, Any]) -> Route:
+    def classify(self, environ: dict[str, Any]) -> tuple[Route, Mapping[str, Any]]:
+        """The request's route and its arguments (from the path)."""
         try:
-            endpoint, _ = self._url_map.bind_to_environ(environ).match()
+            endpoint, arguments = self._url_map.bind_to_environ(environ).match()
         except HTTPException:
-            return UNCLASSIFIED  # a 404 or 405 to be: cheap, but still admission-controlled
-        return self._routes.get(str(endpoint), UNCLASSIFIED)
+            # A 404 or 405 to be: cheap, but still admission-controlled.
+            return UNCLASSIFIED, {}
+        return self._routes.get(str(endpoint), UNCLASSIFIED), arguments
 
     def classify_line(self, request_line: bytes) -> Route:
         """The class of ``GET /path HTTP/1.1`` (the first line, before anything is parsed)."""

@@ -16,14 +16,17 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import redis
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from miniapp_api.accountview import code_fields, forget
 from miniapp_api.codes.models import RegistrationCode
 from miniapp_api.codes.tokens import CodeClaims, short_masked_name, sign_code
 from miniapp_api.db import as_utc
 from miniapp_api.residents.accounts import load_account, resident_for_account
+from miniapp_api.residents.holdings import holder_accounts
 from miniapp_api.residents.models import Resident
 from miniapp_api.settings import CodeSettings, SigningKey
 
@@ -68,15 +71,25 @@ def current_code(
 
 
 def reissue(
-    session: Session, account_id: str, *, resident_id: str, codes: CodeSettings, now: datetime
+    session: Session,
+    account_id: str,
+    *,
+    resident_id: str,
+    codes: CodeSettings,
+    now: datetime,
+    client: redis.Redis,
 ) -> IssuedCode:
-    """Void the live code (if any) and issue a new one, in one transaction."""
+    """Void the live code (if any) and issue a new one, in one transaction; then drop the code
+    screens kept for every account holding the resident (``miniapp_api/accountview.py``)."""
     for attempt in range(ATTEMPTS):
         try:
             with session.begin():
                 resident = _reachable(session, account_id, resident_id)
                 _lock(session, resident)
-                return _issued(codes, resident, _replace_live(session, codes, resident, now))
+                issued = _issued(codes, resident, _replace_live(session, codes, resident, now))
+                holders = holder_accounts(session, [resident.public_id])
+            forget(client, holders, code_fields(issued.resident_id))
+            return issued
         except IntegrityError:
             # Unlocked (SQLite) and another writer came first, or a code id collided.
             if attempt == ATTEMPTS - 1:

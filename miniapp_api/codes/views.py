@@ -1,22 +1,27 @@
-"""Routes of the codes feature: a resident's code (JSON, PNG, SVG), re-issue, the JWKS."""
+"""Routes of the codes feature: a resident's code (JSON, PNG, SVG), re-issue, the JWKS.
+
+The three code screens are kept, ready to send, in the caller's account view
+(``miniapp_api/accountview.py``) until the code expires; the admission gate has usually read the
+screen already, so showing a code costs no other round trip, no database and no rendering. A
+re-issue drops the kept screens of every account holding the resident.
+"""
 
 from __future__ import annotations
 
-import io
-from collections.abc import Callable
+import time
 from datetime import UTC, datetime
-from typing import Protocol
+from enum import Enum
+from typing import cast
 
-from flask import Blueprint, Response, request, send_file, url_for
+from flask import Blueprint, Response, current_app, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy.orm import Session
 
+from miniapp_api.accountview import encode
 from miniapp_api.api import TrafficClass, operation
 from miniapp_api.codes import qr, service
 from miniapp_api.codes.jwks import CACHE_CONTROL, jwks_json
 from miniapp_api.codes.schemas import CodeOut, JwksOut
 from miniapp_api.sessions import require_session
-from miniapp_api.settings import CodeSettings
 from miniapp_api.wiring import wiring
 
 bp = Blueprint("codes", __name__, url_prefix="/api/v1")
@@ -26,20 +31,6 @@ bp = Blueprint("codes", __name__, url_prefix="/api/v1")
 # it, which needs no HTTP cache.
 NO_STORE = "private, no-store"
 CODE_ERRORS = (401, 404)
-
-
-class UseCase(Protocol):
-    """``service.current_code`` or ``service.reissue``."""
-
-    def __call__(
-        self,
-        session: Session,
-        account_id: str,
-        *,
-        resident_id: str,
-        codes: CodeSettings,
-        now: datetime,
-    ) -> service.IssuedCode: ...
 
 
 @bp.get("/codes/keys")
@@ -63,9 +54,10 @@ def get_keys() -> ResponseReturnValue:
     traffic=TrafficClass.CRITICAL,
     response=CodeOut,
     errors=CODE_ERRORS,
+    reads=("code:{resident_id}",),
 )
 def get_code(resident_id: str) -> ResponseReturnValue:
-    return _code(service.current_code, resident_id), 200, {"Cache-Control": NO_STORE}
+    return _kept(resident_id, Screen.JSON)
 
 
 @bp.post("/residents/<resident_id>/code")
@@ -78,51 +70,97 @@ def get_code(resident_id: str) -> ResponseReturnValue:
     errors=CODE_ERRORS,
 )
 def post_code(resident_id: str) -> ResponseReturnValue:
-    return _code(service.reissue, resident_id), 201, {"Cache-Control": NO_STORE}
+    return _code_body(_issue(resident_id, again=True)), 201, {"Cache-Control": NO_STORE}
 
 
 @bp.get("/residents/<resident_id>/code.png")
-@operation("The live code as a PNG QR symbol", traffic=TrafficClass.CRITICAL, errors=CODE_ERRORS)
+@operation(
+    "The live code as a PNG QR symbol",
+    traffic=TrafficClass.CRITICAL,
+    errors=CODE_ERRORS,
+    reads=("png:{resident_id}",),
+)
 def get_code_png(resident_id: str) -> ResponseReturnValue:
-    return _image(resident_id, qr.png, "image/png", "code.png")
+    return _kept(resident_id, Screen.PNG)
 
 
 @bp.get("/residents/<resident_id>/code.svg")
-@operation("The live code as an SVG QR symbol", traffic=TrafficClass.CRITICAL, errors=CODE_ERRORS)
+@operation(
+    "The live code as an SVG QR symbol",
+    traffic=TrafficClass.CRITICAL,
+    errors=CODE_ERRORS,
+    reads=("svg:{resident_id}",),
+)
 def get_code_svg(resident_id: str) -> ResponseReturnValue:
-    return _image(resident_id, qr.svg, "image/svg+xml", "code.svg")
+    return _kept(resident_id, Screen.SVG)
 
 
-def _issue(use_case: UseCase, resident_id: str) -> service.IssuedCode:
+class Screen(Enum):
+    """The three forms of a code screen: (account view field prefix, media type, file name)."""
+
+    JSON = ("code", "application/json", None)
+    PNG = ("png", "image/png", "code.png")
+    SVG = ("svg", "image/svg+xml", "code.svg")
+
+    def render(self, issued: service.IssuedCode) -> bytes:
+        if self is Screen.JSON:
+            return _code_body(issued).get_data()
+        return (qr.png if self is Screen.PNG else qr.svg)(issued.token)
+
+
+def _kept(resident_id: str, screen: Screen) -> Response:
+    """The screen from the caller's account view while it is valid (usually read by the gate
+    already: no round trip), else from the database, then kept until the code expires."""
     wire = wiring()
     caller = require_session(wire.sessions)
+    prefix, mimetype, filename = screen.value
+    name = f"{prefix}:{resident_id}"
+    seen = wire.views.seen(request.environ, caller.account_id, (name,))
+    # Made with today's signing key: after a rotation, kept screens are signed again at once.
+    signer = wire.settings.codes.signing_key.kid
+    body = seen.body(name, time.time(), signer)
+    if body is None:
+        issued = _issue(resident_id)
+        body = screen.render(issued)
+        until = issued.claims.expires_at.timestamp()
+        wire.views.fill(seen, {name: encode(body, until, signer)})
+    response = Response(body, mimetype=mimetype, direct_passthrough=filename is not None)
+    response.headers["Cache-Control"] = NO_STORE
+    if filename:  # named for a "save image" in a browser
+        response.headers["Content-Disposition"] = f"inline; filename={filename}"
+    return response
+
+
+def _issue(resident_id: str, *, again: bool = False) -> service.IssuedCode:
+    """The live code of the caller's ``resident_id`` (issued if there is none), or with
+    ``again`` a new one that voids it (re-issue)."""
+    wire = wiring()
+    caller = require_session(wire.sessions)
+    codes, now = wire.settings.codes, datetime.now(UTC)
     with wire.db.session() as session:
-        return use_case(
-            session,
-            caller.account_id,
-            resident_id=resident_id,
-            codes=wire.settings.codes,
-            now=datetime.now(UTC),
+        if again:
+            return service.reissue(
+                session,
+                caller.account_id,
+                resident_id=resident_id,
+                codes=codes,
+                now=now,
+                client=wire.redis,
+            )
+        return service.current_code(
+            session, caller.account_id, resident_id=resident_id, codes=codes, now=now
         )
 
 
-def _code(use_case: UseCase, resident_id: str) -> dict[str, object]:
-    issued = _issue(use_case, resident_id)
+def _code_body(issued: service.IssuedCode) -> Response:
     base = wiring().settings.public_base_url
     claims = issued.claims
-    return CodeOut(
+    out = CodeOut(
         token=issued.token,
         code_id=claims.code_id,
         expires_at=claims.expires_at,
         png_url=base + url_for("codes.get_code_png", resident_id=issued.resident_id),
         svg_url=base + url_for("codes.get_code_svg", resident_id=issued.resident_id),
         name_masked=claims.name_masked,
-    ).model_dump(mode="json")
-
-
-def _image(resident_id: str, render: Callable[[str], bytes], mimetype: str, name: str) -> Response:
-    body = render(_issue(service.current_code, resident_id).token)
-    # send_file: a binary body in passthrough mode, named for a "save image" in a browser.
-    response = send_file(io.BytesIO(body), mimetype=mimetype, download_name=name, etag=False)
-    response.headers["Cache-Control"] = NO_STORE
-    return response
+    )
+    return cast(Response, current_app.json.response(out.model_dump(mode="json")))

@@ -19,23 +19,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# KEYS[1] bucket; ARGV: emission interval (us), burst tolerance (us), share (per mille), cost.
-# Returns {admitted (0/1), retry after (us)}.
-GCRA_LUA = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval = tonumber(ARGV[1])
-local limit = interval + (tonumber(ARGV[2]) - interval) * tonumber(ARGV[3]) / 1000
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then tat = now end
-local new_tat = tat + interval * tonumber(ARGV[4])
-local ahead = new_tat - now
-if ahead > limit then
-  return {0, math.ceil(ahead - limit)}
+# A Lua function, so that other single-slot scripts can draw on a bucket of their slot (the
+# admission gate's session script: miniapp_api/admission/prefetch.py). Arguments: the bucket's
+# key, emission interval (us), burst tolerance (us), share (per mille), cost. Returns
+# {admitted (0/1), retry after (us)}.
+GCRA_FUNCTION = """
+local function gcra(key, interval, burst, share, cost)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  interval = tonumber(interval)
+  local limit = interval + (tonumber(burst) - interval) * tonumber(share) / 1000
+  local tat = tonumber(redis.call('GET', key) or '0')
+  if tat < now then tat = now end
+  local new_tat = tat + interval * tonumber(cost)
+  local ahead = new_tat - now
+  if ahead > limit then
+    return {0, math.ceil(ahead - limit)}
+  end
+  redis.call('SET', key, string.format('%.0f', new_tat), 'PX', math.ceil(ahead / 1000) + 1)
+  return {1, 0}
 end
-redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil(ahead / 1000) + 1)
-return {1, 0}
 """
+
+# KEYS[1] bucket; ARGV: emission interval (us), burst tolerance (us), share (per mille), cost.
+GCRA_LUA = GCRA_FUNCTION + "return gcra(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])\n"
 
 
 @dataclass(frozen=True)

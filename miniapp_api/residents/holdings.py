@@ -16,6 +16,11 @@ visible): whoever changes links calls :func:`forget_links` after the commit, and
 expires after :data:`LINKS_TTL_SECONDS` anyway. A fill racing with a change cannot put the old
 links back: each change bumps a generation, and a fill is written only if the generation it
 read before querying the database is still current.
+
+The copy, its generation and the account view (``miniapp_api/accountview.py``) share the
+account's slot; the admission gate reads them with the session, and :func:`holdings` takes
+that snapshot instead of a round trip of its own. :func:`holder_accounts` names the accounts
+whose views a change to some residents concerns.
 """
 
 from __future__ import annotations
@@ -23,24 +28,25 @@ from __future__ import annotations
 import json
 import logging
 import random
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import astuple, dataclass
 
 import redis
-from sqlalchemy import select
+from sqlalchemy import String, any_, select
 from sqlalchemy.orm import Session
 
+from miniapp_api.accountview import ViewSnapshot, forget, generation_key, links_key
+from miniapp_api.dialects import array_param, is_postgresql
 from miniapp_api.errors import Unauthorized
 from miniapp_api.overload.controls import load_modes
 from miniapp_api.overload.rejection import Rejected, Rejection
-from miniapp_api.redis_client import REDIS_ERRORS
 from miniapp_api.residents.models import Account, AccountResident, Relation, Resident
 
 log = logging.getLogger(__name__)
 
 # Bounds how stale a copy can be should a change not call forget_links (or Redis fail then).
 LINKS_TTL_SECONDS = 120
-_GENERATION_TTL_SECONDS = 86_400
+_SQLITE_BATCH = 5_000  # SQLite allows 32,766 parameters in a statement
 # KEYS: links, generation; ARGV: generation seen before the database read, links, TTL.
 _FILL_UNLESS_FORGOTTEN = """
 if (redis.call('GET', KEYS[2]) or '0') == ARGV[1] then
@@ -59,17 +65,23 @@ class Holding:
     name_masked: str
 
 
-def holdings(session: Session, client: redis.Redis, account_id: str) -> list[Holding]:
+def holdings(
+    session: Session, client: redis.Redis, account_id: str, seen: ViewSnapshot | None = None
+) -> list[Holding]:
     """Self first, then dependents in the order added; 401 if the account is gone.
 
-    From the Redis copy when there is one, else from the database (read-only), then cached;
-    :class:`Rejected` (``cache_only``) instead of the database while ``cache_only`` is on.
+    From the Redis copy when there is one (in ``seen``, the account's snapshot read with the
+    session, if given), else from the database (read-only), then cached; :class:`Rejected`
+    (``cache_only``) instead of the database while ``cache_only`` is on.
     """
-    links, generation = _links_key(account_id), _generation_key(account_id)
-    pipe = client.pipeline(transaction=False)
-    pipe.get(links)
-    pipe.get(generation)
-    cached, seen_generation = pipe.execute()
+    links, generation = links_key(account_id), generation_key(account_id)
+    if seen is not None and seen.account_id == account_id:
+        cached, seen_generation = seen.links, seen.generation
+    else:
+        pipe = client.pipeline(transaction=False)
+        pipe.get(links)
+        pipe.get(generation)
+        cached, seen_generation = pipe.execute()
     if cached is not None:
         return [Holding(*entry) for entry in json.loads(cached)]
     if load_modes(client).cache_only:
@@ -93,15 +105,7 @@ def forget_links(client: redis.Redis, account_ids: Iterable[str]) -> None:
     every account holding the residents concerned. If Redis is unreachable the copies expire
     within :data:`LINKS_TTL_SECONDS`.
     """
-    pipe = client.pipeline(transaction=False)
-    for account_id in account_ids:
-        pipe.incr(_generation_key(account_id))
-        pipe.expire(_generation_key(account_id), _GENERATION_TTL_SECONDS)
-        pipe.delete(_links_key(account_id))
-    try:
-        pipe.execute()
-    except REDIS_ERRORS:
-        log.warning("could not drop cached account links; they expire on their own")
+    forget(client, account_ids)  # the whole view: it shows the links
 
 
 def _holdings_from_database(session: Session, account_id: str) -> list[Holding]:
@@ -120,9 +124,25 @@ def _holdings_from_database(session: Session, account_id: str) -> list[Holding]:
     return sorted(held, key=lambda h: h.relation != Relation.SELF)
 
 
-def _links_key(account_id: str) -> str:
-    return f"links:{{{account_id}}}"
+def holder_accounts(session: Session, resident_ids: Collection[str]) -> set[str]:
+    """The public ids of the accounts holding any of these residents (by public id).
 
-
-def _generation_key(account_id: str) -> str:
-    return f"links:{{{account_id}}}:generation"
+    One indexed query (a batch of SQLite parameters at a time on the embedded default).
+    """
+    wanted = sorted(set(resident_ids))
+    if not wanted:
+        return set()
+    query = (
+        select(Account.public_id)
+        .join(AccountResident, AccountResident.account_id == Account.id)
+        .join(Resident, Resident.id == AccountResident.resident_id)
+        .distinct()
+    )
+    if is_postgresql(session):
+        ids = array_param("resident_ids", wanted, String())
+        return set(session.scalars(query.where(Resident.public_id == any_(ids))))
+    found: set[str] = set()
+    for start in range(0, len(wanted), _SQLITE_BATCH):
+        batch = wanted[start : start + _SQLITE_BATCH]
+        found.update(session.scalars(query.where(Resident.public_id.in_(batch))))
+    return found

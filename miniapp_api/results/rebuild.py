@@ -1,7 +1,9 @@
 """Rebuilding the Redis read model of results from the database, the system of record.
 
 ``miniapp readmodel rebuild`` runs it after Redis lost data (a failover, a flush); it is safe
-while the service runs: entries are overwritten in place, never cleared first.
+while the service runs: entries are overwritten in place, never cleared first. The results
+screens kept in accounts' views (``miniapp_api/accountview.py``) are not touched: they were
+lost with the data or are rebuilt from the repaired model within two minutes.
 """
 
 from __future__ import annotations

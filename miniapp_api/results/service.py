@@ -1,8 +1,10 @@
 """What residents see of results: every sampling of the people an account holds, with guidance.
 
-Lookups never write. They read the residents an account holds from their Redis copy
-(``residents/holdings.py``) and the results from the Redis read model (``miniapp_api/readmodel.py``)
-in one pipelined round trip each; the database is read only to fill a missing holdings copy.
+Lookups never write to the database. Their answer is kept in the account view
+(``miniapp_api/accountview.py``) and sent from there while it is valid; when it is not, it is
+built from the residents an account holds (their Redis copy, ``residents/holdings.py``) and the
+Redis read model (``miniapp_api/readmodel.py``), and kept again. The database is read only to
+fill a missing holdings copy.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import datetime, timedelta
 import redis
 from sqlalchemy.orm import Session
 
+from miniapp_api.accountview import ViewSnapshot
 from miniapp_api.errors import ServiceUnavailable
 from miniapp_api.readmodel import ResultEntry, ResultReadModel
 from miniapp_api.residents.holdings import holdings
@@ -43,13 +46,15 @@ def account_results(
     readmodel: ResultReadModel,
     settings: ResultSettings,
     now: datetime,
+    seen: ViewSnapshot | None = None,
 ) -> ResultsOut:
-    """Latest result and history of self and each dependent of the account.
+    """Latest result and history of self and each dependent of the account (``seen``: the
+    account's snapshot, read with the session, if there is one).
 
     An unreachable Redis propagates: the app answers with the overload contract (503, what
     works instead), as for every path that needs Redis.
     """
-    held = holdings(session, client, account_id)
+    held = holdings(session, client, account_id, seen)
     found = read_results(readmodel, [h.resident_id for h in held])
     overdue_after = timedelta(hours=settings.overdue_hours)
     residents = []
@@ -65,6 +70,19 @@ def account_results(
             )
         )
     return ResultsOut(residents=residents)
+
+
+def valid_until(out: ResultsOut, settings: ResultSettings, now: datetime) -> datetime:
+    """Until when ``out`` stays right if nothing changes: the first moment a pending result
+    turns overdue (its guidance changes then), else a day on (the view expires long before)."""
+    overdue_after = timedelta(hours=settings.overdue_hours)
+    turns = [
+        shown.sampled_at + overdue_after
+        for person in out.residents
+        for shown in ([person.latest] if person.latest else []) + person.history
+        if shown.state == "pending" and not shown.overdue
+    ]
+    return min(turns, default=now + timedelta(days=1))
 
 
 def result_out(entry: ResultEntry, now: datetime, overdue_after: timedelta) -> ResultOut:

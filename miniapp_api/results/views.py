@@ -1,12 +1,18 @@
-"""Routes of the results feature: the resident's lookup (critical) and history (sheddable)."""
+"""Routes of the results feature: the resident's lookup (critical) and history (sheddable).
+
+The lookup's body is kept in the caller's account view (``miniapp_api/accountview.py``), which
+the admission gate has usually read already: then it is sent as it is, with no other round trip.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import cast
 
-from flask import Blueprint
+from flask import Blueprint, Response, current_app, request
 from flask.typing import ResponseReturnValue
 
+from miniapp_api.accountview import RESULTS_FIELD, ViewSnapshot, encode
 from miniapp_api.api import TrafficClass, operation
 from miniapp_api.results import service
 from miniapp_api.results.schemas import HistoryOut, ResidentHistoryOut, ResultsOut
@@ -14,6 +20,8 @@ from miniapp_api.sessions import require_session
 from miniapp_api.wiring import wiring
 
 bp = Blueprint("results", __name__, url_prefix="/api/v1")
+# Health data of one person: no cache may keep it, shared caches least of all.
+PERSONAL = {"Cache-Control": "private, no-store"}
 
 
 @bp.get("/results")
@@ -22,9 +30,22 @@ bp = Blueprint("results", __name__, url_prefix="/api/v1")
     traffic=TrafficClass.CRITICAL,
     response=ResultsOut,
     errors=(401, 503),
+    reads=(RESULTS_FIELD,),
 )
 def get_results() -> ResponseReturnValue:
-    return _account_results().model_dump(mode="json")
+    wire = wiring()
+    caller = require_session(wire.sessions)
+    seen = wire.views.seen(request.environ, caller.account_id, (RESULTS_FIELD,))
+    now = datetime.now(UTC)
+    body = seen.body(RESULTS_FIELD, now.timestamp())
+    if body is not None:
+        return Response(body, mimetype="application/json", headers=PERSONAL)
+    out = _account_results(caller.account_id, seen, now)
+    response = cast(Response, current_app.json.response(out.model_dump(mode="json")))
+    until = service.valid_until(out, wire.settings.results, now)
+    wire.views.fill(seen, {RESULTS_FIELD: encode(response.get_data(), until.timestamp())})
+    response.headers.update(PERSONAL)
+    return response
 
 
 @bp.get("/results/history")
@@ -35,6 +56,7 @@ def get_results() -> ResponseReturnValue:
     errors=(401, 503),
 )
 def get_history() -> ResponseReturnValue:
+    caller = require_session(wiring().sessions)
     residents = [
         ResidentHistoryOut(
             id=person.id,
@@ -42,20 +64,22 @@ def get_history() -> ResponseReturnValue:
             name_masked=person.name_masked,
             samplings=([person.latest] if person.latest else []) + person.history,
         )
-        for person in _account_results().residents
+        for person in _account_results(caller.account_id).residents
     ]
     return HistoryOut(residents=residents).model_dump(mode="json")
 
 
-def _account_results() -> ResultsOut:
+def _account_results(
+    account_id: str, seen: ViewSnapshot | None = None, now: datetime | None = None
+) -> ResultsOut:
     wire = wiring()
-    caller = require_session(wire.sessions)
     with wire.db.session() as session:
         return service.account_results(
             session,
-            caller.account_id,
+            account_id,
             client=wire.redis,
             readmodel=wire.readmodel,
             settings=wire.settings.results,
-            now=datetime.now(UTC),
+            now=now or datetime.now(UTC),
+            seen=seen,
         )

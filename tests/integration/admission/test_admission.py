@@ -11,8 +11,10 @@ import redis
 from channels.emulator import RunningEmulator
 from miniapp_api import create_app
 from miniapp_api.admission.install import gate_of
+from miniapp_api.residents.models import Relation
 from tests.conftest import REDIS_URL, PlatformKeys, app_overrides
 from tests.support.apps import MakeApp
+from tests.support.factories import bearer, make_account, make_residents
 from tests.support.phones import EmulatorPhone
 from tests.support.residents import MiniProgramUser, logged_in
 from tests.support.sql import recorded_statements
@@ -36,6 +38,19 @@ def test_one_user_is_held_to_the_quota_and_others_are_not(
     assert int(refused.headers["Retry-After"]) >= 1
     assert {a["kind"] for a in body["detail"]["alternatives"]} >= {"saved_code", "h5_lookup"}
     assert other.client.get("/api/v1/results", headers=other.auth).status_code == 200
+
+
+def test_every_session_of_an_account_draws_on_the_accounts_quota(make_app: MakeApp) -> None:
+    app = make_app(USER_RATE=0.5, USER_BURST=3)
+    me = make_residents(app, 1)[0]
+    account = make_account(app, [(me, Relation.SELF)])
+    phone, tablet = bearer(app, account), bearer(app, account)  # two logins of one account
+    client = app.test_client()
+
+    statuses = [client.get("/api/v1/results", headers=h).status_code for h in (phone, tablet)]
+    statuses += [client.get("/api/v1/results", headers=h).status_code for h in (phone, tablet)]
+
+    assert statuses == [200, 200, 200, 429]
 
 
 def test_normal_traffic_gets_less_of_a_users_burst_than_critical_traffic(

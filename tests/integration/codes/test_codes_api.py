@@ -27,6 +27,7 @@ from sqlalchemy import select, update
 
 from channels.emulator import RunningEmulator
 from miniapp_api import create_app
+from miniapp_api.accountview import code_fields, forget
 from miniapp_api.codes import service
 from miniapp_api.codes.models import RegistrationCode
 from miniapp_api.settings import SigningKey
@@ -171,6 +172,10 @@ def test_an_expired_code_is_replaced_when_shown(app: Flask, wechat_user: MiniPro
         session.execute(
             update(RegistrationCode).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
         )
+    # Time passing behind the service's back: the kept code screen is valid until the expiry
+    # it was issued with, so drop it as any write to codes does.
+    account_id = wechat_user.token.partition(".")[0]
+    forget(app.extensions["miniapp"].redis, [account_id], code_fields(resident_id))
     new = show(wechat_user, resident_id)
     assert new["code_id"] != old["code_id"]
     verify_with_jwks(wechat_user.client, new["token"])
@@ -231,6 +236,8 @@ def run_together(count: int, work: Callable[[], str]) -> list[str]:
 
 def call_service(app: Flask, use_case: Any, account_id: str, resident_id: str) -> str:
     wire = app.extensions["miniapp"]
+    # A re-issue drops the code screens kept in Redis for the resident's holders.
+    extra = {"client": wire.redis} if use_case is service.reissue else {}
     with wire.db.session() as session:
         issued: service.IssuedCode = use_case(
             session,
@@ -238,6 +245,7 @@ def call_service(app: Flask, use_case: Any, account_id: str, resident_id: str) -
             resident_id=resident_id,
             codes=wire.settings.codes,
             now=datetime.now(UTC),
+            **extra,
         )
     return issued.claims.code_id
 

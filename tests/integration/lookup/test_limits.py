@@ -253,7 +253,7 @@ def test_the_routes_are_classified_critical_and_the_api_abusable(app: Flask) -> 
     classifier = RouteClassifier(app)
 
     def route(method: str, path: str) -> tuple[TrafficClass, bool]:
-        found = classifier.classify(EnvironBuilder(path=path, method=method).get_environ())
+        found, _ = classifier.classify(EnvironBuilder(path=path, method=method).get_environ())
         return found.traffic, found.abusable
 
     assert route("POST", LOOKUP) == (TrafficClass.CRITICAL, True)
