@@ -68,6 +68,17 @@ class Admitted:
 
 
 @dataclass(frozen=True)
+class _Asking:
+    """One request as the Redis part of the decision sees it."""
+
+    environ: dict[str, Any]
+    route: Route
+    arguments: Mapping[str, Any]  # the route's, from the path
+    channel: str
+    share: float  # of the user's burst this class may use
+
+
+@dataclass(frozen=True)
 class Refused:
     rejection: Rejection
     channel: str
@@ -138,7 +149,7 @@ class AdmissionGate:
             return self._refuse(traffic, channel, Rejection(503, "local_concurrency", 1.0))
         started = self._clock()
         try:
-            rejection = self._decide_in_redis(environ, route, arguments, channel, share)
+            rejection = self._decide_in_redis(_Asking(environ, route, arguments, channel, share))
         except BaseException:
             self.concurrency.release(self._clock() - started)
             raise
@@ -171,18 +182,12 @@ class AdmissionGate:
         metrics.count(traffic.value, channel, "rejected", rejection.reason)
         return Refused(rejection, channel)
 
-    def _decide_in_redis(
-        self,
-        environ: dict[str, Any],
-        route: Route,
-        arguments: Mapping[str, Any],
-        channel: str,
-        share: float,
-    ) -> Rejection | None:
+    def _decide_in_redis(self, asking: _Asking) -> Rejection | None:
+        route, channel = asking.route, asking.channel
         if self.breaker.open:
             return self._redis_unreachable(route, channel)
         try:
-            rejection = self._pipeline(environ, route, arguments, channel, share)
+            rejection = self._pipeline(asking)
         except REDIS_DOWN as exc:
             log.warning("admission: Redis unreachable (%s); deciding locally", type(exc).__name__)
             self.breaker.trip()
@@ -198,32 +203,19 @@ class AdmissionGate:
             return None
         return Rejection(503, "redis_unavailable", 5.0)
 
-    def _pipeline(
-        self,
-        environ: dict[str, Any],
-        route: Route,
-        arguments: Mapping[str, Any],
-        channel: str,
-        share: float,
-    ) -> Rejection | None:
+    def _pipeline(self, asking: _Asking) -> Rejection | None:
         try:
-            return self._pipeline_once(environ, route, arguments, channel, share)
+            return self._pipeline_once(asking)
         except redis.exceptions.NoScriptError:
             # A new, restarted or failed-over Redis has no script cache: load them, go again.
             with self._script_lock:
                 self.redis.script_load(GCRA_LUA)
                 self.redis.script_load(prefetch.PREFETCH_LUA)
-            return self._pipeline_once(environ, route, arguments, channel, share)
+            return self._pipeline_once(asking)
 
-    def _pipeline_once(
-        self,
-        environ: dict[str, Any],
-        route: Route,
-        arguments: Mapping[str, Any],
-        channel: str,
-        share: float,
-    ) -> Rejection | None:
-        traffic = route.traffic
+    def _pipeline_once(self, asking: _Asking) -> Rejection | None:
+        environ, channel, share = asking.environ, asking.channel, asking.share
+        traffic = asking.route.traffic
         limits = self.controls.current.limits
         token = _bearer(environ)
         session_key = self.sessions.key_for(token) if token else None
@@ -238,7 +230,7 @@ class AdmissionGate:
             pipe.get(CONTROLS_KEY)
             pipe.hgetall(PLATFORM_STATUS_KEY)
         user_rate = Rate(limits.user_rate, limits.user_burst)
-        fields = route.view_fields(arguments)
+        fields = asking.route.view_fields(asking.arguments)
         if account is not None and session_key is not None:
             args = prefetch.prefetch_args(session_key, account, user_rate, share, fields)
             pipe.execute_command("EVALSHA", *args)  # type: ignore[no-untyped-call]
