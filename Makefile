@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
 .PHONY: run test lint bench-login bench-ingest bench-overload bench-hotpath emulator migrate clean \
-	machine worker vendor stack stack-stop
+	machine worker profile-hotpath vendor stack stack-stop
 
 $(STAMP): pyproject.toml requirements.lock
 	python3 -m venv $(VENV)
@@ -65,6 +65,12 @@ bench-overload: $(STAMP) machine
 ## with their Redis round trips per request (about 2 minutes; needs wrk: apt-get install wrk)
 bench-hotpath: $(STAMP) machine
 	$(PY) bench/hotpath.py
+
+## profile-hotpath: py-spy on the app's workers under bench-hotpath's load, lookup and code JSON
+## 20 s each; the top frames as Markdown, collapsed stacks in instance/profile/ (about 2 minutes;
+## PROFILE_ARGS passes options, e.g. PROFILE_ARGS="--route lookup --seconds 10")
+profile-hotpath: $(STAMP) machine
+	$(PY) bench/profile_hotpath.py $(PROFILE_ARGS)
 
 ## vendor: reinstall the browser code of package-lock.json from npm into miniapp_api/static/vendor
 ## (jsQR for the H5 lookup page); then update JSQR_SHA256 in tests/integration/lookup/test_page.py
