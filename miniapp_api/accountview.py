@@ -81,6 +81,38 @@ def generation_key(account_id: str) -> str:
     return f"links:{{{account_id}}}:generation"
 
 
+# A screen of one person: no cache may keep it, shared caches least of all.
+NO_STORE = "private, no-store"
+
+
+@dataclass(frozen=True)
+class KeptScreen:
+    """How a route's answer is kept in the account view, and sent from it.
+
+    Declared on the route (``@operation(kept=...)``): the admission gate then reads the field
+    with the session, and a valid body is answered at the gate, before Flask
+    (``admission/kept.py``); the view builds and fills it when it is not there.
+    """
+
+    field: str  # a template over the route's arguments, e.g. "code:{resident_id}"
+    mimetype: str
+    filename: str | None = None  # an image: named for a "save image" in a browser
+    signed: bool = False  # made with today's code signing key (its id is the version)
+
+    def field_for(self, arguments: Mapping[str, Any]) -> str:
+        return self.field.format_map(arguments)
+
+    def version(self, signing_kid: str) -> str:
+        return signing_kid if self.signed else ""
+
+    def headers(self) -> dict[str, str]:
+        """The headers besides the content type and length."""
+        headers = {"Cache-Control": NO_STORE}
+        if self.filename:
+            headers["Content-Disposition"] = f"inline; filename={self.filename}"
+        return headers
+
+
 def code_fields(resident_id: str) -> tuple[str, str, str]:
     """The JSON, PNG and SVG fields of a resident's code."""
     return f"code:{resident_id}", f"png:{resident_id}", f"svg:{resident_id}"

@@ -7,14 +7,16 @@ operations back from ``app.url_map`` to build the document.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from flask import request
+from flask import Response, request
 from pydantic import BaseModel, ValidationError
 
+from miniapp_api.accountview import AccountViews, KeptScreen, ViewSnapshot, encode
 from miniapp_api.errors import BadRequest, UnsupportedMediaType, ValidationFailed
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -39,7 +41,7 @@ class Operation:
     auth: bool = True
     errors: tuple[int, ...] = ()
     abusable: bool = False
-    reads: tuple[str, ...] = ()
+    kept: KeptScreen | None = None
 
 
 def operation(
@@ -52,21 +54,21 @@ def operation(
     auth: bool = True,
     errors: tuple[int, ...] = (),
     abusable: bool = False,
-    reads: tuple[str, ...] = (),
+    kept: KeptScreen | None = None,
 ) -> Callable[[F], F]:
     """Describe a view: what it takes, what it returns, and its traffic class.
 
     ``abusable`` marks routes that cost us or could be used to guess (lookup by code, code
     re-issue): they fail closed when the admission store (Redis) is unreachable.
 
-    ``reads`` names the fields of the caller's account view (``miniapp_api/accountview.py``)
-    the admission gate fetches with the session, as templates over the route's arguments
-    (``"code:{resident_id}"``): the view then answers without a round trip of its own.
+    ``kept`` says how the answer is kept in the caller's account view
+    (``miniapp_api/accountview.py``): the admission gate reads it with the session and answers
+    with it while it is valid; the view builds and keeps it otherwise.
     """
 
     def attach(view: F) -> F:
         view.api_operation = Operation(  # type: ignore[attr-defined]
-            summary, traffic, body, response, status, auth, errors, abusable, reads
+            summary, traffic, body, response, status, auth, errors, abusable, kept
         )
         return view
 
@@ -97,3 +99,32 @@ def parse_body(model: type[M]) -> M:
             for e in exc.errors(include_url=False, include_input=False, include_context=False)
         ]
         raise ValidationFailed("The request body is not valid.", detail=problems) from None
+
+
+def kept_answer(
+    views: AccountViews,
+    account_id: str,
+    screen: KeptScreen,
+    signing_kid: str,
+    build: Callable[[ViewSnapshot], tuple[bytes, float]],
+) -> Response:
+    """The route's kept screen for the caller (``account_id``, from the verified session).
+
+    From the account view while it is valid (the gate usually answers those before Flask:
+    ``admission/kept.py``; this serves them when admission is off or the gate could not), else
+    ``build(snapshot)`` gives the body and the Unix time it is valid until, and it is kept.
+    """
+    field = screen.field_for(request.view_args or {})
+    seen = views.seen(request.environ, account_id, (field,))
+    version = screen.version(signing_kid)
+    body = seen.body(field, time.time(), version)
+    if body is None:
+        body, valid_until = build(seen)
+        views.fill(seen, {field: encode(body, valid_until, version)})
+    return Response(
+        body,
+        mimetype=screen.mimetype,
+        headers=screen.headers(),
+        # An image is sent as it is (as send_file would); only text is ever read back.
+        direct_passthrough=screen.filename is not None,
+    )

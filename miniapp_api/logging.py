@@ -38,8 +38,12 @@ class RedactingFilter(logging.Filter):
 
 
 class RequestIdFilter(logging.Filter):
+    """The request's id on every record: Flask's ``g``, or what the caller passed in ``extra``
+    (the admission gate answers some requests before Flask)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        if not hasattr(record, "request_id"):
+            record.request_id = g.get("request_id", "-") if has_request_context() else "-"
         return True
 
 
@@ -95,25 +99,38 @@ def configure_logging(level: str) -> None:
     quiet_noisy_loggers()
 
 
+_access = logging.getLogger("miniapp_api.access")
+
+
+def request_id_from(incoming: str) -> str:
+    """The client's ``X-Request-ID`` if it is sane, else a new one."""
+    return incoming if _REQUEST_ID_OK.fullmatch(incoming) else uuid.uuid4().hex
+
+
+def log_access(
+    method: str, path: str, status: int, started: float, request_id: str | None = None
+) -> None:
+    """The one access line of a request (``started``: its ``time.perf_counter()``)."""
+    extra: dict[str, Any] = {
+        "status": status,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+    }
+    if request_id is not None:
+        extra["request_id"] = request_id
+    _access.info("%s %s %s", method, path, status, extra=extra)
+
+
 def register_request_logging(app: Flask) -> None:
     """Give each request an id (ours or a sane client one), echo it, log one access line."""
-    access = logging.getLogger("miniapp_api.access")
 
     @app.before_request
     def assign_request_id() -> None:
-        incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        g.request_id = incoming if _REQUEST_ID_OK.fullmatch(incoming) else uuid.uuid4().hex
+        g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER, ""))
         g.started_at = time.perf_counter()
 
     @app.after_request
-    def log_access(response: Response) -> Response:
+    def after(response: Response) -> Response:
         response.headers[REQUEST_ID_HEADER] = g.get("request_id", "-")
-        elapsed_ms = (time.perf_counter() - g.get("started_at", time.perf_counter())) * 1000
-        access.info(
-            "%s %s %s",
-            request.method,
-            request.path,
-            response.status_code,
-            extra={"status": response.status_code, "duration_ms": round(elapsed_ms, 1)},
-        )
+        started = g.get("started_at", time.perf_counter())
+        log_access(request.method, request.path, response.status_code, started)
         return response

@@ -25,13 +25,13 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 
-from miniapp_api.accountview import PREFETCHED_VIEW
+from miniapp_api.accountview import PREFETCHED_VIEW, KeptScreen
 from miniapp_api.admission import prefetch
 from miniapp_api.admission.adaptive import AdaptiveConcurrency
 from miniapp_api.admission.local_bucket import LocalBucket
@@ -65,6 +65,8 @@ class Admitted:
     channel: str
     started: float
     holds_slot: bool
+    # The route's kept screen and its field in the caller's account view, if it has one.
+    kept: tuple[KeptScreen, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ class _Asking:
 
     environ: dict[str, Any]
     route: Route
-    arguments: Mapping[str, Any]  # the route's, from the path
+    fields: list[str]  # of the caller's account view, to read with the session
     channel: str
     share: float  # of the user's burst this class may use
 
@@ -127,6 +129,7 @@ class AdmissionGate:
         self._clock = clock
         self._script_sha = hashlib.sha1(GCRA_LUA.encode(), usedforsecurity=False).hexdigest()
         self._script_lock = threading.Lock()
+        self._shown_limit: float | None = None
 
     # -- the decision ------------------------------------------------------------------------
 
@@ -147,16 +150,18 @@ class AdmissionGate:
         share = _share(traffic, controls.limits)
         if not self.concurrency.try_acquire(share):
             return self._refuse(traffic, channel, Rejection(503, "local_concurrency", 1.0))
+        fields = route.view_fields(arguments)
         started = self._clock()
         try:
-            rejection = self._decide_in_redis(_Asking(environ, route, arguments, channel, share))
+            rejection = self._decide_in_redis(_Asking(environ, route, fields, channel, share))
         except BaseException:
             self.concurrency.release(self._clock() - started)
             raise
         if rejection is not None:
             self.concurrency.release(self._clock() - started)
             return self._refuse(traffic, channel, rejection)
-        return Admitted(traffic, channel, started, holds_slot=True)
+        kept = (route.kept, fields[0]) if route.kept else None
+        return Admitted(traffic, channel, started, holds_slot=True, kept=kept)
 
     def _refresh_controls_alone(self) -> None:
         """Re-read the controls if due (at most every ``controls_refresh_seconds``)."""
@@ -176,7 +181,10 @@ class AdmissionGate:
         metrics.observe_duration(admitted.traffic.value, self._clock() - admitted.started)
         if admitted.holds_slot:
             self.concurrency.release(self._clock() - admitted.started)
-            metrics.CONCURRENCY_LIMIT.set(self.concurrency.limit)
+            limit = self.concurrency.limit
+            if limit != self._shown_limit:  # a gauge write is an mmap write under gunicorn
+                self._shown_limit = limit
+                metrics.CONCURRENCY_LIMIT.set(limit)
 
     def _refuse(self, traffic: TrafficClass, channel: str, rejection: Rejection) -> Refused:
         metrics.count(traffic.value, channel, "rejected", rejection.reason)
@@ -224,25 +232,21 @@ class AdmissionGate:
         wait = self.refusals.wait(user_key, share)
         if wait > 0:  # refused a moment ago and not yet allowed back: no need to ask Redis
             return Rejection(429, "user_quota", max(1.0, wait))
-        pipe = self.redis.pipeline(transaction=False)
+        commands: list[tuple[object, ...]] = []
         refresh = self.controls.claim_refresh()
         if refresh:
-            pipe.get(CONTROLS_KEY)
-            pipe.hgetall(PLATFORM_STATUS_KEY)
+            commands += [("GET", CONTROLS_KEY), ("HGETALL", PLATFORM_STATUS_KEY)]
         user_rate = Rate(limits.user_rate, limits.user_burst)
-        fields = asking.route.view_fields(asking.arguments)
+        fields = asking.fields
         if account is not None and session_key is not None:
             args = prefetch.prefetch_args(session_key, account, user_rate, share, fields)
-            pipe.execute_command("EVALSHA", *args)  # type: ignore[no-untyped-call]
+            commands.append(("EVALSHA", *args))
         elif session_key is not None:
-            pipe.hgetall(session_key)
+            commands.append(("HGETALL", session_key))
         buckets = self._buckets(limits, traffic, channel, user_key, user=account is None)
         for key, rate, _ in buckets:
-            # Not pipe.evalsha: redis-py's cluster pipeline blocks that method (not the command)
-            # and leaves execute_command unannotated.
-            args = (self._script_sha, 1, key, *rate.script_args(share))
-            pipe.execute_command("EVALSHA", *args)  # type: ignore[no-untyped-call]
-        replies = list(pipe.execute())
+            commands.append(("EVALSHA", self._script_sha, 1, key, *rate.script_args(share)))
+        replies = self._send(commands)
         if refresh:
             self.controls.update(replies[0], replies[1])
             replies = replies[2:]
@@ -276,6 +280,17 @@ class AdmissionGate:
             # caller's address as well (one more round trip, for bad tokens only).
             return self._charge_address(limits, environ, share)
         return None
+
+    def _send(self, commands: list[tuple[object, ...]]) -> list[Any]:
+        """The replies to ``commands``, in one round trip: a pipeline, or the command alone
+        when it is the only one (the usual case: redis-py's pipeline costs ~10 µs more).
+        Not ``evalsha``: redis-py's cluster pipeline blocks that method (not the command)."""
+        if len(commands) == 1:
+            return [self.redis.execute_command(*commands[0])]  # type: ignore[no-untyped-call]
+        pipe = self.redis.pipeline(transaction=False)
+        for command in commands:
+            pipe.execute_command(*command)  # type: ignore[no-untyped-call]
+        return list(pipe.execute())
 
     def _charge_address(
         self, limits: Limits, environ: dict[str, Any], share: float

@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Flask
 
 from miniapp_api.admission.gate import AdmissionGate
+from miniapp_api.admission.kept import KeptAnswers
 from miniapp_api.admission.middleware import AdmissionMiddleware
 from miniapp_api.admission.routes import RouteClassifier
 from miniapp_api.wiring import Wiring
@@ -29,8 +30,9 @@ def install(app: Flask, wire: Wiring) -> AdmissionGate | None:
         settings=settings,
         controls=wire.controls,
     )
+    kept = KeptAnswers(wire.settings.codes.signing_key.kid)
     app.wsgi_app = AdmissionMiddleware(  # type: ignore[method-assign]
-        app.wsgi_app, gate, wire.rejections
+        app.wsgi_app, gate, wire.rejections, kept
     )
     return gate
 

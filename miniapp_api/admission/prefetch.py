@@ -12,6 +12,7 @@ reveals nothing (the gate then charges the caller's address, as for any unknown 
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -82,6 +83,11 @@ def parse(reply: object, account_id: str, fields: Sequence[str]) -> Prefetched:
     _, flat, quota, links, generation, values = reply
     admitted, retry_after = decision(quota)
     session = dict(zip(flat[::2], flat[1::2], strict=True))
+    owner = session.get(b"account", b"")
+    if not isinstance(owner, bytes) or not hmac.compare_digest(owner, account_id.encode()):
+        # The key holds the hash of the whole token, so this cannot happen unless the key
+        # space was written to by hand: the account's data is not handed out then.
+        return Prefetched(session, admitted, retry_after, None)
     view = ViewSnapshot(
         account_id, generation or b"0", links, dict(zip(fields, values, strict=True))
     )

@@ -8,7 +8,9 @@ from typing import Any
 
 from flask import Flask
 from werkzeug.exceptions import HTTPException
+from werkzeug.wsgi import get_path_info
 
+from miniapp_api.accountview import KeptScreen
 from miniapp_api.api import TrafficClass, operation_of
 
 # Probes and metrics must answer during overload; they are never admission-controlled.
@@ -20,11 +22,11 @@ class Route:
     traffic: TrafficClass
     abusable: bool = False  # fails closed when Redis is unreachable
     exempt: bool = False
-    reads: tuple[str, ...] = ()  # account view fields, as templates over the route's arguments
+    kept: KeptScreen | None = None  # its answer as kept in the caller's account view
 
     def view_fields(self, arguments: Mapping[str, Any]) -> list[str]:
-        """The account view fields this request reads (``reads`` filled in)."""
-        return [template.format_map(arguments) for template in self.reads]
+        """The account view fields this request reads (none, or its kept screen's)."""
+        return [self.kept.field_for(arguments)] if self.kept else []
 
 
 UNCLASSIFIED = Route(TrafficClass.SHEDDABLE)
@@ -35,7 +37,9 @@ class RouteClassifier:
     """Reads the class from the route's ``@operation`` (unclassified routes are sheddable)."""
 
     def __init__(self, app: Flask) -> None:
-        self._url_map = app.url_map
+        # One adapter for every request: binding to each environ cost more than the match.
+        # Matching reads the adapter only, so the worker's threads share it.
+        self._adapter = app.url_map.bind("gate")
         self._routes: dict[str, Route] = {}
         for endpoint, view in app.view_functions.items():
             described = operation_of(view)
@@ -43,13 +47,14 @@ class RouteClassifier:
                 self._routes[endpoint] = EXEMPT
             elif described is not None:
                 self._routes[endpoint] = Route(
-                    described.traffic, described.abusable, reads=described.reads
+                    described.traffic, described.abusable, kept=described.kept
                 )
 
     def classify(self, environ: dict[str, Any]) -> tuple[Route, Mapping[str, Any]]:
         """The request's route and its arguments (from the path)."""
+        method = environ.get("REQUEST_METHOD", "GET")
         try:
-            endpoint, arguments = self._url_map.bind_to_environ(environ).match()
+            endpoint, arguments = self._adapter.match(get_path_info(environ), method)
         except HTTPException:
             # A 404 or 405 to be: cheap, but still admission-controlled.
             return UNCLASSIFIED, {}
@@ -60,7 +65,7 @@ class RouteClassifier:
         method, _, rest = request_line.decode("latin-1").partition(" ")
         path = rest.partition(" ")[0].partition("?")[0]
         try:
-            endpoint, _ = self._url_map.bind("door").match(path, method)
+            endpoint, _ = self._adapter.match(path, method)
         except HTTPException:
             return UNCLASSIFIED
         return self._routes.get(str(endpoint), UNCLASSIFIED)

@@ -8,16 +8,14 @@ re-issue drops the kept screens of every account holding the resident.
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
-from enum import Enum
 from typing import cast
 
 from flask import Blueprint, Response, current_app, request, url_for
 from flask.typing import ResponseReturnValue
 
-from miniapp_api.accountview import encode
-from miniapp_api.api import TrafficClass, operation
+from miniapp_api.accountview import NO_STORE, KeptScreen, ViewSnapshot
+from miniapp_api.api import TrafficClass, kept_answer, operation
 from miniapp_api.codes import qr, service
 from miniapp_api.codes.jwks import CACHE_CONTROL, jwks_json
 from miniapp_api.codes.schemas import CodeOut, JwksOut
@@ -26,11 +24,13 @@ from miniapp_api.wiring import wiring
 
 bp = Blueprint("codes", __name__, url_prefix="/api/v1")
 
-# A code is personal (masked name) and voided by re-issue: no cache may keep it,
-# shared caches least of all. Residents keep it offline by saving the image or screenshotting
-# it, which needs no HTTP cache.
-NO_STORE = "private, no-store"
 CODE_ERRORS = (401, 404)
+# The three forms of a code screen, kept in the account view (miniapp_api/accountview.py).
+# A code is personal (masked name) and voided by re-issue: no HTTP cache may keep it (NO_STORE);
+# residents keep it offline by saving the image or screenshotting it, which needs none.
+CODE_SCREEN = KeptScreen("code:{resident_id}", "application/json", signed=True)
+PNG_SCREEN = KeptScreen("png:{resident_id}", "image/png", "code.png", signed=True)
+SVG_SCREEN = KeptScreen("svg:{resident_id}", "image/svg+xml", "code.svg", signed=True)
 
 
 @bp.get("/codes/keys")
@@ -54,10 +54,10 @@ def get_keys() -> ResponseReturnValue:
     traffic=TrafficClass.CRITICAL,
     response=CodeOut,
     errors=CODE_ERRORS,
-    reads=("code:{resident_id}",),
+    kept=CODE_SCREEN,
 )
 def get_code(resident_id: str) -> ResponseReturnValue:
-    return _kept(resident_id, Screen.JSON)
+    return _kept(resident_id, CODE_SCREEN)
 
 
 @bp.post("/residents/<resident_id>/code")
@@ -78,10 +78,10 @@ def post_code(resident_id: str) -> ResponseReturnValue:
     "The live code as a PNG QR symbol",
     traffic=TrafficClass.CRITICAL,
     errors=CODE_ERRORS,
-    reads=("png:{resident_id}",),
+    kept=PNG_SCREEN,
 )
 def get_code_png(resident_id: str) -> ResponseReturnValue:
-    return _kept(resident_id, Screen.PNG)
+    return _kept(resident_id, PNG_SCREEN)
 
 
 @bp.get("/residents/<resident_id>/code.svg")
@@ -89,46 +89,29 @@ def get_code_png(resident_id: str) -> ResponseReturnValue:
     "The live code as an SVG QR symbol",
     traffic=TrafficClass.CRITICAL,
     errors=CODE_ERRORS,
-    reads=("svg:{resident_id}",),
+    kept=SVG_SCREEN,
 )
 def get_code_svg(resident_id: str) -> ResponseReturnValue:
-    return _kept(resident_id, Screen.SVG)
+    return _kept(resident_id, SVG_SCREEN)
 
 
-class Screen(Enum):
-    """The three forms of a code screen: (account view field prefix, media type, file name)."""
-
-    JSON = ("code", "application/json", None)
-    PNG = ("png", "image/png", "code.png")
-    SVG = ("svg", "image/svg+xml", "code.svg")
-
-    def render(self, issued: service.IssuedCode) -> bytes:
-        if self is Screen.JSON:
-            return _code_body(issued).get_data()
-        return (qr.png if self is Screen.PNG else qr.svg)(issued.token)
-
-
-def _kept(resident_id: str, screen: Screen) -> Response:
-    """The screen from the caller's account view while it is valid (usually read by the gate
-    already: no round trip), else from the database, then kept until the code expires."""
+def _kept(resident_id: str, screen: KeptScreen) -> Response:
+    """The screen from the caller's account view while it is valid, else from the database,
+    then kept until the code expires; made with today's signing key (after a rotation, kept
+    screens are signed again at once)."""
     wire = wiring()
     caller = require_session(wire.sessions)
-    prefix, mimetype, filename = screen.value
-    name = f"{prefix}:{resident_id}"
-    seen = wire.views.seen(request.environ, caller.account_id, (name,))
-    # Made with today's signing key: after a rotation, kept screens are signed again at once.
-    signer = wire.settings.codes.signing_key.kid
-    body = seen.body(name, time.time(), signer)
-    if body is None:
+
+    def build(_: ViewSnapshot) -> tuple[bytes, float]:
         issued = _issue(resident_id)
-        body = screen.render(issued)
-        until = issued.claims.expires_at.timestamp()
-        wire.views.fill(seen, {name: encode(body, until, signer)})
-    response = Response(body, mimetype=mimetype, direct_passthrough=filename is not None)
-    response.headers["Cache-Control"] = NO_STORE
-    if filename:  # named for a "save image" in a browser
-        response.headers["Content-Disposition"] = f"inline; filename={filename}"
-    return response
+        if screen is CODE_SCREEN:
+            body = _code_body(issued).get_data()
+        else:
+            body = (qr.png if screen is PNG_SCREEN else qr.svg)(issued.token)
+        return body, issued.claims.expires_at.timestamp()
+
+    kid = wire.settings.codes.signing_key.kid
+    return kept_answer(wire.views, caller.account_id, screen, kid, build)
 
 
 def _issue(resident_id: str, *, again: bool = False) -> service.IssuedCode:

@@ -9,19 +9,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import cast
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app
 from flask.typing import ResponseReturnValue
 
-from miniapp_api.accountview import RESULTS_FIELD, ViewSnapshot, encode
-from miniapp_api.api import TrafficClass, operation
+from miniapp_api.accountview import KeptScreen, ViewSnapshot
+from miniapp_api.api import TrafficClass, kept_answer, operation
 from miniapp_api.results import service
 from miniapp_api.results.schemas import HistoryOut, ResidentHistoryOut, ResultsOut
 from miniapp_api.sessions import require_session
 from miniapp_api.wiring import wiring
 
 bp = Blueprint("results", __name__, url_prefix="/api/v1")
-# Health data of one person: no cache may keep it, shared caches least of all.
-PERSONAL = {"Cache-Control": "private, no-store"}
+RESULTS_SCREEN = KeptScreen("results", "application/json")
 
 
 @bp.get("/results")
@@ -30,22 +29,20 @@ PERSONAL = {"Cache-Control": "private, no-store"}
     traffic=TrafficClass.CRITICAL,
     response=ResultsOut,
     errors=(401, 503),
-    reads=(RESULTS_FIELD,),
+    kept=RESULTS_SCREEN,
 )
 def get_results() -> ResponseReturnValue:
     wire = wiring()
     caller = require_session(wire.sessions)
-    seen = wire.views.seen(request.environ, caller.account_id, (RESULTS_FIELD,))
-    now = datetime.now(UTC)
-    body = seen.body(RESULTS_FIELD, now.timestamp())
-    if body is not None:
-        return Response(body, mimetype="application/json", headers=PERSONAL)
-    out = _account_results(caller.account_id, seen, now)
-    response = cast(Response, current_app.json.response(out.model_dump(mode="json")))
-    until = service.valid_until(out, wire.settings.results, now)
-    wire.views.fill(seen, {RESULTS_FIELD: encode(response.get_data(), until.timestamp())})
-    response.headers.update(PERSONAL)
-    return response
+
+    def build(seen: ViewSnapshot) -> tuple[bytes, float]:
+        now = datetime.now(UTC)
+        out = _account_results(caller.account_id, seen, now)
+        body = cast(Response, current_app.json.response(out.model_dump(mode="json"))).get_data()
+        return body, service.valid_until(out, wire.settings.results, now).timestamp()
+
+    kid = wire.settings.codes.signing_key.kid
+    return kept_answer(wire.views, caller.account_id, RESULTS_SCREEN, kid, build)
 
 
 @bp.get("/results/history")

@@ -10,12 +10,14 @@ the old format keep working.
 from __future__ import annotations
 
 import hashlib
+import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import redis
-from flask import Flask
+from flask import Flask, request
 from flask.testing import FlaskClient
 
 from miniapp_api.accountview import ViewSnapshot, encode, view_key
@@ -107,19 +109,48 @@ def test_kept_screens_cost_one_redis_round_trip_and_no_database(
     assert all(n > 1 for n in first), first  # built once: the cost that keeping saves
 
 
-def test_a_kept_screen_is_the_same_bytes_as_a_built_one(
-    app: Flask, client: FlaskClient, desk: Desk
+def test_a_kept_screen_is_answered_before_flask_as_the_view_would(
+    app: Flask,
+    client: FlaskClient,
+    desk: Desk,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _, me, _, headers = family(app)
     make_tube(app, desk, [me])
-    for url in ("/api/v1/results", f"/api/v1/residents/{me.public_id}/code.png"):
+    reached_flask: list[str] = []
+
+    def counted(endpoint: str) -> Callable[..., Any]:
+        view = app.view_functions[endpoint]
+
+        def calling(**arguments: Any) -> Any:
+            reached_flask.append(request.path)
+            return view(**arguments)
+
+        return calling
+
+    for endpoint, url in (
+        ("results.get_results", "/api/v1/results"),
+        ("codes.get_code", f"/api/v1/residents/{me.public_id}/code"),
+        ("codes.get_code_png", f"/api/v1/residents/{me.public_id}/code.png"),
+        ("codes.get_code_svg", f"/api/v1/residents/{me.public_id}/code.svg"),
+    ):
+        monkeypatch.setitem(app.view_functions, endpoint, counted(endpoint))
+        reached_flask.clear()
         built = client.get(url, headers=headers)
-        kept = client.get(url, headers=headers)
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="miniapp_api.access"):
+            kept = client.get(url, headers={**headers, "X-Request-ID": "kept-0001"})
+
+        assert reached_flask == [url], "the view built it once; the gate sent it then"
+        assert kept.status_code == built.status_code == 200
         assert kept.get_data() == built.get_data()
-        assert kept.headers["Content-Type"] == built.headers["Content-Type"]
-        assert (
-            kept.headers["Cache-Control"] == built.headers["Cache-Control"] == ("private, no-store")
-        )
+        assert dict(kept.headers) == {**dict(built.headers), "X-Request-ID": "kept-0001"}
+        assert built.headers["Cache-Control"] == "private, no-store"
+        access = [r for r in caplog.records if r.name == "miniapp_api.access"]
+        assert [(r.getMessage(), getattr(r, "request_id", None)) for r in access] == [
+            (f"GET {url} 200", "kept-0001")
+        ]
 
 
 # --- every change shows at once --------------------------------------------------------------

@@ -1,0 +1,59 @@
+"""Kept screens answered at the gate, before Flask: the results and code screens of a bad
+morning cost the gate's one round trip and a write of bytes.
+
+The gate has already read, with the session, the field of the caller's account view that the
+route declares (``@operation(kept=KeptScreen(...))``, ``miniapp_api/accountview.py``); it holds
+a view snapshot only for a session of the very account the token names. When the field holds a
+body that is still valid and was made with today's version, it is the answer, byte for byte
+what the view would send (the view wrote it): the same headers, an ``X-Request-ID`` and the one
+access line, as Flask's hooks (``miniapp_api/logging.py``) give every other answer. Anything
+else (nothing kept, expired, another signing key) goes on to the view, which builds the answer
+and keeps it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from werkzeug.utils import get_content_type
+from werkzeug.wsgi import get_path_info
+
+from miniapp_api.accountview import PREFETCHED_VIEW, KeptScreen, ViewSnapshot
+from miniapp_api.logging import REQUEST_ID_HEADER, log_access, request_id_from
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+
+class KeptAnswers:
+    """Answers from kept screens; ``signing_kid``: the code signing key in use."""
+
+    def __init__(self, signing_kid: str) -> None:
+        self.signing_kid = signing_kid
+
+    def answer(
+        self,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+        kept: tuple[KeptScreen, str],
+    ) -> list[bytes] | None:
+        """The kept answer, sent; ``None`` when there is none to send (the view answers)."""
+        started = time.perf_counter()
+        seen = environ.get(PREFETCHED_VIEW)
+        if not isinstance(seen, ViewSnapshot) or environ.get("REQUEST_METHOD") != "GET":
+            return None
+        screen, field = kept
+        body = seen.body(field, time.time(), screen.version(self.signing_kid))
+        if body is None:
+            return None
+        request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID", ""))
+        headers = [
+            ("Content-Type", get_content_type(screen.mimetype, "utf-8")),
+            ("Content-Length", str(len(body))),
+            *screen.headers().items(),
+            (REQUEST_ID_HEADER, request_id),
+        ]
+        start_response("200 OK", headers)
+        log_access("GET", get_path_info(environ), 200, started, request_id)
+        return [body]
