@@ -20,8 +20,9 @@ from dataclasses import dataclass
 import _ingest_world as world_mod
 import psycopg
 import redis
-from _overload_world import User, load_answered, sessions, warm_links
+from _overload_world import User, load_answered, sessions, spread_lifetimes, warm_links
 
+from miniapp_api.accountview import VIEW_TTL_SECONDS
 from miniapp_api.db import Database
 from miniapp_api.readmodel import ResultReadModel
 from miniapp_api.results.rebuild import rebuild_read_model
@@ -88,6 +89,18 @@ def build(
     ]
     random.Random(7).shuffle(found)
     return found
+
+
+def spread_view_lifetimes(redis_url: str) -> None:
+    """The accounts' views, filled at set-up within seconds, given remaining lifetimes spread
+    over ``VIEW_TTL_SECONDS``, as the lookups' links copies are (``warm_links``): a measured
+    window then sees the share of views expire and be built again that a city's steady state
+    would at this request rate, not all of them at once."""
+    client = redis.Redis.from_url(redis_url, socket_timeout=30)
+    try:
+        spread_lifetimes(client, "view:*", VIEW_TTL_SECONDS)
+    finally:
+        client.close()
 
 
 def fetch_every(port: int, families: list[Family], screen: str, threads: int = 8) -> int:

@@ -110,13 +110,20 @@ def warm_links(session: Session, client: redis.Redis, account_ids: list[str]) ->
     spread evenly over the TTL: from then on, copies expire and are refilled by lookups at
     the rate the number of residents and the arrival rate imply.
     """
-    rng = random.Random(11)
     for account_id in account_ids:
         holdings(session, client, account_id)
+    spread_lifetimes(client, "links:*", LINKS_TTL_SECONDS)
+
+
+def spread_lifetimes(client: redis.Redis, pattern: str, ttl: int) -> None:
+    """Give the keys matching ``pattern`` (generation counters aside) remaining lifetimes
+    spread evenly over ``ttl``: filled at once, they would all expire in the same second, where
+    a city's copies expire and are refilled all the time."""
+    rng = random.Random(11)
     pipe = client.pipeline(transaction=False)
-    for key in client.scan_iter(match="links:*", count=5000):
+    for key in client.scan_iter(match=pattern, count=5000):
         if not key.endswith(b":generation"):
-            pipe.expire(key, rng.randint(1, LINKS_TTL_SECONDS))
+            pipe.expire(key, rng.randint(1, ttl))
     pipe.execute()
 
 

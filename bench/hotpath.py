@@ -174,6 +174,8 @@ def run(
         raise RuntimeError(
             f"only {rendered} of {2 * len(png_users)} images rendered\n{ours.child.log_tail()}"
         )
+    # The steady state: each account's view (the kept screens) expires at its own time.
+    world.spread_view_lifetimes(REDIS_URL)
     say(
         f"  up in {time.monotonic() - started:.0f}s: {issued:,} codes issued and {rendered:,} "
         f"images rendered through the app ({args.png_accounts} accounts)"
