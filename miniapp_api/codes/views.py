@@ -16,7 +16,7 @@ from flask.typing import ResponseReturnValue
 
 from miniapp_api.accountview import NO_STORE, KeptScreen, ViewSnapshot
 from miniapp_api.api import TrafficClass, kept_answer, operation
-from miniapp_api.codes import qr, service
+from miniapp_api.codes import images, qr, service
 from miniapp_api.codes.jwks import CACHE_CONTROL, jwks_json
 from miniapp_api.codes.schemas import CodeOut, JwksOut
 from miniapp_api.sessions import require_session
@@ -106,8 +106,10 @@ def _kept(resident_id: str, screen: KeptScreen) -> Response:
         issued = _issue(resident_id)
         if screen is CODE_SCREEN:
             body = _code_body(issued).get_data()
+        elif screen is PNG_SCREEN:
+            body = images.png(wire.redis, issued.token)
         else:
-            body = (qr.png if screen is PNG_SCREEN else qr.svg)(issued.token)
+            body = qr.svg(issued.token)
         return body, issued.claims.expires_at.timestamp()
 
     kid = wire.settings.codes.signing_key.kid

@@ -22,6 +22,7 @@ from flask.testing import FlaskClient
 
 from miniapp_api.accountview import ViewSnapshot, encode, view_key
 from miniapp_api.admission.prefetch import quota_key
+from miniapp_api.codes import qr
 from miniapp_api.residents.models import Account, Relation, Resident
 from miniapp_api.sessions import account_hint
 from miniapp_api.wiring import wiring_of
@@ -283,3 +284,23 @@ def test_a_token_of_the_old_format_works_until_it_expires(app: Flask, client: Fl
 
     assert set(shown(client, headers)) == {me.public_id}
     assert code_of(client, headers, me.public_id)
+
+
+def test_a_code_image_is_rendered_once_though_views_expire(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    me = make_residents(app, 1)[0]
+    account = make_account(app, [(me, Relation.SELF)])
+    headers = bearer(app, account)
+    rendered: list[str] = []
+    render = qr.png.__wrapped__  # past the worker's own cache: count real renderings
+    monkeypatch.setattr(qr, "png", lambda token: rendered.append(token) or render(token))
+    url = f"/api/v1/residents/{me.public_id}/code.png"
+
+    first = client.get(url, headers=headers)
+    wiring_of(app).redis.delete(view_key(account.public_id))  # the view's two minutes are up
+    again = client.get(url, headers=headers)
+
+    assert first.status_code == again.status_code == 200
+    assert again.get_data() == first.get_data()
+    assert len(rendered) == 1
