@@ -27,7 +27,7 @@ from miniapp_api.codes.tokens import CodeClaims, short_masked_name, sign_code
 from miniapp_api.db import as_utc
 from miniapp_api.residents.accounts import load_account, resident_for_account
 from miniapp_api.residents.holdings import holder_accounts
-from miniapp_api.residents.models import Resident
+from miniapp_api.residents.models import Account, AccountResident, Resident
 from miniapp_api.settings import CodeSettings, SigningKey
 
 # 72 random bits in 12 characters: a version 10 symbol has no room for more (codes/tokens.py).
@@ -49,8 +49,12 @@ def current_code(
 ) -> IssuedCode:
     """The live code of a resident the account holds; issued on first request or after expiry.
 
-    Showing an existing code writes nothing.
+    Showing an existing code writes nothing and reads once (:func:`_shown`); the transaction
+    with its row lock is only for issuing.
     """
+    shown = _shown(session, account_id, resident_id, codes, now)
+    if shown is not None:
+        return shown
     for attempt in range(ATTEMPTS):
         try:
             with session.begin():
@@ -95,6 +99,30 @@ def reissue(
             if attempt == ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
+
+
+def _shown(
+    session: Session, account_id: str, resident_id: str, codes: CodeSettings, now: datetime
+) -> IssuedCode | None:
+    """The live, unexpired code of a resident the account holds, in one read-only query;
+    ``None`` when there is none to show (not issued, expired, or not the account's resident:
+    the issuing path then answers, 404 included)."""
+    row = session.execute(
+        select(Resident, RegistrationCode)
+        .join(AccountResident, AccountResident.resident_id == Resident.id)
+        .join(Account, Account.id == AccountResident.account_id)
+        .join(RegistrationCode, RegistrationCode.resident_id == Resident.id)
+        .where(
+            Account.public_id == account_id,
+            Resident.public_id == resident_id,
+            RegistrationCode.revoked_at.is_(None),
+        )
+    ).one_or_none()
+    shown = None
+    if row is not None and as_utc(row.RegistrationCode.expires_at) > now:
+        shown = _issued(codes, row.Resident, row.RegistrationCode)
+    session.rollback()  # read-only; hand the connection back (after reading the rows)
+    return shown
 
 
 def _reachable(session: Session, account_id: str, resident_id: str) -> Resident:

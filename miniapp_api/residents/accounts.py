@@ -73,17 +73,6 @@ def resident_for_account(session: Session, account: Account, resident_id: str) -
     return link
 
 
-def holders_of(session: Session, resident_id: str) -> list[str]:
-    """Public ids of every account holding the resident (as self or dependent)."""
-    query = (
-        select(Account.public_id)
-        .join(AccountResident, AccountResident.account_id == Account.id)
-        .join(Resident, Resident.id == AccountResident.resident_id)
-        .where(Resident.public_id == resident_id)
-    )
-    return list(session.scalars(query))
-
-
 def holder_account_ids(session: Session, resident: Resident) -> list[int]:
     """Internal ids of every account holding the resident (as self or dependent)."""
     query = select(AccountResident.account_id).where(AccountResident.resident_id == resident.id)

@@ -27,13 +27,12 @@ from miniapp_api.residents import held_by, notices, realname, records, requests
 from miniapp_api.residents.accounts import (
     account_out,
     count_links,
-    holders_of,
     links_of,
     load_account,
     resident_out,
     self_link,
 )
-from miniapp_api.residents.holdings import forget_links
+from miniapp_api.residents.holdings import forget_links, holder_accounts
 from miniapp_api.residents.identity import IdDocument, parse_document
 from miniapp_api.residents.models import (
     Account,
@@ -124,7 +123,7 @@ def declare_profile(
         session, crypto, account_id, profile.name, doc, verified_at=now if verified else None
     )
     with session.begin():
-        holders = holders_of(session, out.id)
+        holders = holder_accounts(session, [out.id])
     forget_links(client, {account_id, *holders, *taken_from})
     return out
 
