@@ -20,7 +20,13 @@ from dataclasses import dataclass
 import _ingest_world as world_mod
 import psycopg
 import redis
-from _overload_world import User, load_answered, sessions, spread_lifetimes, warm_links
+from _overload_world import (
+    User,
+    load_answered,
+    sessions,
+    spread_lifetimes,
+    warm_links,
+)
 
 from miniapp_api.accountview import VIEW_TTL_SECONDS
 from miniapp_api.db import Database

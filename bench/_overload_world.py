@@ -13,17 +13,22 @@ model, in Redis.
 
 from __future__ import annotations
 
+import base64
 import random
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 import _ingest_world as world_mod
 import psycopg
 import redis
+from _overload_apps import b64_key
+from _procs import ScratchDatabase
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from miniapp_api.db import Database
+from miniapp_api.migrate import upgrade
 from miniapp_api.readmodel import ResultReadModel
 from miniapp_api.residents.holdings import LINKS_TTL_SECONDS, holdings
 from miniapp_api.results.rebuild import rebuild_read_model
@@ -134,3 +139,28 @@ def sessions(client: redis.Redis, accounts: list[tuple[str, str]]) -> list[User]
     for account_id, platform in accounts:
         users.append(User(store.create(account_id, platform), platform))
     return users
+
+
+def flush_redis(redis_url: str) -> None:
+    """Empty the bench's Redis database (set-up and clean-up)."""
+    client = redis.Redis.from_url(redis_url, socket_timeout=30)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+def scratch_world(
+    stack: ExitStack, admin_url: str, prefix: str, redis_url: str
+) -> tuple[ScratchDatabase, tuple[str, str], PersonalDataCrypto]:
+    """A migrated scratch database ``<prefix>_<random>`` and an empty Redis database, both
+    cleaned up with ``stack``, and fresh data and index keys: (database, keys as the app's
+    settings take them, the crypto they make). bench-overload's and bench-hotpath's set-up."""
+    database = ScratchDatabase(admin_url, prefix)
+    stack.callback(database.drop)
+    upgrade(database.url)
+    flush_redis(redis_url)
+    stack.callback(flush_redis, redis_url)
+    keys = (b64_key(), b64_key())
+    crypto = PersonalDataCrypto(base64.b64decode(keys[0]), base64.b64decode(keys[1]))
+    return database, keys, crypto

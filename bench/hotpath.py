@@ -20,7 +20,6 @@ requests sent one at a time so that each request's count is known. It prints a r
 from __future__ import annotations
 
 import argparse
-import base64
 import os
 import random
 import sys
@@ -33,9 +32,6 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 
-from miniapp_api.migrate import upgrade
-from miniapp_api.security.crypto import PersonalDataCrypto
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -45,7 +41,8 @@ import _hotpath_report as report  # noqa: E402
 import _hotpath_world as world  # noqa: E402
 from _hotpath_proxy import CountingProxy  # noqa: E402
 from _hotpath_wrk import Request, Wrk  # noqa: E402
-from _overload_apps import Server, b64_key, start_apps  # noqa: E402
+from _overload_apps import Server, start_apps  # noqa: E402
+from _overload_world import scratch_world  # noqa: E402
 from _procs import ScratchDatabase, cpu_sets, guarded  # noqa: E402
 
 ADMIN_DATABASE_URL = os.environ.get(
@@ -117,16 +114,6 @@ def user_quota() -> report.Quota:
     )
 
 
-def flush_redis() -> None:
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=30)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
-
-
 def say(line: str) -> None:
     print(line, flush=True)
 
@@ -193,13 +180,7 @@ def load_world(
     """The scratch database ``<prefix>_<random>`` migrated and loaded, Redis flushed (both
     cleaned up with ``stack``): (the database, the app's data and index keys, the families).
     Also bench/profile_hotpath.py's set-up."""
-    database = ScratchDatabase(ADMIN_DATABASE_URL, prefix)
-    stack.callback(database.drop)
-    upgrade(database.url)
-    flush_redis()
-    stack.callback(flush_redis)
-    keys = (b64_key(), b64_key())
-    crypto = PersonalDataCrypto(base64.b64decode(keys[0]), base64.b64decode(keys[1]))
+    database, keys, crypto = scratch_world(stack, ADMIN_DATABASE_URL, prefix, REDIS_URL)
     say(f"  set-up: {accounts:,} families into {database.name}, Redis {REDIS_URL}")
     return database, keys, world.build(database.url, REDIS_URL, crypto, accounts, say)
 

@@ -26,7 +26,6 @@ door (of the protected app when ``--configs`` leaves the front out).
 from __future__ import annotations
 
 import argparse
-import base64
 import os
 import shlex
 import sys
@@ -37,9 +36,6 @@ from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
-from miniapp_api.migrate import upgrade
-from miniapp_api.security.crypto import PersonalDataCrypto
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -49,7 +45,6 @@ import _overload_world as world  # noqa: E402
 from _openloop_schedule import Stream  # noqa: E402
 from _overload_apps import (  # noqa: E402
     Server,
-    b64_key,
     start_apps,
     start_echo,
     start_without_door,
@@ -64,7 +59,7 @@ from _overload_scenarios import (  # noqa: E402
     surge,
     with_abuser,
 )
-from _procs import ScratchDatabase, cpu_sets, guarded, http_json  # noqa: E402
+from _procs import cpu_sets, guarded, http_json  # noqa: E402
 
 ADMIN_DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -160,16 +155,6 @@ def user_quota() -> report.Quota:
     )
 
 
-def flush_redis() -> None:
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=30)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
-
-
 def sheddable_path(port: int) -> str:
     """``/api/v1/results/history`` if the app serves it, else the stand-in ``/api/v1/me``."""
     status, document = http_json(port, "GET", "/openapi.json")
@@ -226,13 +211,9 @@ def run(
     configs: list[str] = args.configs
     if any(name in FRONTED for name in configs):
         haproxy_executable()  # before minutes of set-up: fail now if it is missing
-    database = ScratchDatabase(ADMIN_DATABASE_URL, "bench_overload")
-    stack.callback(database.drop)
-    upgrade(database.url)
-    flush_redis()
-    stack.callback(flush_redis)
-    keys = (b64_key(), b64_key())
-    crypto = PersonalDataCrypto(base64.b64decode(keys[0]), base64.b64decode(keys[1]))
+    database, keys, crypto = world.scratch_world(
+        stack, ADMIN_DATABASE_URL, "bench_overload", REDIS_URL
+    )
     say(f"  set-up: {args.users:,} residents into {database.name}, Redis {REDIS_URL}")
     users = world.build(database.url, REDIS_URL, crypto, args.users, say)
     ours, bare, hello = start_apps(
