@@ -54,7 +54,6 @@ VIEW_TTL_SECONDS = 120
 PREFETCHED_VIEW = "miniapp.prefetched_view"
 _GENERATION_TTL_SECONDS = 86_400
 _SEP = b"|"
-RESULTS_FIELD = "results"
 
 # KEYS: view, generation; ARGV: generation seen before reading, TTL, then field, value, ...
 _FILL_UNLESS_FORGOTTEN = """
@@ -113,9 +112,18 @@ class KeptScreen:
         return headers
 
 
-def code_fields(resident_id: str) -> tuple[str, str, str]:
+# The kept screens, declared once: the routes name them (``@operation(kept=...)``) and the
+# writers that make them stale drop their fields (:func:`code_fields`, ``RESULTS_SCREEN.field``).
+RESULTS_SCREEN = KeptScreen("results", "application/json")
+CODE_SCREEN = KeptScreen("code:{resident_id}", "application/json", signed=True)
+PNG_SCREEN = KeptScreen("png:{resident_id}", "image/png", "code.png", signed=True)
+SVG_SCREEN = KeptScreen("svg:{resident_id}", "image/svg+xml", "code.svg", signed=True)
+
+
+def code_fields(resident_id: str) -> list[str]:
     """The JSON, PNG and SVG fields of a resident's code."""
-    return f"code:{resident_id}", f"png:{resident_id}", f"svg:{resident_id}"
+    arguments = {"resident_id": resident_id}
+    return [screen.field_for(arguments) for screen in (CODE_SCREEN, PNG_SCREEN, SVG_SCREEN)]
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ from typing import Any
 
 import redis
 
-from miniapp_api.accountview import RESULTS_FIELD, forget
+from miniapp_api.accountview import RESULTS_SCREEN, forget
 
 _SEP = "|"
 NAMES_KEY = "names:{readmodel}"
@@ -236,7 +236,7 @@ class ResultReadModel:
             return
         self._record(batch)
         if holders:
-            forget(self._redis, holders, (RESULTS_FIELD,))
+            forget(self._redis, holders, (RESULTS_SCREEN.field,))
 
     def _record(self, batch: list[tuple[str, ResultEntry]]) -> None:
         wanted = {n for _, e in batch for n in (e.round_name, e.site_name)}

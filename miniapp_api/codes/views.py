@@ -14,7 +14,14 @@ from typing import cast
 from flask import Blueprint, Response, current_app, request, url_for
 from flask.typing import ResponseReturnValue
 
-from miniapp_api.accountview import NO_STORE, KeptScreen, ViewSnapshot
+from miniapp_api.accountview import (
+    CODE_SCREEN,
+    NO_STORE,
+    PNG_SCREEN,
+    SVG_SCREEN,
+    KeptScreen,
+    ViewSnapshot,
+)
 from miniapp_api.api import TrafficClass, kept_answer, operation
 from miniapp_api.codes import images, qr, service
 from miniapp_api.codes.jwks import CACHE_CONTROL, jwks_json
@@ -25,12 +32,10 @@ from miniapp_api.wiring import wiring
 bp = Blueprint("codes", __name__, url_prefix="/api/v1")
 
 CODE_ERRORS = (401, 404)
-# The three forms of a code screen, kept in the account view (miniapp_api/accountview.py).
-# A code is personal (masked name) and voided by re-issue: no HTTP cache may keep it (NO_STORE);
-# residents keep it offline by saving the image or screenshotting it, which needs none.
-CODE_SCREEN = KeptScreen("code:{resident_id}", "application/json", signed=True)
-PNG_SCREEN = KeptScreen("png:{resident_id}", "image/png", "code.png", signed=True)
-SVG_SCREEN = KeptScreen("svg:{resident_id}", "image/svg+xml", "code.svg", signed=True)
+# The three forms of a code screen (CODE_, PNG_, SVG_SCREEN) are kept in the account view
+# (miniapp_api/accountview.py). A code is personal (masked name) and voided by re-issue: no HTTP
+# cache may keep it (NO_STORE); residents keep it offline by saving the image or screenshotting
+# it, which needs none.
 
 
 @bp.get("/codes/keys")

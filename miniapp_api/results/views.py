@@ -12,7 +12,7 @@ from typing import cast
 from flask import Blueprint, Response, current_app
 from flask.typing import ResponseReturnValue
 
-from miniapp_api.accountview import KeptScreen, ViewSnapshot
+from miniapp_api.accountview import RESULTS_SCREEN, ViewSnapshot
 from miniapp_api.api import TrafficClass, kept_answer, operation
 from miniapp_api.results import service
 from miniapp_api.results.schemas import HistoryOut, ResidentHistoryOut, ResultsOut
@@ -20,7 +20,6 @@ from miniapp_api.sessions import require_session
 from miniapp_api.wiring import wiring
 
 bp = Blueprint("results", __name__, url_prefix="/api/v1")
-RESULTS_SCREEN = KeptScreen("results", "application/json")
 
 
 @bp.get("/results")
