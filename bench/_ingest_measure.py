@@ -93,7 +93,8 @@ class RedisDb:
             pipe = client.pipeline(transaction=False)
             for _ in range(count):
                 pipe.randomkey()
-            names = [k for k in pipe.execute() if k is not None]
+            # Result hashes only: publishing also bumps holders' view generations (short-lived).
+            names = [k for k in pipe.execute() if k is not None and k.startswith(b"results:")]
             for name in names:
                 pipe.memory_usage(name, samples=0)
                 pipe.object("encoding", name)

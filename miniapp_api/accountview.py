@@ -52,7 +52,11 @@ log = logging.getLogger(__name__)
 VIEW_TTL_SECONDS = 120
 # The WSGI environ key under which the admission gate leaves the ViewSnapshot it read.
 PREFETCHED_VIEW = "miniapp.prefetched_view"
-_GENERATION_TTL_SECONDS = 86_400
+# A generation only has to outlive the fills in flight when it moved (a fill reads it, then
+# Redis and the database, then writes): minutes, not a day. Every result published bumps its
+# holders' counters, so a day would keep one key per account of a whole morning's results.
+# Expired, it reads as 0 again: a fill that saw a higher one is refused, which is safe.
+_GENERATION_TTL_SECONDS = 300
 _SEP = b"|"
 
 # KEYS: view, generation; ARGV: generation seen before reading, TTL, then field, value, ...
