@@ -93,7 +93,7 @@ class RedisDb:
             pipe = client.pipeline(transaction=False)
             for _ in range(count):
                 pipe.randomkey()
-            # Result hashes only: publishing also bumps holders' view generations (short-lived).
+            # Result hashes only, not the names map.
             names = [k for k in pipe.execute() if k is not None and k.startswith(b"results:")]
             for name in names:
                 pipe.memory_usage(name, samples=0)

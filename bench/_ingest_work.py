@@ -20,7 +20,7 @@ import logging
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -93,12 +93,10 @@ class TimedReadModel(ResultReadModel):
         super().__init__(client)
         self._tally = tally
 
-    def record(
-        self, entries: Iterable[tuple[str, ResultEntry]], holders: Collection[str] = ()
-    ) -> None:
+    def record(self, entries: Iterable[tuple[str, ResultEntry]]) -> None:
         started = time.perf_counter()
         try:
-            super().record(entries, holders)
+            super().record(entries)
         finally:
             self._tally.seconds[REDIS_LABEL] += time.perf_counter() - started
 

@@ -22,14 +22,25 @@ is there answers with no other round trip, no database and no model building.
 Correctness rests on two rules, the same as the links copy's:
 
 * **Whoever changes what a field shows calls :func:`forget` after the commit** for every
-  account holding the resident concerned: links changes drop the whole view, a published or
-  pending result drops ``results``, a re-issued code drops that resident's code and images.
-  ``forget`` bumps the account's generation (``links:{<account id>}:generation``).
-* **A fill is written only if the generation it saw before reading is still current**
+  account holding the resident concerned: links changes drop the whole view, a re-issued code
+  drops that resident's code and images, and the results read model drops ``results`` for the
+  accounts that built it from the residents written (``readmodel.py``, "watchers").
+  ``forget`` also moves the account's generation (``links:{<account id>}:generation``), if
+  it has one.
+* **A fill is written only if the generation it saw before reading is still there, unmoved**
   (:data:`_FILL_UNLESS_FORGOTTEN`), so a change racing with a fill cannot put the old answer
   back; and the hash expires at most :data:`VIEW_TTL_SECONDS` after its FIRST fill
   (``EXPIRE ... NX``, Redis >= 7.0; later fills do not extend it), so a change whose
   ``forget`` Redis missed is outlived by at most that.
+
+A generation exists only for an account being read: whoever reads the slot for a fill
+(:data:`GENERATION_FUNCTION`, in the gate's script and in :meth:`AccountViews.snapshot`)
+creates it when it is missing, with a value no earlier generation of the account had (the
+Redis clock in microseconds), for :data:`_GENERATION_TTL_SECONDS`. So a fill in flight always
+has a generation for ``forget`` to move, and ``forget`` for the many accounts nobody is
+reading (most holders of a morning's results) writes nothing: it only deletes. A generation
+that expires under a fill is re-created with another value, or not at all: the fill is refused
+either way.
 
 The bodies hold what the screens show anyway (masked names, results, the code token that the
 QR symbol carries); never the session, an ID number or a phone number.
@@ -37,6 +48,7 @@ QR symbol carries); never the session, an ID number or a phone number.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 from collections.abc import Iterable, Mapping, Sequence
@@ -52,16 +64,42 @@ log = logging.getLogger(__name__)
 VIEW_TTL_SECONDS = 120
 # The WSGI environ key under which the admission gate leaves the ViewSnapshot it read.
 PREFETCHED_VIEW = "miniapp.prefetched_view"
-# A generation only has to outlive the fills in flight when it moved (a fill reads it, then
-# Redis and the database, then writes): minutes, not a day. Every result published bumps its
-# holders' counters, so a day would keep one key per account of a whole morning's results.
-# Expired, it reads as 0 again: a fill that saw a higher one is refused, which is safe.
+# A generation only has to outlive the fills in flight (a fill reads it, then Redis and the
+# database, then writes): minutes. Its lifetime is not extended; the next read after it
+# expires makes a new one.
 _GENERATION_TTL_SECONDS = 300
 _SEP = b"|"
 
+# The account's generation, made if missing (see the module's docstring). Lua, for the
+# scripts that read an account's slot before a fill (here and ``admission/prefetch.py``).
+GENERATION_FUNCTION = f"""
+local function current_generation(key)
+  local generation = redis.call('GET', key)
+  if not generation then
+    local now = redis.call('TIME')
+    generation = now[1] .. string.format('%06d', now[2])
+    redis.call('SET', key, generation, 'EX', {_GENERATION_TTL_SECONDS})
+  end
+  return generation
+end
+"""
+
+# KEYS: generation, links, view; ARGV: the view fields wanted.
+# Returns {generation, links or false, {field values}}.
+_SNAPSHOT = (
+    GENERATION_FUNCTION
+    + """
+local fields = {}
+if #ARGV > 0 then
+  fields = redis.call('HMGET', KEYS[3], unpack(ARGV))
+end
+return {current_generation(KEYS[1]), redis.call('GET', KEYS[2]) or false, fields}
+"""
+)
+
 # KEYS: view, generation; ARGV: generation seen before reading, TTL, then field, value, ...
 _FILL_UNLESS_FORGOTTEN = """
-if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then
   return 0
 end
 for i = 3, #ARGV, 2 do
@@ -168,18 +206,14 @@ class AccountViews:
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
         self._fill = client.register_script(_FILL_UNLESS_FORGOTTEN)
+        self._snapshot = client.register_script(_SNAPSHOT)
 
     def snapshot(self, account_id: str, names: Sequence[str]) -> ViewSnapshot:
         """One round trip: what the gate reads, for requests it did not prefetch for."""
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.get(generation_key(account_id))
-        pipe.get(links_key(account_id))
-        if names:
-            pipe.hmget(view_key(account_id), list(names))
-        generation, links, *rest = pipe.execute()
-        values = rest[0] if rest else []
+        keys = [generation_key(account_id), links_key(account_id), view_key(account_id)]
+        generation, links, values = self._snapshot(keys=keys, args=list(names))
         return ViewSnapshot(
-            account_id, generation or b"0", links, dict(zip(names, values, strict=True))
+            account_id, generation, links or None, dict(zip(names, values, strict=True))
         )
 
     def seen(
@@ -216,21 +250,57 @@ class AccountViews:
             log.warning("could not keep an account view; the next request builds it again")
 
 
+# KEYS: (generation, view, links) of each account; ARGV: the view fields to drop (none: the
+# whole view and the links copy). A generation is moved only where one exists.
+_FORGET = """
+for i = 1, #KEYS, 3 do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    redis.call('INCR', KEYS[i])
+  end
+  if #ARGV > 0 then
+    redis.call('HDEL', KEYS[i + 1], unpack(ARGV))
+  else
+    redis.call('DEL', KEYS[i + 1], KEYS[i + 2])
+  end
+end
+return 0
+"""
+_FORGET_SHA = hashlib.sha1(_FORGET.encode(), usedforsecurity=False).hexdigest()
+# Accounts per script call on a standalone Redis (a cluster: one call per account, one slot).
+_FORGET_CHUNK = 1000
+
+
 def forget(client: redis.Redis, account_ids: Iterable[str], fields: Sequence[str] = ()) -> None:
-    """Drop ``fields`` of these accounts' views (the whole view when none are named).
+    """Drop ``fields`` of these accounts' views (the whole view and the links copy when none
+    are named), and move the generations of those being read. One round trip; nothing is
+    written for an account that has neither view nor generation.
 
     Call after committing the change. If Redis is unreachable the views expire within
     :data:`VIEW_TTL_SECONDS`.
     """
-    pipe = client.pipeline(transaction=False)
-    for account_id in account_ids:
-        pipe.incr(generation_key(account_id))
-        pipe.expire(generation_key(account_id), _GENERATION_TTL_SECONDS)
-        if fields:
-            pipe.hdel(view_key(account_id), *fields)
-        else:
-            pipe.delete(view_key(account_id), links_key(account_id))
+    keys = [
+        key
+        for account_id in account_ids
+        for key in (generation_key(account_id), view_key(account_id), links_key(account_id))
+    ]
+    if not keys:
+        return
+    step = 3 if isinstance(client, redis.RedisCluster) else 3 * _FORGET_CHUNK
     try:
-        pipe.execute()
+        for attempt in range(2):
+            pipe = client.pipeline(transaction=False)
+            for start in range(0, len(keys), step):
+                chunk = keys[start : start + step]
+                # As a raw command: redis-py's cluster pipeline refuses evalsha() by name,
+                # though it routes the command by its keys (one slot here).
+                command = ("EVALSHA", _FORGET_SHA, len(chunk), *chunk, *fields)
+                pipe.execute_command(*command)  # type: ignore[no-untyped-call]
+            try:
+                pipe.execute()
+                return
+            except redis.exceptions.NoScriptError:
+                if attempt:
+                    raise
+                client.script_load(_FORGET)  # every primary, on a cluster
     except REDIS_ERRORS:
         log.warning("could not drop cached account views; they expire on their own")

@@ -32,19 +32,27 @@ keeps both directions in memory (:class:`_Names`, per Redis server and database,
 
 Both also read ``epoch``: if the names hash was flushed and re-created, the epoch differs, the
 cache is dropped, and ``record`` writes its batch (again) with fresh ids.
+
+Kept results screens (``miniapp_api/accountview.py``) show these hashes, so a write must drop
+them. Rather than asking the database which accounts hold each resident of a batch (a
+quarter of a 10,000-result batch's time on a morning's tables, for accounts almost none of
+which are looking), the screens say so themselves: building one adds its account to
+``results:{<resident id>}:watchers`` (a set in the hash's slot, :data:`WATCH_TTL_SECONDS`)
+before reading each hash, and ``record`` reads the watchers of what it wrote in the same
+script (or pipeline) and forgets their screens. A result nobody is watching costs nothing more.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import redis
 
-from miniapp_api.accountview import RESULTS_SCREEN, forget
+from miniapp_api.accountview import RESULTS_SCREEN, VIEW_TTL_SECONDS, forget
 
 _SEP = "|"
 NAMES_KEY = "names:{readmodel}"
@@ -82,18 +90,26 @@ return {epoch, ids}
 """
 
 
-# KEYS: the names hash, then result hashes; ARGV: the epoch the ids were interned under, then a
-# field and a value per result hash. Writes only if the epoch is still current; returns it.
+# KEYS: the names hash, then a result hash and its watchers set per entry; ARGV: the epoch the
+# ids were interned under, then a field and a value per entry. Writes only if the epoch is
+# still current. Returns {current epoch, the watchers of the hashes written, ...}.
 _WRITE = """
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if epoch ~= ARGV[1] then
-  return epoch
+  return {epoch}
 end
-for i = 2, #KEYS do
-  redis.call('HSET', KEYS[i], ARGV[2 * i - 2], ARGV[2 * i - 1])
+local answer = {epoch}
+for i = 2, #KEYS, 2 do
+  redis.call('HSET', KEYS[i], ARGV[i], ARGV[i + 1])
+  for _, account in ipairs(redis.call('SMEMBERS', KEYS[i + 1])) do
+    answer[#answer + 1] = account
+  end
 end
-return epoch
+return answer
 """
+# A watch must outlive the results screen it guards: the view lives at most VIEW_TTL_SECONDS
+# after the fill that follows the watch.
+WATCH_TTL_SECONDS = VIEW_TTL_SECONDS + 30
 # Result hashes per call of _WRITE: ~1 ms of Redis time, so other clients wait no longer.
 WRITE_CHUNK = 1000
 
@@ -171,6 +187,11 @@ def _key(resident_id: str) -> str:
     return f"results:{{{resident_id}}}"
 
 
+def _watchers_key(resident_id: str) -> str:
+    """The accounts whose kept results screen shows this resident (same slot as the hash)."""
+    return f"results:{{{resident_id}}}:watchers"
+
+
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -225,20 +246,20 @@ class ResultReadModel:
         self._scripted = not isinstance(client, redis.RedisCluster)
         self._write = client.register_script(_WRITE)
 
-    def record(
-        self, entries: Iterable[tuple[str, ResultEntry]], holders: Collection[str] = ()
-    ) -> None:
+    def record(self, entries: Iterable[tuple[str, ResultEntry]]) -> None:
         """Upsert entries keyed by (resident public id, tube_no), in one round trip (plus one
-        to intern names this process has not seen), then drop the results screen kept in the
-        views of ``holders``, the accounts holding those residents (one more round trip)."""
+        to intern names this process has not seen), then drop the results screen kept by the
+        accounts watching those residents (:meth:`read` with a ``watcher``), if any: one more
+        round trip."""
         batch = list(entries)
         if not batch:
             return
-        self._record(batch)
-        if holders:
-            forget(self._redis, holders, (RESULTS_SCREEN.field,))
+        watchers = self._record(batch)
+        if watchers:
+            forget(self._redis, sorted(watchers), (RESULTS_SCREEN.field,))
 
-    def _record(self, batch: list[tuple[str, ResultEntry]]) -> None:
+    def _record(self, batch: list[tuple[str, ResultEntry]]) -> set[str]:
+        """Write the batch; the watchers of the hashes written."""
         wanted = {n for _, e in batch for n in (e.round_name, e.site_name)}
         for _ in range(3):
             with _lock:
@@ -249,52 +270,76 @@ class ResultReadModel:
                 ids, epoch = dict(self._names.ids), self._names.epoch
             seconds: dict[datetime, str] = {}
             writes = [
-                (_key(r), e.tube_no, encode_value(e, ids[e.round_name], ids[e.site_name], seconds))
+                (r, e.tube_no, encode_value(e, ids[e.round_name], ids[e.site_name], seconds))
                 for r, e in batch
             ]
-            current = (self._scripted_write if self._scripted else self._pipelined_write)(
+            current, watchers = (self._scripted_write if self._scripted else self._pipelined_write)(
                 writes, epoch or ""
             )
             with _lock:
                 if self._names.check(current):
-                    return
+                    return watchers
             # The names hash was re-created under us (e.g. flushed): intern again, rewrite.
         raise redis.RedisError("results read model: names hash keeps changing")
 
-    def _scripted_write(self, writes: list[tuple[str, str, str]], epoch: str) -> str | None:
+    def _scripted_write(
+        self, writes: list[tuple[str, str, str]], epoch: str
+    ) -> tuple[str | None, set[str]]:
         """Standalone Redis: a script per chunk of hashes (one command instead of one per
-        hash: most of a batch's client time), writing only under ``epoch``; the current one."""
+        hash: most of a batch's client time), writing only under ``epoch``; the current one
+        and the watchers of what was written."""
         pipe = self._redis.pipeline(transaction=False)
         for start in range(0, len(writes), WRITE_CHUNK):
             chunk = writes[start : start + WRITE_CHUNK]
+            keys = [NAMES_KEY, *(k for r, _, _ in chunk for k in (_key(r), _watchers_key(r)))]
             args = [epoch, *(part for _, tube, value in chunk for part in (tube, value))]
-            self._write(keys=[NAMES_KEY, *(key for key, _, _ in chunk)], args=args, client=pipe)
-        found = {_text(e) if e is not None else None for e in pipe.execute()}
-        return epoch if found == {epoch} else next((e for e in found if e != epoch), None)
+            self._write(keys=keys, args=args, client=pipe)
+        answers = pipe.execute()
+        found = {_text(e) if e is not None else None for e, *_ in answers}
+        watchers = {_text(w) for _, *written in answers for w in written}
+        current = epoch if found == {epoch} else next((e for e in found if e != epoch), None)
+        return current, watchers
 
-    def _pipelined_write(self, writes: list[tuple[str, str, str]], epoch: str) -> str | None:
-        """Redis Cluster: one HSET per hash in one pipeline, then the current epoch (a stale
-        batch is written again by the caller)."""
+    def _pipelined_write(
+        self, writes: list[tuple[str, str, str]], epoch: str
+    ) -> tuple[str | None, set[str]]:
+        """Redis Cluster: one HSET per hash, then its watchers (the same slot, so in this
+        order on its node), in one pipeline; then the current epoch (a stale batch is written
+        again by the caller)."""
         pipe = self._redis.pipeline(transaction=False)
         pipe.hget(NAMES_KEY, "epoch")
-        for key, tube, value in writes:
-            pipe.hset(key, tube, value)
-        current = pipe.execute()[0]
-        return _text(current) if current is not None else None
+        for resident_id, tube, value in writes:
+            pipe.hset(_key(resident_id), tube, value)
+            pipe.smembers(_watchers_key(resident_id))
+        current, *answers = pipe.execute()
+        watchers = {_text(w) for members in answers[1::2] for w in members}
+        return (_text(current) if current is not None else None), watchers
 
     def _intern(self, names: list[str]) -> None:
         epoch, ids = self._redis.register_script(_INTERN)(keys=[NAMES_KEY], args=names)
         with _lock:
             self._names.learn(_text(epoch), zip(names, (int(_text(i)) for i in ids), strict=True))
 
-    def read(self, resident_ids: Sequence[str]) -> dict[str, list[ResultEntry]]:
+    def read(
+        self, resident_ids: Sequence[str], watcher: str | None = None
+    ) -> dict[str, list[ResultEntry]]:
         """Entries per resident, newest sampling first (one round trip for all residents
-        when the names are cached in this process; else one more for the missing names)."""
+        when the names are cached in this process; else one more for the missing names).
+
+        ``watcher``: the account whose kept results screen is built from this read. It is
+        added to each resident's watchers BEFORE the hash is read (the same slot, so in that
+        order), so a result written after the read finds the account and :meth:`record`
+        drops the screen; a result written before it is in what was read.
+        """
         pipe = self._redis.pipeline(transaction=False)
         pipe.hget(NAMES_KEY, "epoch")
         for resident_id in resident_ids:
+            if watcher is not None:
+                pipe.sadd(_watchers_key(resident_id), watcher)
+                pipe.expire(_watchers_key(resident_id), WATCH_TTL_SECONDS)
             pipe.hgetall(_key(resident_id))
-        epoch, *hashes = pipe.execute()
+        epoch, *answers = pipe.execute()
+        hashes = answers[2::3] if watcher is not None else answers
         stored = {
             resident_id: [(_text(k), decode_value(_text(v))) for k, v in fields.items()]
             for resident_id, fields in zip(resident_ids, hashes, strict=True)

@@ -4,7 +4,8 @@ A resident's token names its account (``sessions.py``), and everything a hot rou
 the account lives under the ``{account id}`` hash tag: the session, the account's quota, the
 links copy and its generation, and the account view (``accountview.py``). This script, run
 inside the gate's pipeline beside the channel, class and system buckets, reads the session
-and, only if the session exists, draws on the account's quota and returns the rest. A token
+and, only if the session exists, draws on the account's quota and returns the rest (making
+the account's generation if it has none, so a fill that follows can be told of a change). A token
 with a made-up or foreign account id finds no session: it costs the account named nothing and
 reveals nothing (the gate then charges the caller's address, as for any unknown token).
 """
@@ -16,15 +17,22 @@ import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from miniapp_api.accountview import ViewSnapshot, generation_key, links_key, view_key
+from miniapp_api.accountview import (
+    GENERATION_FUNCTION,
+    ViewSnapshot,
+    generation_key,
+    links_key,
+    view_key,
+)
 from miniapp_api.overload.gcra import GCRA_FUNCTION, Rate, decision
 
 # KEYS: session, account quota, links, generation, view. ARGV: the quota's GCRA arguments
 # (interval 0: unlimited), then the names of the view fields wanted.
 # Returns {0} for no session, else {1, session hash (flat), {admitted, retry us}, links or nil,
-# generation or nil, {view field values}}.
+# generation, {view field values}}.
 PREFETCH_LUA = (
     GCRA_FUNCTION
+    + GENERATION_FUNCTION
     + """
 local session = redis.call('HGETALL', KEYS[1])
 if #session == 0 then
@@ -39,8 +47,7 @@ if #ARGV > 4 then
   fields = redis.call('HMGET', KEYS[5], unpack(ARGV, 5))
 end
 local links = redis.call('GET', KEYS[3]) or false
-local generation = redis.call('GET', KEYS[4]) or false
-return {1, session, quota, links, generation, fields}
+return {1, session, quota, links, current_generation(KEYS[4]), fields}
 """
 )
 PREFETCH_SHA = hashlib.sha1(PREFETCH_LUA.encode(), usedforsecurity=False).hexdigest()
@@ -88,7 +95,5 @@ def parse(reply: object, account_id: str, fields: Sequence[str]) -> Prefetched:
         # The key holds the hash of the whole token, so this cannot happen unless the key
         # space was written to by hand: the account's data is not handed out then.
         return Prefetched(session, admitted, retry_after, None)
-    view = ViewSnapshot(
-        account_id, generation or b"0", links, dict(zip(fields, values, strict=True))
-    )
+    view = ViewSnapshot(account_id, generation, links, dict(zip(fields, values, strict=True)))
     return Prefetched(session, admitted, retry_after, view)

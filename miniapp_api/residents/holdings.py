@@ -14,8 +14,8 @@ from Redis on that miss only, so the usual lookup pays nothing for it.
 The copy must not outlive a change of links (a removed dependent's results must not stay
 visible): whoever changes links calls :func:`forget_links` after the commit, and the copy
 expires after :data:`LINKS_TTL_SECONDS` anyway. A fill racing with a change cannot put the old
-links back: each change bumps a generation, and a fill is written only if the generation it
-read before querying the database is still current.
+links back: each change moves the account's generation, and a fill is written only if the
+generation it read before querying the database is still current (``accountview.py``).
 
 The copy, its generation and the account view (``miniapp_api/accountview.py``) share the
 account's slot; the admission gate reads them with the session, and :func:`holdings` takes
@@ -35,7 +35,13 @@ import redis
 from sqlalchemy import String, any_, select
 from sqlalchemy.orm import Session
 
-from miniapp_api.accountview import ViewSnapshot, forget, generation_key, links_key
+from miniapp_api.accountview import (
+    AccountViews,
+    ViewSnapshot,
+    forget,
+    generation_key,
+    links_key,
+)
 from miniapp_api.dialects import array_param, is_postgresql
 from miniapp_api.errors import Unauthorized
 from miniapp_api.overload.controls import load_modes
@@ -49,7 +55,7 @@ LINKS_TTL_SECONDS = 120
 _SQLITE_BATCH = 5_000  # SQLite allows 32,766 parameters in a statement
 # KEYS: links, generation; ARGV: generation seen before the database read, links, TTL.
 _FILL_UNLESS_FORGOTTEN = """
-if (redis.call('GET', KEYS[2]) or '0') == ARGV[1] then
+if redis.call('GET', KEYS[2]) == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 end
 return 0
@@ -74,25 +80,19 @@ def holdings(
     session, if given), else from the database (read-only), then cached; :class:`Rejected`
     (``cache_only``) instead of the database while ``cache_only`` is on.
     """
-    links, generation = links_key(account_id), generation_key(account_id)
-    if seen is not None and seen.account_id == account_id:
-        cached, seen_generation = seen.links, seen.generation
-    else:
-        pipe = client.pipeline(transaction=False)
-        pipe.get(links)
-        pipe.get(generation)
-        cached, seen_generation = pipe.execute()
-    if cached is not None:
-        return [Holding(*entry) for entry in json.loads(cached)]
+    if seen is None or seen.account_id != account_id:
+        seen = AccountViews(client).snapshot(account_id, ())
+    if seen.links is not None:
+        return [Holding(*entry) for entry in json.loads(seen.links)]
     if load_modes(client).cache_only:
         raise Rejected(Rejection(503, "cache_only", 5.0))
     held = _holdings_from_database(session, account_id)
     encoded = json.dumps([astuple(h) for h in held], ensure_ascii=False)
     client.register_script(_FILL_UNLESS_FORGOTTEN)(
-        keys=[links, generation],
+        keys=[links_key(account_id), generation_key(account_id)],
         # Jittered, so copies filled together (a morning's first lookups) do not all expire
         # in the same second and send their accounts to the database at once.
-        args=[seen_generation or b"0", encoded, round(LINKS_TTL_SECONDS * random.uniform(0.8, 1))],
+        args=[seen.generation, encoded, round(LINKS_TTL_SECONDS * random.uniform(0.8, 1))],
     )
     return held
 

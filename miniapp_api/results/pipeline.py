@@ -4,9 +4,9 @@ One home for what a lab's result sets off. Lab ingest calls :func:`store_tube_re
 batch; an amendment calls :func:`fan_out` for its tube. Both run in the caller's transaction,
 so the results, the person results and the messages that announce them commit together (the
 push worker sends the messages: ``notify/worker.py``). After the commit, :func:`publish` writes
-the read-model entries to Redis and drops the results screen kept for every account holding
-those residents (``miniapp_api/accountview.py``): the database is the system of record, and
-``miniapp readmodel rebuild`` repairs a write that Redis missed.
+the read-model entries to Redis (which drops the results screens kept from them:
+``readmodel.py``): the database is the system of record, and ``miniapp readmodel rebuild``
+repairs a write that Redis missed.
 
 Set-based, for bulk ingest (100,000 tubes x 10 people): on PostgreSQL ONE statement per call
 upserts every person result of the given tubes, writes their outbox rows from the upsert's
@@ -35,7 +35,6 @@ from sqlalchemy.sql import Insert
 from miniapp_api.dialects import array_param, insert_for, is_postgresql
 from miniapp_api.readmodel import ResultEntry, ResultReadModel
 from miniapp_api.redis_client import REDIS_ERRORS
-from miniapp_api.residents.holdings import holder_accounts
 from miniapp_api.residents.models import AccountResident, Resident
 from miniapp_api.results.models import OutboxMessage, PersonResult, TubeResult
 from miniapp_api.results.states import person_state
@@ -58,7 +57,6 @@ class FannedOut:
     tubes: frozenset[int]  # the tubes whose people's results were set
     people: dict[int, int]  # tube id → people whose result was set
     entries: list[tuple[str, ResultEntry]]  # (resident public id, entry) for the read model
-    holders: frozenset[str] = frozenset()  # accounts holding those residents (their views)
 
 
 NOTHING = FannedOut(frozenset(), {}, [])
@@ -99,8 +97,7 @@ def fan_out(session: Session, tube_ids: Sequence[int], *, version: int, now: dat
         people[tube_id] = people.get(tube_id, 0) + 1
         entry = ResultEntry(tube_no, round_name, site_name, _aware(sampled), state, _aware(tested))
         entries.append((resident_id, entry))
-    holders = holder_accounts(session, {resident_id for resident_id, _ in entries})
-    return FannedOut(frozenset(tube_ids), people, entries, frozenset(holders))
+    return FannedOut(frozenset(tube_ids), people, entries)
 
 
 def publish(readmodel: ResultReadModel, fanned: FannedOut) -> None:
@@ -109,7 +106,7 @@ def publish(readmodel: ResultReadModel, fanned: FannedOut) -> None:
     if not fanned.entries:
         return
     try:
-        readmodel.record(fanned.entries, fanned.holders)
+        readmodel.record(fanned.entries)
     except REDIS_ERRORS:
         log.error(
             "results read model update failed for %d entries; run `miniapp readmodel rebuild`",

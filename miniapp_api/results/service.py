@@ -55,7 +55,8 @@ def account_results(
     works instead), as for every path that needs Redis.
     """
     held = holdings(session, client, account_id, seen)
-    found = read_results(readmodel, [h.resident_id for h in held])
+    # The account watches its residents: this answer is kept in its view (accountview.py).
+    found = read_results(readmodel, [h.resident_id for h in held], watcher=account_id)
     overdue_after = timedelta(hours=settings.overdue_hours)
     residents = []
     for h in held:
@@ -105,11 +106,12 @@ def result_out(entry: ResultEntry, now: datetime, overdue_after: timedelta) -> R
 
 
 def read_results(
-    readmodel: ResultReadModel, resident_ids: list[str]
+    readmodel: ResultReadModel, resident_ids: list[str], watcher: str | None = None
 ) -> dict[str, list[ResultEntry]]:
-    """The read model's entries of these residents; 503 if they cannot be read."""
+    """The read model's entries of these residents (``watcher``: see
+    :meth:`ResultReadModel.read`); 503 if they cannot be read."""
     try:
-        return readmodel.read(resident_ids)
+        return readmodel.read(resident_ids, watcher)
     except ValueError:
         # Unreadable entries (e.g. the names map was lost in a failover): the database still
         # has everything; operators refill Redis from it.

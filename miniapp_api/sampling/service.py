@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Table, bindparam, insert, select
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from miniapp_api.codes.models import RegistrationCode
@@ -35,7 +35,6 @@ from miniapp_api.db import as_utc
 from miniapp_api.errors import Conflict
 from miniapp_api.readmodel import ResultEntry, ResultReadModel
 from miniapp_api.redis_client import READ_MODEL_FAILURES
-from miniapp_api.residents.holdings import holder_accounts
 from miniapp_api.residents.models import Resident
 from miniapp_api.sampling.models import Sampling, ScanReceipt, Site
 from miniapp_api.sampling.schemas import (
@@ -149,7 +148,7 @@ def record_scans(
             answers.append(answer)
     finally:
         # Also when an item fails half way: what is committed so far shows as pending.
-        _record_pending(session, readmodel, bound)
+        _record_pending(readmodel, bound)
     return ScansOut(items=answers)
 
 
@@ -295,19 +294,11 @@ def _answer(
     )
 
 
-def _record_pending(session: Session, readmodel: ResultReadModel, bound: Sequence[_Bound]) -> None:
-    """The pending entries into the read model, and the results screens of their holders'
-    accounts dropped (a failure leaves the views to expire within two minutes)."""
+def _record_pending(readmodel: ResultReadModel, bound: Sequence[_Bound]) -> None:
     if not bound:
         return
     try:
-        with session.begin():
-            holders = holder_accounts(session, {b.resident_id for b in bound})
-    except SQLAlchemyError:
-        log.warning("holders of %d newly sampled residents not found; views expire", len(bound))
-        holders = set()
-    try:
-        readmodel.record(((b.resident_id, b.entry) for b in bound), holders)
+        readmodel.record((b.resident_id, b.entry) for b in bound)
     except READ_MODEL_FAILURES as exc:
         # The samplings are committed; `miniapp readmodel rebuild` restores the model.
         log.warning(

@@ -20,9 +20,18 @@ import redis
 from flask import Flask, request
 from flask.testing import FlaskClient
 
-from miniapp_api.accountview import ViewSnapshot, encode, view_key
+from miniapp_api.accountview import (
+    RESULTS_SCREEN,
+    AccountViews,
+    ViewSnapshot,
+    encode,
+    forget,
+    generation_key,
+    view_key,
+)
 from miniapp_api.admission.prefetch import quota_key
 from miniapp_api.codes import qr
+from miniapp_api.readmodel import ResultEntry
 from miniapp_api.residents.models import Account, Relation, Resident
 from miniapp_api.sessions import account_hint
 from miniapp_api.wiring import wiring_of
@@ -31,6 +40,8 @@ from tests.support.factories import (
     Desk,
     bearer,
     make_account,
+    make_desk,
+    make_lab,
     make_person,
     make_residents,
     make_round,
@@ -157,9 +168,16 @@ def test_a_kept_screen_is_answered_before_flask_as_the_view_would(
 # --- every change shows at once --------------------------------------------------------------
 
 
+@pytest.mark.parametrize("where", ["postgresql", "embedded"])
 def test_a_result_shows_at_once_for_every_holder(
-    app: Flask, client: FlaskClient, lab_client: LabClient, desk: Desk
+    request: pytest.FixtureRequest, where: str
 ) -> None:
+    # The kept screens are dropped through the read model's watchers: on Redis and on the
+    # embedded default's stand-in (its Lua).
+    app: Flask = request.getfixturevalue("app" if where == "postgresql" else "embedded_app")
+    client = app.test_client()
+    lab = make_lab(app)
+    desk, lab_client = make_desk(app, lab), LabClient(client, lab)
     me, mother = make_residents(app, 2)
     mine = bearer(app, make_account(app, [(me, Relation.SELF)]))
     hers = bearer(app, make_account(app, [(mother, Relation.SELF), (me, Relation.DEPENDENT)]))
@@ -218,6 +236,94 @@ def test_a_removed_dependent_leaves_the_kept_screens(
     assert set(shown(client, headers)) == {me.public_id}
     gone = client.get(f"/api/v1/residents/{child.public_id}/code.png", headers=headers)
     assert gone.status_code == 404
+
+
+def test_a_change_during_the_first_fill_of_a_view_keeps_the_fill_out(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, _, _, headers = family(app)
+    account_id = account_hint(headers["Authorization"].removeprefix("Bearer "))
+    client_redis = wiring_of(app).redis
+    assert not client_redis.exists(generation_key(account_id), view_key(account_id))
+    fill = AccountViews.fill
+
+    def change_then_fill(self: AccountViews, seen: ViewSnapshot, values: Any) -> None:
+        # A result is published for the account between the read and the fill.
+        forget(client_redis, [account_id], (RESULTS_SCREEN.field,))
+        fill(self, seen, values)
+
+    monkeypatch.setattr(AccountViews, "fill", change_then_fill)
+    shown(client, headers)
+    assert client_redis.hget(view_key(account_id), RESULTS_SCREEN.field) is None
+
+    monkeypatch.undo()
+    shown(client, headers)
+    assert client_redis.hget(view_key(account_id), RESULTS_SCREEN.field) is not None
+
+
+def test_a_result_written_while_the_screen_is_built_is_not_hidden_by_it(
+    app: Flask, client: FlaskClient, desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The screen is built from what was read before the result: it must not be kept.
+    _, me, _, headers = family(app)
+    make_tube(app, desk, [me], scanned_at=datetime.now(UTC) - timedelta(hours=1))
+    readmodel = wiring_of(app).readmodel
+    later = ResultEntry(
+        "T-later", "round", "site", datetime.now(UTC), "negative", datetime.now(UTC)
+    )
+    fill = AccountViews.fill
+
+    def result_then_fill(self: AccountViews, seen: ViewSnapshot, values: Any) -> None:
+        readmodel.record([(me.public_id, later)])
+        fill(self, seen, values)
+
+    monkeypatch.setattr(AccountViews, "fill", result_then_fill)
+    assert shown(client, headers)[me.public_id]["latest"]["tube_no"] != "T-later"
+    monkeypatch.undo()
+
+    assert shown(client, headers)[me.public_id]["latest"]["tube_no"] == "T-later"
+
+
+def test_a_fill_is_refused_once_the_generation_it_read_has_expired(app: Flask) -> None:
+    client_redis = wiring_of(app).redis
+    views = AccountViews(client_redis)
+    account_id = "a_generation_expires"
+    client_redis.delete(generation_key(account_id), view_key(account_id))
+    body = {"results": encode(b"{}", 2**40)}
+    read = views.snapshot(account_id, ["results"])
+
+    client_redis.delete(generation_key(account_id))  # expired while the fill was being built
+    views.fill(read, body)
+    assert not client_redis.exists(view_key(account_id))
+
+    views.snapshot(account_id, ["results"])  # the next read makes a new one, not the same
+    views.fill(read, body)
+    assert not client_redis.exists(view_key(account_id))
+    assert client_redis.get(generation_key(account_id)) != read.generation
+
+
+def test_forgetting_accounts_nobody_reads_writes_nothing(
+    app: Flask, client: FlaskClient, lab_client: LabClient, desk: Desk
+) -> None:
+    # A morning's results reach a million accounts, few of which are looking at that moment:
+    # dropping their views must not leave a key behind for each of them.
+    me, mother = make_residents(app, 2)
+    reading, idle = (
+        make_account(app, [(me, Relation.SELF)]),
+        make_account(app, [(mother, Relation.SELF), (me, Relation.DEPENDENT)]),
+    )
+    shown(client, bearer(app, reading))
+    tube = make_tube(app, desk, [me])
+    client_redis = wiring_of(app).redis
+    before = client_redis.get(generation_key(reading.public_id))
+    assert before is not None
+
+    lab_client.upload([result(tube, "negative")])
+
+    assert client_redis.get(generation_key(reading.public_id)) != before
+    assert not client_redis.exists(generation_key(idle.public_id), view_key(idle.public_id))
+    forget(client_redis, [idle.public_id])
+    assert not client_redis.exists(generation_key(idle.public_id), view_key(idle.public_id))
 
 
 def test_a_kept_body_is_not_used_past_its_time_or_made_with_another_key() -> None:

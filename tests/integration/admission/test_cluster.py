@@ -149,6 +149,33 @@ def test_a_result_lookup_reads_the_read_model(make_app: MakeApp, cluster: LocalC
     assert sum(1 for keys in by_node.values() if keys) >= 2, by_node
 
 
+def test_a_result_shows_at_once_though_the_lookup_was_kept(
+    make_app: MakeApp, cluster: LocalCluster
+) -> None:
+    # The kept screen is dropped through the watchers written beside each result hash (in
+    # their slots) and the forget script run on the account's slot: both on a cluster.
+    app = make_app()
+    lab = make_lab(app)
+    me, child = make_residents(app, 2)
+    account = make_account(app, [(me, Relation.SELF), (child, Relation.DEPENDENT)])
+    tube = make_tube(app, make_desk(app, lab), [me, child])
+    headers = bearer(app, account)
+    client = app.test_client()
+
+    def states() -> dict[str, str]:
+        response = client.get("/api/v1/results", headers=headers)
+        assert response.status_code == 200, response.get_json()
+        return {r["id"]: r["latest"]["state"] for r in response.get_json()["residents"]}
+
+    assert set(states().values()) == {"pending"}
+    assert set(states().values()) == {"pending"}  # now from the kept screen
+    uploaded = LabClient(client, lab).upload([result(tube, "negative")])
+    assert uploaded.status_code == 200, uploaded.get_json()
+
+    assert set(states().values()) == {"negative"}
+    assert len(nodes_holding(cluster, "results:")) >= 2
+
+
 def test_a_cluster_with_no_node_up_fails_open_and_closed_like_one_server(
     make_app: MakeApp,
 ) -> None:
