@@ -39,6 +39,8 @@ def create_app(
     app = Flask(__name__, template_folder=str(TEMPLATES))
     load_config(app.config, overrides)
     settings = validate(app.config)
+    # Werkzeug refuses a larger body before reading it (413, errors.py); batch routes raise it.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     configure_logging(settings.log_level)
     apply_process_timezone(settings.timezone)
 

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from flask import Response, request
 from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from miniapp_api.accountview import AccountViews, KeptScreen, ViewSnapshot, encode
 from miniapp_api.errors import BadRequest, UnsupportedMediaType, ValidationFailed
@@ -89,6 +90,10 @@ def parse_body(model: type[M]) -> M:
     if not request.is_json:
         raise UnsupportedMediaType("Send the body as application/json.")
     raw = request.get_data(cache=True)
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(raw) >= limit:
+        # A chunked body: Werkzeug stops reading at the limit and hands over what it read.
+        raise RequestEntityTooLarge()
     try:
         return model.model_validate_json(raw or b"{}")
     except ValidationError as exc:

@@ -21,7 +21,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from channels.base import (
     ChannelError,
@@ -202,6 +202,18 @@ def register_error_handlers(app: Flask, rejections: RejectionRenderer) -> None:
             )
             return rejection_response(_platform_trouble(error))
         return _channel_error_response(error)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def handle_body_too_large(error: RequestEntityTooLarge) -> Response:
+        # Raised by Werkzeug before the body is read when Content-Length says too much, or
+        # as soon as a chunked body passes the limit: nothing more is buffered.
+        limit = request.max_content_length
+        return error_response(
+            413,
+            "body_too_large",
+            "The request body is too large.",
+            {"max_bytes": limit} if limit is not None else None,
+        )
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException) -> Response:

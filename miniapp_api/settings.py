@@ -98,6 +98,16 @@ class CodeSettings:
 
 
 @dataclass(frozen=True)
+class SamplingSettings:
+    """``[SAMPLING]``: what the scans of the sampling sites are held to."""
+
+    # A scan dated (by the device) this long before it reaches us, or before its round opened,
+    # is refused (``stale_scan``): an old time would bind codes revoked or expired since. Long
+    # enough for an app that was offline for a morning.
+    scan_window_hours: int = 12
+
+
+@dataclass(frozen=True)
 class LabSettings:
     max_batch: int = 1000
     timestamp_tolerance_seconds: int = 300
@@ -159,6 +169,9 @@ class AppSettings:
     # Load balancers in front of us that append to X-Forwarded-For; per-address limits need
     # the client's address, not the balancer's. 0 trusts no header (direct exposure).
     trusted_proxies: int = 0
+    # The largest request body any route reads (Flask's MAX_CONTENT_LENGTH); routes that take
+    # batches (lab results, sampling scans) set their own, larger limits.
+    max_body_bytes: int = 65536
 
 
 @dataclass(frozen=True)
@@ -205,7 +218,9 @@ class Settings:
     log_level: str
     timezone: str
     trusted_proxies: int
+    max_body_bytes: int
     codes: CodeSettings
+    sampling: SamplingSettings
     lab: LabSettings
     results: ResultSettings
     notify: NotifySettings
@@ -270,6 +285,9 @@ def validate(config: Mapping[str, Any]) -> Settings:
             "port, e.g. http://10.0.0.1:8404/metrics) or empty"
         )
     codes = section("CODES")
+    sampling = from_section(SamplingSettings, section("SAMPLING"))
+    if sampling.scan_window_hours < 1:
+        problems.append(f"{ENV_PREFIX}_SAMPLING__SCAN_WINDOW_HOURS must be at least 1")
     settings = Settings(
         env=str(config.get("ENV_NAME", "development")),
         public_base_url=app.public_base_url.rstrip("/"),
@@ -283,7 +301,9 @@ def validate(config: Mapping[str, Any]) -> Settings:
         log_level=from_section(LoggingSettings, section("LOGGING")).level.upper(),
         timezone=app.timezone,
         trusted_proxies=app.trusted_proxies,
+        max_body_bytes=app.max_body_bytes,
         codes=from_section(CodeSettings, codes, keys=_signing_keys(codes, problems)),
+        sampling=sampling,
         lab=from_section(LabSettings, section("LAB")),
         results=from_section(ResultSettings, section("RESULTS")),
         notify=from_section(NotifySettings, section("NOTIFY")),

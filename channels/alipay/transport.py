@@ -46,14 +46,15 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-# rsa.verify's own table of DigestInfo prefixes and its hashing, not its arithmetic: the SDK
-# accepts whichever of these hashes a signature names, so RsaVerifier reads the same table.
-from rsa.pkcs1 import HASH_ASN1, compute_hash
+# The DER prefix of a SHA-256 DigestInfo (RFC 8017, section 9.2, note 1), taken from the rsa
+# package's table, which the SDK verifies with.
+from rsa.pkcs1 import HASH_ASN1
 
 from channels.alipay.errors import SUB_CODES
 from channels.alipay.keys import load_public_key
 from channels.base import ChannelError, ChannelMisconfigured, ChannelUnavailable
 
+_SHA256_DIGEST_INFO = HASH_ASN1["SHA-256"]
 SDK_LOGGER_NAME = "channels.alipay.sdk"
 _SDK_LINE = re.compile(r"^\[(?P<uuid>[0-9a-fA-F-]{1,64})\](?P<kind>request|response)")
 
@@ -144,8 +145,10 @@ class Rsa2Signer:
 class RsaVerifier:
     """``SignatureUtils.verify_with_rsa`` through OpenSSL, with Alipay's key parsed once.
 
-    Like ``rsa.verify``, this takes the hash the signature names (``rsa.pkcs1.HASH_ASN1``: MD5
-    to SHA3-512, not only RSA2's SHA-256), so it accepts exactly what the SDK accepts.
+    RSA2 only: a PKCS#1 v1.5 signature over SHA-256, the one scheme the gateway signs with for
+    an RSA2 app. The SDK's ``rsa.verify`` takes whichever hash the signature names (MD5 to
+    SHA3-512), so it would accept an answer signed over MD5 or SHA-1, whose collisions are
+    practical; this refuses those, and accepts everything else the SDK accepts.
     """
 
     def __init__(self, key: rsa.RSAPublicKey) -> None:
@@ -164,12 +167,10 @@ class RsaVerifier:
             digest_info = self._key.recover_data_from_signature(signature, padding.PKCS1v15(), None)
         except InvalidSignature:
             return False
-        # rsa.pkcs1._find_method_hash: the first prefix found names the hash (the padding
-        # before the DigestInfo holds no 0x30, so searching it instead changes nothing).
-        for name, prefix in HASH_ASN1.items():
-            if prefix in digest_info:
-                return digest_info == prefix + compute_hash(content, name)
-        return False
+        # OpenSSL strips the padding and hands back the DigestInfo, which must be SHA-256's.
+        digest = hashes.Hash(hashes.SHA256())
+        digest.update(content)
+        return digest_info == _SHA256_DIGEST_INFO + digest.finalize()
 
 
 def _private_key(pem: str) -> rsa.RSAPrivateKey:
