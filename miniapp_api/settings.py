@@ -141,8 +141,10 @@ class OverloadSettings:
     """
 
     enabled: bool = True
-    user_rate: float = 5.0  # per session, or per client address before login
-    user_burst: float = 20.0
+    user_rate: float = 5.0  # per resident account, or per client address (IPv6: /64) before
+    user_burst: float = 20.0  # login
+    staff_rate: float = 2.0  # per signed-in staff member (a scan every few seconds, and the
+    staff_burst: float = 60.0  # replay of an offline queue)
     channel_rate: float = 0.0  # per channel (wechat, alipay, h5)
     global_rate: float = 0.0  # the whole system
     burst_seconds: float = 1.0  # channel and global buckets hold this many seconds of rate

@@ -21,6 +21,7 @@ lower-class routes fail closed; after a failure the gate decides locally for
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import random
 import threading
@@ -111,6 +112,7 @@ class AdmissionGate:
         classifier: RouteClassifier,
         client: redis.Redis,
         sessions: SessionStore,
+        staff_sessions: SessionStore,
         settings: OverloadSettings,
         controls: ControlsCache,
         clock: Callable[[], float] = time.monotonic,
@@ -118,6 +120,7 @@ class AdmissionGate:
         self.classifier = classifier
         self.redis = client
         self.sessions = sessions
+        self.staff_sessions = staff_sessions
         self.settings = settings
         self.controls = controls
         self.concurrency = AdaptiveConcurrency(
@@ -226,9 +229,14 @@ class AdmissionGate:
         traffic = asking.route.traffic
         limits = self.controls.current.limits
         token = _bearer(environ)
-        session_key = self.sessions.key_for(token) if token else None
+        staff = asking.route.staff
+        sessions = self.staff_sessions if staff else self.sessions
+        session_key = sessions.key_for(token) if token else None
         account = account_hint(token) if token else None
-        user_key = prefetch.quota_key(account) if account else _user_key(session_key, environ)
+        if account is None:
+            user_key = _user_key(session_key, environ)
+        else:  # a resident's account or a staff member: their own quota, never the address's
+            user_key = prefetch.staff_quota_key(account) if staff else prefetch.quota_key(account)
         wait = self.refusals.wait(user_key, share)
         if wait > 0:  # refused a moment ago and not yet allowed back: no need to ask Redis
             return Rejection(429, "user_quota", max(1.0, wait))
@@ -238,7 +246,12 @@ class AdmissionGate:
             commands += [("GET", CONTROLS_KEY), ("HGETALL", PLATFORM_STATUS_KEY)]
         user_rate = Rate(limits.user_rate, limits.user_burst)
         fields = asking.fields
-        if account is not None and session_key is not None:
+        if account is not None and session_key is not None and staff:
+            staff_rate = Rate(limits.staff_rate, limits.staff_burst)
+            commands.append(
+                ("EVALSHA", *prefetch.staff_args(session_key, account, staff_rate, share))
+            )
+        elif account is not None and session_key is not None:
             args = prefetch.prefetch_args(session_key, account, user_rate, share, fields)
             commands.append(("EVALSHA", *args))
         elif session_key is not None:
@@ -362,8 +375,20 @@ def _bearer(environ: dict[str, Any]) -> str | None:
 
 
 def _user_key(session_key: str | None, environ: dict[str, Any]) -> str:
-    """Per session when there is one (same slot as the session), else per client address."""
+    """Per session when there is one (same slot as the session), else per client network."""
     if session_key is not None:
         tag = session_key[session_key.index("{") : session_key.index("}") + 1]
         return f"adm:{tag}:user"
-    return f"adm:{{ip:{environ.get('REMOTE_ADDR', '-')}}}:user"
+    return f"adm:{{ip:{client_network(environ.get('REMOTE_ADDR', '-'))}}}:user"
+
+
+def client_network(address: str) -> str:
+    """Whom an address stands for: itself for IPv4, its /64 for IPv6 (one subscriber gets a
+    whole /64, so a quota per IPv6 address would be one per guess)."""
+    if ":" not in address:
+        return address
+    try:
+        network = ipaddress.IPv6Network(f"{address}/64", strict=False)
+    except ValueError:
+        return address
+    return str(network)

@@ -13,6 +13,7 @@ from miniapp_api.admission.gate import AdmissionGate
 from miniapp_api.admission.kept import KeptAnswers
 from miniapp_api.admission.middleware import AdmissionMiddleware
 from miniapp_api.admission.routes import RouteClassifier
+from miniapp_api.sampling.guard import staff_sessions
 from miniapp_api.wiring import Wiring
 
 GATE_KEY = "miniapp.admission"
@@ -27,6 +28,7 @@ def install(app: Flask, wire: Wiring) -> AdmissionGate | None:
         classifier=RouteClassifier(app),
         client=wire.redis,
         sessions=wire.sessions,
+        staff_sessions=staff_sessions(wire.redis),
         settings=settings,
         controls=wire.controls,
     )

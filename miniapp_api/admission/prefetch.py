@@ -26,10 +26,10 @@ from miniapp_api.accountview import (
 )
 from miniapp_api.overload.gcra import GCRA_FUNCTION, Rate, decision
 
-# KEYS: session, account quota, links, generation, view. ARGV: the quota's GCRA arguments
-# (interval 0: unlimited), then the names of the view fields wanted.
-# Returns {0} for no session, else {1, session hash (flat), {admitted, retry us}, links or nil,
-# generation, {view field values}}.
+# KEYS: session, account quota, links, generation, view (a staff session: session and quota
+# only). ARGV: the quota's GCRA arguments (interval 0: unlimited), then the names of the view
+# fields wanted. Returns {0} for no session, else {1, session hash (flat), {admitted, retry
+# us}, links or nil, generation, {view field values}} ({1, session, quota} for staff).
 PREFETCH_LUA = (
     GCRA_FUNCTION
     + GENERATION_FUNCTION
@@ -41,6 +41,9 @@ end
 local quota = {1, 0}
 if ARGV[1] ~= '0' then
   quota = gcra(KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+end
+if #KEYS == 2 then
+  return {1, session, quota}
 end
 local fields = {}
 if #ARGV > 4 then
@@ -56,6 +59,17 @@ PREFETCH_SHA = hashlib.sha1(PREFETCH_LUA.encode(), usedforsecurity=False).hexdig
 def quota_key(account_id: str) -> str:
     """The account's own quota: every session of the account draws on it."""
     return f"adm:{{{account_id}}}:user"
+
+
+def staff_quota_key(staff_id: str) -> str:
+    """A staff member's own quota, in the slot of their sessions (``staff:{<id>}:...``)."""
+    return f"adm:{{{staff_id}}}:staff"
+
+
+def staff_args(session_key: str, staff_id: str, rate: Rate, share: float) -> tuple[object, ...]:
+    """The ``EVALSHA`` arguments for a staff member's request: the session and their quota."""
+    quota = (0, 0, 0, 0) if rate.unlimited else rate.script_args(share)
+    return (PREFETCH_SHA, 2, session_key, staff_quota_key(staff_id), *quota)
 
 
 def prefetch_args(
@@ -87,9 +101,12 @@ class Prefetched:
 def parse(reply: object, account_id: str, fields: Sequence[str]) -> Prefetched:
     if not isinstance(reply, list) or not reply or not int(reply[0]):
         return Prefetched({}, True, 0.0, None)
-    _, flat, quota, links, generation, values = reply
+    flat, quota = reply[1], reply[2]
     admitted, retry_after = decision(quota)
     session = dict(zip(flat[::2], flat[1::2], strict=True))
+    if len(reply) == 3:  # a staff session: no account view
+        return Prefetched(session, admitted, retry_after, None)
+    links, generation, values = reply[3:]
     owner = session.get(b"account", b"")
     if not isinstance(owner, bytes) or not hmac.compare_digest(owner, account_id.encode()):
         # The key holds the hash of the whole token, so this cannot happen unless the key

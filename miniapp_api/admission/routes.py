@@ -15,6 +15,9 @@ from miniapp_api.api import TrafficClass, operation_of
 
 # Probes and metrics must answer during overload; they are never admission-controlled.
 EXEMPT_ENDPOINTS = frozenset({"ops.healthz", "ops.readyz", "ops.metrics"})
+# The blueprints whose authenticated routes take a staff session (``sampling/guard.py``), not
+# a resident's: the gate reads the token in the staff namespace and charges the staff quota.
+STAFF_BLUEPRINTS = frozenset({"sampling"})
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,7 @@ class Route:
     abusable: bool = False  # fails closed when Redis is unreachable
     exempt: bool = False
     kept: KeptScreen | None = None  # its answer as kept in the caller's account view
+    staff: bool = False  # takes a staff session (the staff quota), not a resident's
 
     def view_fields(self, arguments: Mapping[str, Any]) -> list[str]:
         """The account view fields this request reads (none, or its kept screen's)."""
@@ -46,8 +50,9 @@ class RouteClassifier:
             if endpoint in EXEMPT_ENDPOINTS:
                 self._routes[endpoint] = EXEMPT
             elif described is not None:
+                staff = described.auth and endpoint.partition(".")[0] in STAFF_BLUEPRINTS
                 self._routes[endpoint] = Route(
-                    described.traffic, described.abusable, kept=described.kept
+                    described.traffic, described.abusable, kept=described.kept, staff=staff
                 )
 
     def classify(self, environ: dict[str, Any]) -> tuple[Route, Mapping[str, Any]]:

@@ -40,6 +40,10 @@ class Limits(BaseModel):
 
     user_rate: float = Field(ge=0, le=10_000)
     user_burst: float = Field(ge=1, le=100_000)
+    # Each signed-in staff member's own quota (sampling scans, tube closes): never the address's,
+    # which a whole site shares. Documents saved before it existed read the defaults.
+    staff_rate: float = Field(default=2.0, ge=0, le=10_000)
+    staff_burst: float = Field(default=60.0, ge=1, le=100_000)
     channel_rates: dict[Channel, Annotated[float, Field(ge=0, le=10_000_000)]] = Field(
         default_factory=dict
     )
@@ -78,6 +82,8 @@ def default_controls(settings: OverloadSettings) -> Controls:
         limits=Limits(
             user_rate=settings.user_rate,
             user_burst=settings.user_burst,
+            staff_rate=settings.staff_rate,
+            staff_burst=settings.staff_burst,
             channel_rates={c: settings.channel_rate for c in CHANNELS}
             if settings.channel_rate > 0
             else {},

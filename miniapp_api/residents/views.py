@@ -103,6 +103,7 @@ def put_profile() -> ResponseReturnValue:
     body=PhoneIn,
     response=PhoneOut,
     errors=(400, 401, 415, 502, 503),
+    abusable=True,  # each call spends the platform's quota of phone-number calls
 )
 def post_phone() -> ResponseReturnValue:
     wire = wiring()
