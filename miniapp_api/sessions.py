@@ -86,15 +86,19 @@ class SessionStore:
             return f"{self.namespace}:{{{digest[:16]}}}:{digest[16:]}"
         return f"{self.namespace}:{{{account}}}:{digest}"
 
+    def epoch_key(self, account_id: str) -> str:
+        """The account's session epoch (same slot): moved by "log out everywhere"; a session
+        made under an earlier epoch is dead. Absent (0) for almost every account."""
+        return f"{self.namespace}:{{{account_id}}}:epoch"
+
     def create(self, account_id: str, platform: str) -> str:
         if not _ACCOUNT_HINT.fullmatch(account_id):
             raise ValueError(f"cannot put account id {account_id!r} in a token")
         token = f"{account_id}.{secrets.token_urlsafe(32)}"
-        key = self.key_for(token)
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.hset(key, mapping={"account": account_id, "platform": platform})
-        pipe.expire(key, self.ttl_seconds)
-        pipe.execute()
+        self._redis.register_script(_CREATE)(
+            keys=[self.key_for(token), self.epoch_key(account_id)],
+            args=[account_id, platform, self.ttl_seconds],
+        )
         return token
 
     def resolve(
@@ -102,19 +106,71 @@ class SessionStore:
     ) -> SessionInfo | None:
         """Who the token belongs to; uses ``prefetched`` if it was read for this very key."""
         key = self.key_for(token)
+        hint = account_hint(token)
+        # The gate's script has already refused a session of an ended epoch.
         found = prefetched.values if prefetched and prefetched.key == key else None
-        if found is None:
+        current: bytes | str | None = None
+        if found is None and hint is not None:
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.hgetall(key)
+            pipe.get(self.epoch_key(hint))
+            found, current = pipe.execute()
+        elif found is None:  # a token of the old format: not listed under an account
             found = self._redis.hgetall(key)
         values = {_text(k): _text(v) for k, v in found.items()}
         if "account" not in values or "platform" not in values:
             return None
-        hint = account_hint(token)
         if hint is not None and not hmac.compare_digest(hint, values["account"]):
             return None  # cannot happen unless the key space was written to by hand
+        if current is not None and int(values.get("epoch", "0")) < int(_text(current)):
+            return None  # ended by "log out everywhere"
         return SessionInfo(values["account"], values["platform"])
 
     def revoke(self, token: str) -> None:
         self._redis.delete(self.key_for(token))
+
+    def revoke_all(self, account_id: str) -> None:
+        """End every session of the account ("log out everywhere"): its epoch moves, and the
+        sessions made under an earlier one are refused wherever they are read. Tokens of the
+        old format are not under an account: they expire within ``ttl_seconds``."""
+        key = self.epoch_key(account_id)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.incr(key)
+        # Outlives every session made before it; expired, it reads as 0, which only the
+        # sessions made since (epoch >= 1) are compared with: they pass.
+        pipe.expire(key, self.ttl_seconds)
+        pipe.execute()
+
+
+# KEYS: the session, the account's epoch; ARGV: account, platform, TTL. The session records
+# the epoch it was made in (only when there is one: most accounts never have an epoch).
+_CREATE = """
+redis.call('HSET', KEYS[1], 'account', ARGV[1], 'platform', ARGV[2])
+local epoch = redis.call('GET', KEYS[2])
+if epoch then
+  redis.call('HSET', KEYS[1], 'epoch', epoch)
+end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 0
+"""
+
+# Lua for the scripts that read a session ahead (``admission/prefetch.py``): whether a session
+# hash (HGETALL's flat list) was made in the account's current epoch (``epoch_key``).
+EPOCH_FUNCTION = """
+local function in_current_epoch(session, epoch_key)
+  local current = redis.call('GET', epoch_key)
+  if not current then
+    return true
+  end
+  local made = '0'
+  for i = 1, #session, 2 do
+    if session[i] == 'epoch' then
+      made = session[i + 1]
+    end
+  end
+  return tonumber(made) >= tonumber(current)
+end
+"""
 
 
 def _text(value: bytes | str) -> str:

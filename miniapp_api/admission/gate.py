@@ -249,10 +249,10 @@ class AdmissionGate:
         if account is not None and session_key is not None and staff:
             staff_rate = Rate(limits.staff_rate, limits.staff_burst)
             commands.append(
-                ("EVALSHA", *prefetch.staff_args(session_key, account, staff_rate, share))
+                ("EVALSHA", *prefetch.staff_args(sessions, session_key, account, staff_rate, share))
             )
         elif account is not None and session_key is not None:
-            args = prefetch.prefetch_args(session_key, account, user_rate, share, fields)
+            args = prefetch.prefetch_args(sessions, session_key, account, user_rate, share, fields)
             commands.append(("EVALSHA", *args))
         elif session_key is not None:
             commands.append(("HGETALL", session_key))

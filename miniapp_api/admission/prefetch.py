@@ -25,32 +25,35 @@ from miniapp_api.accountview import (
     view_key,
 )
 from miniapp_api.overload.gcra import GCRA_FUNCTION, Rate, decision
+from miniapp_api.sessions import EPOCH_FUNCTION, SessionStore
 
-# KEYS: session, account quota, links, generation, view (a staff session: session and quota
-# only). ARGV: the quota's GCRA arguments (interval 0: unlimited), then the names of the view
-# fields wanted. Returns {0} for no session, else {1, session hash (flat), {admitted, retry
-# us}, links or nil, generation, {view field values}} ({1, session, quota} for staff).
+# KEYS: session, the account's session epoch, account quota, links, generation, view (a staff
+# session: the first three only). ARGV: the quota's GCRA arguments (interval 0: unlimited),
+# then the names of the view fields wanted. Returns {0} for no session (or one ended by "log
+# out everywhere"), else {1, session hash (flat), {admitted, retry us}, links or nil,
+# generation, {view field values}} ({1, session, quota} for staff).
 PREFETCH_LUA = (
     GCRA_FUNCTION
     + GENERATION_FUNCTION
+    + EPOCH_FUNCTION
     + """
 local session = redis.call('HGETALL', KEYS[1])
-if #session == 0 then
+if #session == 0 or not in_current_epoch(session, KEYS[2]) then
   return {0}
 end
 local quota = {1, 0}
 if ARGV[1] ~= '0' then
-  quota = gcra(KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+  quota = gcra(KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 end
-if #KEYS == 2 then
+if #KEYS == 3 then
   return {1, session, quota}
 end
 local fields = {}
 if #ARGV > 4 then
-  fields = redis.call('HMGET', KEYS[5], unpack(ARGV, 5))
+  fields = redis.call('HMGET', KEYS[6], unpack(ARGV, 5))
 end
-local links = redis.call('GET', KEYS[3]) or false
-return {1, session, quota, links, current_generation(KEYS[4]), fields}
+local links = redis.call('GET', KEYS[4]) or false
+return {1, session, quota, links, current_generation(KEYS[5]), fields}
 """
 )
 PREFETCH_SHA = hashlib.sha1(PREFETCH_LUA.encode(), usedforsecurity=False).hexdigest()
@@ -66,19 +69,28 @@ def staff_quota_key(staff_id: str) -> str:
     return f"adm:{{{staff_id}}}:staff"
 
 
-def staff_args(session_key: str, staff_id: str, rate: Rate, share: float) -> tuple[object, ...]:
+def staff_args(
+    sessions: SessionStore, session_key: str, staff_id: str, rate: Rate, share: float
+) -> tuple[object, ...]:
     """The ``EVALSHA`` arguments for a staff member's request: the session and their quota."""
     quota = (0, 0, 0, 0) if rate.unlimited else rate.script_args(share)
-    return (PREFETCH_SHA, 2, session_key, staff_quota_key(staff_id), *quota)
+    keys = (session_key, sessions.epoch_key(staff_id), staff_quota_key(staff_id))
+    return (PREFETCH_SHA, len(keys), *keys, *quota)
 
 
 def prefetch_args(
-    session_key: str, account_id: str, rate: Rate, share: float, fields: Sequence[str]
+    sessions: SessionStore,
+    session_key: str,
+    account_id: str,
+    rate: Rate,
+    share: float,
+    fields: Sequence[str],
 ) -> tuple[object, ...]:
     """The ``EVALSHA`` arguments (after the command name) for one request."""
     quota = (0, 0, 0, 0) if rate.unlimited else rate.script_args(share)
     keys = (
         session_key,
+        sessions.epoch_key(account_id),
         quota_key(account_id),
         links_key(account_id),
         generation_key(account_id),

@@ -44,6 +44,20 @@ def get_me() -> ResponseReturnValue:
         return found.model_dump(mode="json")
 
 
+@bp.post("/sessions/revoke")
+@operation(
+    "Log out everywhere: end every session of this account, this one included",
+    traffic=TrafficClass.NORMAL,
+    status=204,
+    errors=(401,),
+)
+def revoke_sessions() -> ResponseReturnValue:
+    wire = wiring()
+    caller = require_session(wire.sessions)
+    wire.sessions.revoke_all(caller.account_id)
+    return Response(status=204)
+
+
 @bp.post("/real-name")
 @operation(
     "Start the platform's real-name check of a name and mainland ID number (README, identity)",

@@ -60,7 +60,8 @@ def test_each_staff_member_is_held_to_their_own_quota(make_app: MakeApp) -> None
 
     assert closes(busy, 4) == [404, 404, 404, 429]
     refused = busy.last
-    assert refused is not None and refused.get_json()["detail"]["reason"] == "user_quota"
+    assert refused is not None
+    assert refused.get_json()["detail"]["reason"] == "user_quota"
     assert closes(other, 1) == [404]
 
 

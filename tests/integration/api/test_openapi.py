@@ -39,6 +39,7 @@ def test_every_api_route_is_described_with_its_traffic_class(
         ("/api/v1/me/link-requests/{request_id}/approve", "post"): "normal",
         ("/api/v1/me/link-requests/{request_id}/decline", "post"): "normal",
         ("/api/v1/me/holders/{holder_id}", "delete"): "normal",
+        ("/api/v1/me/sessions/revoke", "post"): "normal",
     }
     assert {k: described.get(k) for k in expected} == expected
 
