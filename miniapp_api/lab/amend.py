@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from miniapp_api.db import as_utc
 from miniapp_api.errors import Conflict, NotFound, ValidationFailed
+from miniapp_api.lab.ingest import SAMPLED_UNTIL
 from miniapp_api.lab.schemas import AmendIn, AmendmentOut, AmendOut
 from miniapp_api.results.models import TubeResult, TubeResultAmendment
 from miniapp_api.results.pipeline import NOTHING, FannedOut, fan_out
@@ -29,9 +30,12 @@ def amend(
 ) -> tuple[dict[str, Any], FannedOut]:
     """Replace the tube's result in the caller's transaction; the same result again changes
     nothing (a retried amendment). Another lab's tube is the same 404 as an unknown one."""
-    tube_id = session.scalar(select(Tube.id).where(Tube.tube_no == tube_no, Tube.lab_id == lab.id))
-    if tube_id is None:  # unknown, or another lab's: the same answer
+    found = session.execute(
+        select(Tube.id, SAMPLED_UNTIL).where(Tube.tube_no == tube_no, Tube.lab_id == lab.id)
+    ).one_or_none()
+    if found is None:  # unknown, or another lab's: the same answer
         raise NotFound("No such tube for this lab.", code="tube_not_found")
+    tube_id, sampled_until = found
     current = session.scalars(
         select(TubeResult).where(TubeResult.tube_id == tube_id).with_for_update()
     ).one_or_none()
@@ -42,6 +46,11 @@ def amend(
         )
     if change.tested_at > now + timedelta(seconds=settings.timestamp_tolerance_seconds):
         raise ValidationFailed("tested_at is in the future.", code="tested_in_future")
+    if sampled_until is not None and change.tested_at < as_utc(sampled_until):
+        # The upload's rule (ingest.SAMPLED_UNTIL): not before the tube's last sample.
+        raise ValidationFailed(
+            "tested_at is before the tube's last sample was taken.", code="tested_before_sampling"
+        )
     tested_at = change.tested_at.astimezone(UTC)
     fanned = NOTHING
     unchanged = current.result == change.result and as_utc(current.tested_at) == tested_at

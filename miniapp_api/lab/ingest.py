@@ -6,15 +6,29 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, select
+from sqlalchemy import String, func, select
 from sqlalchemy.orm import Session
 
+from miniapp_api.db import as_utc
 from miniapp_api.dialects import one_of
 from miniapp_api.lab.schemas import BatchOut, ItemOut, TubeResultIn
 from miniapp_api.results.models import TubeResult
 from miniapp_api.results.pipeline import FannedOut, NewTubeResult, store_tube_results
-from miniapp_api.sampling.models import Lab, Tube
+from miniapp_api.sampling.models import Lab, Sampling, Tube
 from miniapp_api.settings import LabSettings
+
+# When the tube's last sample went in (NULL for a tube nobody was sampled into), read in the
+# statement that reads the tube. The latest scan, not the earliest: the lab tests the pooled
+# tube once, after it was closed, so a result tested before any one swab went in cannot be
+# that person's, and the earliest scan would let it through for everyone sampled after it.
+# (A genuine test follows the last scan by hours, far beyond any skew of the devices' clocks.)
+SAMPLED_UNTIL = (
+    select(func.max(Sampling.scanned_at))
+    .where(Sampling.tube_id == Tube.id)
+    .correlate(Tube)
+    .scalar_subquery()
+    .label("sampled_until")
+)
 
 
 def ingest(
@@ -32,7 +46,9 @@ def ingest(
     tubes = {
         row.tube_no: row
         for row in session.execute(
-            select(Tube.id, Tube.tube_no, Tube.lab_id, Tube.closed_at, TubeResult.result)
+            select(
+                Tube.id, Tube.tube_no, Tube.lab_id, Tube.closed_at, TubeResult.result, SAMPLED_UNTIL
+            )
             .outerjoin(TubeResult, TubeResult.tube_id == Tube.id)
             .where(one_of(session, Tube.tube_no, wanted, String()))
         )
@@ -55,6 +71,8 @@ def ingest(
             )
         elif item.tested_at > latest_tested:
             outcomes.append(ItemOut(tube_no=item.tube_no, status="tested_in_future"))
+        elif tube.sampled_until is not None and item.tested_at < as_utc(tube.sampled_until):
+            outcomes.append(ItemOut(tube_no=item.tube_no, status="tested_before_sampling"))
         else:
             new_results.append(NewTubeResult(tube.id, item.result, item.tested_at))
             outcomes.append(ItemOut(tube_no=item.tube_no, status="accepted"))

@@ -16,7 +16,9 @@ class TubeResultIn(BaseModel):
 
     tube_no: str = Field(pattern=TUBE_NO_PATTERN)
     result: TubeOutcome
-    tested_at: AwareDatetime = Field(description="with its UTC offset; not in the future")
+    tested_at: AwareDatetime = Field(
+        description="with its UTC offset; not in the future, not before the tube's last sample"
+    )
 
 
 class ResultBatchIn(BaseModel):
@@ -33,6 +35,7 @@ ItemStatus = Literal[
     "tube_open",  # the tube is not closed yet: results only for closed tubes
     "already_final",  # a result is stored; corrections go through .../amend
     "tested_in_future",  # tested_at is ahead of the server's clock
+    "tested_before_sampling",  # tested_at is before the tube's last sample was scanned
     "duplicate_in_batch",  # the tube appears earlier in this batch
 ]
 
@@ -54,7 +57,9 @@ class AmendIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     result: TubeOutcome
-    tested_at: AwareDatetime
+    tested_at: AwareDatetime = Field(
+        description="not in the future, not before the tube's last sample (422 otherwise)"
+    )
     reason: str = Field(min_length=3, max_length=500, description="why the result changes")
 
 

@@ -28,6 +28,7 @@ class ScanStatus(StrEnum):
     INVALID = "invalid"  # not one of our codes: bad format, signature or key id; unknown code
     EXPIRED = "expired"  # a genuine code past its expiry when it was scanned
     REVOKED = "revoked"  # a code voided by re-issuing before it was scanned
+    STALE_SCAN = "stale_scan"  # dated before the round opened or beyond the scan window
     TUBE_FULL = "tube_full"  # the tube holds its capacity already
     TUBE_CLOSED = "tube_closed"  # the tube was closed by staff
     TUBE_UNAVAILABLE = "tube_unavailable"  # the number is another site's or another round's
@@ -63,7 +64,13 @@ class ScanItemIn(BaseModel):
     )
     tube_no: str = Field(pattern=TUBE_NO_PATTERN)
     code: str = Field(max_length=MAX_CODE_CHARS, description="the registration code token")
-    scanned_at: AwareDatetime = Field(description="device time of the scan, with its offset")
+    scanned_at: AwareDatetime = Field(
+        description=(
+            "device time of the scan, with its offset; a time ahead of ours counts as the time "
+            "received, one before the round opened or older than SAMPLING.SCAN_WINDOW_HOURS "
+            "is answered `stale_scan`"
+        )
+    )
     capacity: Literal[1, 5, 10, 20] | None = Field(
         default=None,
         description=(

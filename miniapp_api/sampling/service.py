@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Table, bindparam, insert, select
@@ -50,7 +50,7 @@ from miniapp_api.sampling.schemas import (
 from miniapp_api.sampling.setup import current_round
 from miniapp_api.sampling.staff import load_staff
 from miniapp_api.sampling.tubes import TubeSpot, take_place, tube_out
-from miniapp_api.settings import SigningKey
+from miniapp_api.settings import SamplingSettings, SigningKey
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,10 @@ _MESSAGES = {
     ScanStatus.INVALID: "Not a valid registration code; ask the person to show it again.",
     ScanStatus.EXPIRED: "The code has expired; the person needs a new code in the mini-program.",
     ScanStatus.REVOKED: "This code was replaced by a newer one; ask for the current code.",
+    ScanStatus.STALE_SCAN: (
+        "The scan time is before this round opened or over {hours} hours ago; "
+        "check the device's clock and scan the code again."
+    ),
     ScanStatus.TUBE_FULL: "Tube {tube_no} is full; use a new tube.",
     ScanStatus.TUBE_CLOSED: "Tube {tube_no} is closed; use a new tube.",
     ScanStatus.TUBE_UNAVAILABLE: "Tube {tube_no} cannot be used here; use a new tube.",
@@ -105,6 +109,9 @@ class _Desk:
     round_name: str
     keys: Sequence[SigningKey]
     now: datetime
+    # Scans dated before this are stale: the round's opening or the window's start, the later.
+    earliest_scan: datetime
+    window_hours: int
 
 
 @dataclass(frozen=True)
@@ -122,19 +129,21 @@ def record_scans(
     items: Sequence[ScanItemIn],
     keys: Sequence[SigningKey],
     readmodel: ResultReadModel,
+    settings: SamplingSettings,
     now: datetime,
 ) -> ScansOut:
     """Answer every item, in order.
 
     409 ``no_open_round`` when items need a round and none is open; a batch answered before
-    gets its stored answers whatever happened to the round since.
+    gets its stored answers whatever happened to the round since. An item dated before the
+    round opened or more than ``settings.scan_window_hours`` ago is ``stale_scan``.
     """
     with session.begin():
         _, site = load_staff(session, staff_id)
         answered = _stored_answers(session, staff_id, {item.client_id for item in items})
         if all(item.client_id in answered for item in items):
             return ScansOut(items=[answered[item.client_id] for item in items])
-        desk = _desk(session, site, keys, staff_id, now)
+        desk = _desk(session, site, keys, staff_id, settings=settings, now=now)
     answers: list[ScanAnswer] = []
     bound: list[_Bound] = []
     try:
@@ -153,7 +162,13 @@ def record_scans(
 
 
 def _desk(
-    session: Session, site: Site, keys: Sequence[SigningKey], staff_id: int, now: datetime
+    session: Session,
+    site: Site,
+    keys: Sequence[SigningKey],
+    staff_id: int,
+    *,
+    settings: SamplingSettings,
+    now: datetime,
 ) -> _Desk:
     screening_round = current_round(session)
     if screening_round is None:
@@ -161,6 +176,7 @@ def _desk(
             "No screening round is open; keep the scans and send them again later.",
             code="no_open_round",
         )
+    window_start = now - timedelta(hours=settings.scan_window_hours)
     return _Desk(
         staff_id=staff_id,
         spot=TubeSpot(round_id=screening_round.id, site_id=site.id, lab_id=site.lab_id),
@@ -168,6 +184,8 @@ def _desk(
         round_name=screening_round.name,
         keys=keys,
         now=now,
+        earliest_scan=max(as_utc(screening_round.opened_at), window_start),
+        window_hours=settings.scan_window_hours,
     )
 
 
@@ -221,6 +239,10 @@ def _scan_item(session: Session, desk: _Desk, item: ScanItemIn) -> tuple[ScanAns
 def _decide(
     session: Session, desk: _Desk, item: ScanItemIn, at: datetime
 ) -> tuple[ScanAnswer, _Bound | None]:
+    if at < desk.earliest_scan:
+        # Before anything else: a code is judged at the scan's time, so a false old time would
+        # find a code revoked or expired since still good. Nothing about the code is shown.
+        return _answer(item, ScanStatus.STALE_SCAN, window_hours=desk.window_hours), None
     try:
         claims = verify_code(item.code, desk.keys, at)
     except ExpiredCodeToken:
@@ -277,8 +299,11 @@ def _answer(
     person: PersonOut | None = None,
     tube: TubeOut | None = None,
     first_scan: FirstScanOut | None = None,
+    window_hours: int | None = None,
 ) -> ScanAnswer:
     details = {"tube_no": item.tube_no}
+    if window_hours is not None:
+        details["hours"] = str(window_hours)
     if first_scan is not None:
         # Local (Beijing) time, as the process runs in it (miniapp_api/clock.py).
         local = first_scan.scanned_at.astimezone()

@@ -74,6 +74,7 @@ def post_scans() -> ResponseReturnValue:
             items=batch.items,
             keys=wire.settings.codes.keys,
             readmodel=wire.readmodel,
+            settings=wire.settings.sampling,
             now=utcnow(),
         )
     return out.model_dump(mode="json")

@@ -9,7 +9,7 @@ from channels.emulator import RunningEmulator
 from miniapp_api.db import utcnow
 from miniapp_api.notify.worker import PushWorker
 from tests.support.clients import LabClient, StaffClient, result, scan_item
-from tests.support.factories import make_lab, make_round, make_site, make_staff
+from tests.support.factories import ago, make_lab, make_round, make_site, make_staff
 from tests.support.ids import cn_id
 from tests.support.phones import EmulatorPhone
 from tests.support.residents import MiniProgramUser
@@ -46,7 +46,9 @@ def test_one_person_from_code_to_pushed_result_on_both_platforms(
     make_round(app)
     scanner = StaffClient(client, staff.username)
     assert scanner.login().status_code == 200
-    [bound] = scanner.scan_answers(scan_item(token, "T20220316001", capacity=10))
+    # Sampled before the lab's test time below (result(): 30 minutes ago).
+    sampled = scan_item(token, "T20220316001", capacity=10, scanned_at=ago(minutes=45))
+    [bound] = scanner.scan_answers(sampled)
     [again] = scanner.scan_answers(scan_item(token, "T20220316001"))
     assert (bound["status"], again["status"]) == ("bound", "duplicate")
     assert scanner.close("T20220316001").status_code == 200

@@ -115,6 +115,7 @@ SECTIONS: dict[str, type[Any]] = {
     "NOTIFY": settings.NotifySettings,
     "OVERLOAD": settings.OverloadSettings,
     "SIMULATOR": settings.SimulatorSettings,
+    "SAMPLING": settings.SamplingSettings,
     "EDGE": EdgeSettings,
 }
 

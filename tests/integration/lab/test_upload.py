@@ -154,7 +154,9 @@ def test_results_are_pushed_to_every_account_holding_each_person(
     mother, child = make_residents(app, 2)
     mum = make_account(app, [(mother, Relation.SELF), (child, Relation.DEPENDENT)])
     kid = make_account(app, [(child, Relation.SELF)], platform="alipay")
-    tube = make_tube(app, desk, [mother, child])
+    # Sampled at 09:00 and tested at 10:30 Beijing time: a result is never tested before.
+    sampled = datetime(2022, 3, 16, 1, 0, tzinfo=UTC)
+    tube = make_tube(app, desk, [mother, child], scanned_at=sampled)
 
     items_of(lab_client.upload([result(tube, "negative", tested_at="2022-03-16T10:30:00+08:00")]))
 

@@ -44,7 +44,7 @@ from tests.integration.stack.conftest import (
     stack_app,
     up,
 )
-from tests.support.clients import lab_headers, result
+from tests.support.clients import iso_ago, lab_headers, result
 from tests.support.factories import (
     LabKey,
     bearer,
@@ -115,7 +115,7 @@ class Journal:
             return [a for a in self.attempts if a.kind in kinds]
 
 
-_TESTED_AT = "2022-03-16T10:30:00+08:00"  # when the lab tested every tube
+_TESTED_AT = iso_ago(60)  # when the lab tested every tube: after make_tubes sampled them
 
 
 @dataclass

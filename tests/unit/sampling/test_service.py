@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -26,6 +26,8 @@ DESK = service._Desk(
     round_name="Round",
     keys=(),
     now=NOW,
+    earliest_scan=NOW - timedelta(hours=12),
+    window_hours=12,
 )
 
 
