@@ -156,7 +156,7 @@ def start_app(
     # MINIAPP_* tuning variables of the caller's environment pass (e.g. DATABASE__POOL_SIZE);
     # everything that places the app in this bench is overridden.
     placed = {
-        "MINIAPP_ENV": "production",
+        "MINIAPP_ENV": "staging",
         "MINIAPP_BIND": f"127.0.0.1:{port}",
         "MINIAPP_WORKERS": str(args.workers),
         "MINIAPP_THREADS": str(args.threads),

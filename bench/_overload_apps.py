@@ -107,7 +107,7 @@ def start_apps(
     # everything that places the app in this bench is set here.
     base = {k: v for k, v in os.environ.items() if not k.startswith("GUNICORN_")}
     placed = {
-        "MINIAPP_ENV": "production",
+        "MINIAPP_ENV": "staging",
         "MINIAPP_WORKERS": str(workers),
         "MINIAPP_THREADS": str(threads),
         "MINIAPP_DATABASE__URL": database_url,

@@ -276,7 +276,8 @@ def validate(config: Mapping[str, Any]) -> Settings:
             problems.append(f"{ENV_PREFIX}_SECURITY__{key} must be base64 of 32 random bytes")
         return decoded
 
-    app = from_section(AppSettings, section("APP"))
+    app_cfg = section("APP")
+    app = from_section(AppSettings, app_cfg)
     database = from_section(DatabaseSettings, section("DATABASE"), url=required("DATABASE", "URL"))
     sessions = from_section(SessionSettings, section("SESSION"))
     simulator = from_section(SimulatorSettings, section("SIMULATOR"))
@@ -317,6 +318,15 @@ def validate(config: Mapping[str, Any]) -> Settings:
     )
     if settings.wechat is None and settings.alipay is None:
         problems.append(f"set {ENV_PREFIX}_WECHAT__APP_ID or {ENV_PREFIX}_ALIPAY__APP_ID")
+    if settings.data_key and settings.data_key == settings.index_key:
+        problems.append(
+            f"{ENV_PREFIX}_SECURITY__DATA_KEY and {ENV_PREFIX}_SECURITY__INDEX_KEY are the same "
+            "key: generate two"
+        )
+    if settings.env == "production":
+        problems += production_problems(
+            settings, given_trusted_proxies="TRUSTED_PROXIES" in app_cfg
+        )
     if problems:
         raise ConfigurationError("configuration is incomplete:\n  - " + "\n  - ".join(problems))
     return settings
@@ -336,6 +346,52 @@ def from_section(cls: type[T], cfg: Mapping[str, Any], **given: Any) -> T:
         raw = cfg.get(spec.name.upper(), default)
         values[spec.name] = _flag(raw) if isinstance(default, bool) else type(default)(raw)
     return cls(**values)
+
+
+# The platforms' own hosts. In production anything else (the emulator, a proxy nobody vetted,
+# a typo) would receive our app secrets and residents' login codes.
+OFFICIAL_HOSTS = {
+    "WECHAT__API_BASE_URL": frozenset({"api.weixin.qq.com"}),
+    "ALIPAY__GATEWAY_URL": frozenset({"openapi.alipay.com"}),
+}
+
+
+def production_problems(settings: Settings, *, given_trusted_proxies: bool) -> list[str]:
+    """What ``MINIAPP_ENV=production`` refuses to start with: the development values.
+
+    ``staging`` (production-shaped, with the emulator: benchmarks, rehearsals) is not checked.
+    """
+    found: list[str] = []
+    if settings.database_url.startswith("sqlite"):
+        found.append(f"{ENV_PREFIX}_DATABASE__URL is SQLite: production runs on PostgreSQL")
+    if settings.redis.embedded:
+        found.append(
+            f"{ENV_PREFIX}_REDIS__URL is memory:// (one process's stand-in): set a Redis URL"
+        )
+    platform_urls = {
+        "WECHAT__API_BASE_URL": settings.wechat.api_base_url if settings.wechat else None,
+        "ALIPAY__GATEWAY_URL": settings.alipay.gateway_url if settings.alipay else None,
+    }
+    for name, url in platform_urls.items():
+        if url is None:
+            continue
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme != "https" or parts.hostname not in OFFICIAL_HOSTS[name]:
+            official = ", ".join(sorted(OFFICIAL_HOSTS[name]))
+            found.append(f"{ENV_PREFIX}_{name} must be https://{official} (the platform's own)")
+    if settings.simulator_emulator_url:
+        found.append(
+            f"{ENV_PREFIX}_SIMULATOR__EMULATOR_URL is set: the simulator page is for development"
+        )
+    if not settings.public_base_url.startswith("https://"):
+        found.append(f"{ENV_PREFIX}_APP__PUBLIC_BASE_URL must be https:// (residents' links)")
+    if not given_trusted_proxies:
+        found.append(
+            f"set {ENV_PREFIX}_APP__TRUSTED_PROXIES: how many load balancers in front append to "
+            "X-Forwarded-For (0 if clients connect directly); per-address limits count that "
+            "address"
+        )
+    return found
 
 
 def _http_url(value: str) -> bool:

@@ -1,0 +1,138 @@
+"""``MINIAPP_ENV=production`` refuses to start on development values, naming every one of them
+at once; ``staging`` (production-shaped, with the emulator) and development do not."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Config
+
+from miniapp_api.settings import ConfigurationError, load_config, validate
+from tests.conftest import code_signing_keys
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def key() -> str:
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def production_like(**changes: Any) -> dict[str, Any]:
+    """A configuration production accepts, with ``changes`` (SECTION__KEY=value) applied."""
+    config: dict[str, Any] = {
+        "APP": {"PUBLIC_BASE_URL": "https://hesuan.example.gov.cn", "TRUSTED_PROXIES": 1},
+        "DATABASE": {"URL": "postgresql+psycopg://app@db.internal/miniapp"},
+        "REDIS": {"URL": "redis://redis.internal:6379/0"},
+        "SECURITY": {"DATA_KEY": key(), "INDEX_KEY": key()},
+        "WECHAT": {
+            "APP_ID": "wx1",
+            "APP_SECRET": "s",
+            "API_BASE_URL": "https://api.weixin.qq.com",
+        },
+        "ALIPAY": {
+            "APP_ID": "2021",
+            "APP_PRIVATE_KEY": "k",
+            "ALIPAY_PUBLIC_KEY": "p",
+            "AES_KEY": "a",
+            "GATEWAY_URL": "https://openapi.alipay.com/gateway.do",
+        },
+        "SIMULATOR": {"EMULATOR_URL": ""},
+        "CODES": {"SIGNING_KEYS": code_signing_keys()},
+    }
+    for name, value in changes.items():
+        section, _, field = name.partition("__")
+        config[section][field] = value
+    return config
+
+
+def loaded(env: str, overrides: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Config:
+    monkeypatch.setenv("MINIAPP_ENV", env)
+    config = Config(".")
+    load_config(config, overrides)
+    return config
+
+
+def test_a_production_configuration_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = validate(loaded("production", production_like(), monkeypatch))
+    assert settings.env == "production"
+
+
+def test_zero_trusted_proxies_said_explicitly_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = loaded("production", production_like(APP__TRUSTED_PROXIES=0), monkeypatch)
+    assert validate(config).trusted_proxies == 0
+
+
+def test_every_development_value_is_refused_and_named_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    same = key()
+    development = production_like(
+        APP__PUBLIC_BASE_URL="http://127.0.0.1:8000",
+        DATABASE__URL="sqlite:///instance/miniapp.db",
+        REDIS__URL="memory://",
+        SECURITY__DATA_KEY=same,
+        SECURITY__INDEX_KEY=same,
+        WECHAT__API_BASE_URL="http://127.0.0.1:8765",
+        ALIPAY__GATEWAY_URL="https://openapi.alipay.com.evil.example/gateway.do",
+        SIMULATOR__EMULATOR_URL="http://127.0.0.1:8765",
+    )
+    del development["APP"]["TRUSTED_PROXIES"]
+
+    with pytest.raises(ConfigurationError) as refused:
+        validate(loaded("production", development, monkeypatch))
+
+    message = str(refused.value)
+    for named in (
+        "MINIAPP_DATABASE__URL is SQLite",
+        "MINIAPP_REDIS__URL is memory://",
+        "MINIAPP_SECURITY__DATA_KEY and MINIAPP_SECURITY__INDEX_KEY are the same key",
+        "MINIAPP_WECHAT__API_BASE_URL must be https://api.weixin.qq.com",
+        "MINIAPP_ALIPAY__GATEWAY_URL must be https://openapi.alipay.com",
+        "MINIAPP_SIMULATOR__EMULATOR_URL is set",
+        "MINIAPP_APP__PUBLIC_BASE_URL must be https://",
+        "set MINIAPP_APP__TRUSTED_PROXIES",
+    ):
+        assert named in message
+    assert message.count("\n  - ") == 8
+
+
+def test_equal_data_and_index_keys_are_refused_everywhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    same = key()
+    config = production_like(SECURITY__DATA_KEY=same, SECURITY__INDEX_KEY=same)
+    with pytest.raises(ConfigurationError, match="are the same key"):
+        validate(loaded("development", config, monkeypatch))
+
+
+def test_staging_runs_production_shaped_with_the_emulator(monkeypatch: pytest.MonkeyPatch) -> None:
+    emulator = production_like(
+        APP__PUBLIC_BASE_URL="http://127.0.0.1:8000",
+        WECHAT__API_BASE_URL="http://127.0.0.1:8765",
+        ALIPAY__GATEWAY_URL="http://127.0.0.1:8765/gateway.do",
+    )
+    del emulator["APP"]["TRUSTED_PROXIES"]
+    assert validate(loaded("staging", emulator, monkeypatch)).env == "staging"
+
+
+def test_gunicorn_without_miniapp_env_does_not_start() -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("MINIAPP_")}
+    started = subprocess.run(
+        [sys.executable, "-c", "import wsgi"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert started.returncode != 0
+    assert "MINIAPP_ENV is not set" in started.stderr
+    assert "Traceback" not in started.stderr
