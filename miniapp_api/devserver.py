@@ -60,7 +60,7 @@ def dev_secrets(path: Path = SECRETS_FILE) -> dict[str, str]:
         for make in missing:
             loaded.update(make())
         if missing:
-            path.write_text(json.dumps(loaded, indent=2))
+            _write_private(path, json.dumps(loaded, indent=2))
         return loaded
     app_key = generate_rsa_private_key_pem()
     platform_key = generate_rsa_private_key_pem()
@@ -77,9 +77,17 @@ def dev_secrets(path: Path = SECRETS_FILE) -> dict[str, str]:
     for make in _LATER_SECRETS.values():
         created.update(make())
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(created, indent=2))
-    path.chmod(0o600)
+    _write_private(path, json.dumps(created, indent=2))
     return created
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to a file only its owner can read, from the first byte on (a write then
+    a chmod leaves the secrets world-readable in between)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # an existing file keeps its mode through O_CREAT
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
 
 
 def embedded_environment(found: dict[str, str], port: int, emulator_port: int) -> dict[str, str]:

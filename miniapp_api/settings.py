@@ -37,7 +37,7 @@ class DatabaseSettings:
 
 @dataclass(frozen=True)
 class RedisSettings:
-    url: str
+    url: str = field(repr=False)  # may hold a password (redis://user:password@host)
     socket_timeout: float = 0.25
     connect_timeout: float = 0.25
 
@@ -49,7 +49,7 @@ class RedisSettings:
 @dataclass(frozen=True)
 class WechatSettings:
     app_id: str
-    app_secret: str = ""
+    app_secret: str = field(default="", repr=False)
     api_base_url: str = "https://api.weixin.qq.com"
     timeout: float = 3.0
 
@@ -57,9 +57,9 @@ class WechatSettings:
 @dataclass(frozen=True)
 class AlipaySettings:
     app_id: str
-    app_private_key: str = ""
+    app_private_key: str = field(default="", repr=False)
     alipay_public_key: str = ""
-    aes_key: str = ""
+    aes_key: str = field(default="", repr=False)
     gateway_url: str = "https://openapi.alipay.com/gateway.do"
     timeout: float = 3.0
 
@@ -233,7 +233,7 @@ class Settings:
     index_key: bytes = field(repr=False)
 
     def __repr__(self) -> str:
-        return f"Settings(env={self.env!r}, database_url=<set>, redis={self.redis.url!r})"
+        return f"Settings(env={self.env!r}, database_url=<set>, redis_url=<set>)"
 
 
 def load_config(config: Config, overrides: Mapping[str, Any] | None = None) -> None:

@@ -136,3 +136,43 @@ def test_gunicorn_without_miniapp_env_does_not_start() -> None:
     assert started.returncode != 0
     assert "MINIAPP_ENV is not set" in started.stderr
     assert "Traceback" not in started.stderr
+
+
+def test_no_secret_is_in_the_repr_of_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = production_like(REDIS__URL="redis://app:redis-password@redis.internal:6379/0")
+    config["WECHAT"]["APP_SECRET"] = "wechat-app-secret"
+    config["ALIPAY"]["APP_PRIVATE_KEY"] = "alipay-private-key"
+    config["ALIPAY"]["AES_KEY"] = "alipay-aes-key"
+    settings = validate(loaded("production", config, monkeypatch))
+
+    shown = " ".join(
+        repr(part) for part in (settings, settings.wechat, settings.alipay, settings.redis)
+    )
+
+    for secret in ("wechat-app-secret", "alipay-private-key", "alipay-aes-key", "redis-password"):
+        assert secret not in shown
+    assert "wx1" in shown  # what is not secret is still shown
+
+
+def test_development_secrets_are_never_readable_by_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from miniapp_api import devserver
+
+    modes: list[int] = []
+    real_fdopen = os.fdopen
+
+    def watched(descriptor: int, *args: Any, **kwargs: Any) -> Any:
+        modes.append(os.fstat(descriptor).st_mode & 0o777)  # as the secrets are about to go in
+        return real_fdopen(descriptor, *args, **kwargs)
+
+    monkeypatch.setattr(os, "fdopen", watched)
+    old_umask = os.umask(0)  # the most permissive process
+    try:
+        path = tmp_path / "dev-secrets.json"
+        devserver.dev_secrets(path)
+    finally:
+        os.umask(old_umask)
+    assert (path.stat().st_mode & 0o777) == 0o600
+    assert modes
+    assert set(modes) == {0o600}
