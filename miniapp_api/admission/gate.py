@@ -21,7 +21,6 @@ lower-class routes fail closed; after a failure the gate decides locally for
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import logging
 import random
 import threading
@@ -50,6 +49,7 @@ from miniapp_api.overload.controls import (
 from miniapp_api.overload.gcra import GCRA_LUA, Rate, decision
 from miniapp_api.overload.rejection import Rejection, channel_of
 from miniapp_api.redis_client import REDIS_DOWN
+from miniapp_api.security.networks import client_network
 from miniapp_api.sessions import PREFETCHED_SESSION, PrefetchedSession, SessionStore, account_hint
 from miniapp_api.settings import OverloadSettings
 
@@ -380,15 +380,3 @@ def _user_key(session_key: str | None, environ: dict[str, Any]) -> str:
         tag = session_key[session_key.index("{") : session_key.index("}") + 1]
         return f"adm:{tag}:user"
     return f"adm:{{ip:{client_network(environ.get('REMOTE_ADDR', '-'))}}}:user"
-
-
-def client_network(address: str) -> str:
-    """Whom an address stands for: itself for IPv4, its /64 for IPv6 (one subscriber gets a
-    whole /64, so a quota per IPv6 address would be one per guess)."""
-    if ":" not in address:
-        return address
-    try:
-        network = ipaddress.IPv6Network(f"{address}/64", strict=False)
-    except ValueError:
-        return address
-    return str(network)

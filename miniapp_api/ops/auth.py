@@ -25,11 +25,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, current_app, request
 
 from miniapp_api.errors import Unauthorized
+from miniapp_api.overload.rejection import Rejected, Rejection
+from miniapp_api.security.passwords import HASHER, HashingBusy, verify
 from miniapp_api.settings import ConfigurationError
 
 EXTENSION_KEY = "miniapp.operators"
@@ -38,8 +38,6 @@ MAX_CACHED = 1024  # tokens; the cache is emptied when full (operators are a han
 MAX_TOKEN_CHARS = 200  # argon2 over a megabyte of "token" would be a cheap way to burn CPU
 NAME_PATTERN = re.compile(r"[a-z0-9_-]{1,32}")
 REFUSED = "Operator token missing or not valid: send Authorization: Bearer <operator token>."
-
-_hasher = PasswordHasher()
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,7 @@ def new_token(name: str) -> tuple[str, Operator]:
     if not NAME_PATTERN.fullmatch(name):
         raise ValueError("operator names are 1-32 characters: a-z, 0-9, '_' or '-'")
     token = f"{name}.{secrets.token_urlsafe(32)}"
-    return token, Operator(name, _hasher.hash(token))
+    return token, Operator(name, HASHER.hash(token))
 
 
 def parse_operators(raw: Any) -> dict[str, Operator]:
@@ -72,7 +70,7 @@ def parse_operators(raw: Any) -> dict[str, Operator]:
 @functools.cache
 def _dummy_hash() -> str:
     """A hash no token matches, computed on first use (no import-time work)."""
-    return _hasher.hash(secrets.token_urlsafe(24))
+    return HASHER.hash(secrets.token_urlsafe(24))
 
 
 class OperatorAuth:
@@ -108,10 +106,11 @@ class OperatorAuth:
 
 
 def _matches(token_hash: str, token: str) -> bool:
+    """argon2 within the process's few slots (``security/passwords.py``): 503 when none frees."""
     try:
-        return _hasher.verify(token_hash, token)
-    except (VerificationError, InvalidHashError):
-        return False
+        return verify(token_hash, token)
+    except HashingBusy:
+        raise Rejected(Rejection(503, "local_concurrency", 2.0)) from None
 
 
 def install_operator_auth(app: Flask) -> OperatorAuth:

@@ -37,6 +37,8 @@ PUSH = {
 
 MESSAGES = {
     "user_quota": "Too many requests from you in a short time.",
+    "too_many_failures": "Too many wrong passwords for this login or from your network; wait "
+    "before trying again.",
     "channel_quota": "This mini-program is very busy right now.",
     "system_quota": "The service is very busy right now.",
     "local_concurrency": "The service is very busy right now.",
@@ -60,6 +62,7 @@ MESSAGES = {
 # The error ``code`` of each reason; every other reason is system shedding, "overloaded".
 CODES = {
     "user_quota": "rate_limited",
+    "too_many_failures": "too_many_failures",
     "read_only": "read_only",
     "cache_only": "cache_only",
     "waiting_room": "waiting_room",

@@ -6,23 +6,21 @@ import functools
 import re
 import secrets
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from miniapp_api.errors import Unauthorized
+from miniapp_api.overload.rejection import Rejected, Rejection
 from miniapp_api.sampling.models import Site, Staff
 from miniapp_api.sampling.schemas import SiteOut, StaffLoginOut
 from miniapp_api.sampling.setup import SetupRefused, find_site
+from miniapp_api.security.passwords import HASHER, FailedLogins, HashingBusy, hash_secret, verify
 from miniapp_api.sessions import SessionStore
 
 STAFF_PLATFORM = "staff"  # the ``platform`` of a staff session
 USERNAME_PATTERN = re.compile(r"[a-z0-9._-]{3,64}")
 MIN_PASSWORD_CHARS = 8
 REFUSED = "Unknown username or wrong password."
-
-_hasher = PasswordHasher()
 
 
 def normalize_username(raw: str) -> str:
@@ -31,20 +29,21 @@ def normalize_username(raw: str) -> str:
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return hash_secret(password)
 
 
 @functools.cache
 def _dummy_hash() -> str:
     """A hash nobody knows the password of, computed on first use (no import-time work)."""
-    return _hasher.hash(secrets.token_urlsafe(24))
+    return HASHER.hash(secrets.token_urlsafe(24))
 
 
 def _verify(password_hash: str, password: str) -> bool:
+    """argon2 within the process's few slots (``security/passwords.py``): 503 when none frees."""
     try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
+        return verify(password_hash, password)
+    except HashingBusy:
+        raise Rejected(Rejection(503, "local_concurrency", 2.0)) from None
 
 
 def create_staff(session: Session, username: str, *, password: str, site_name: str) -> Staff:
@@ -65,24 +64,39 @@ def create_staff(session: Session, username: str, *, password: str, site_name: s
 
 
 def login(
-    session: Session, username: str, *, password: str, sessions: SessionStore
+    session: Session,
+    username: str,
+    *,
+    password: str,
+    sessions: SessionStore,
+    failures: FailedLogins,
+    address: str,
 ) -> StaffLoginOut:
-    """Check the password and open a staff session; 401 alike for every kind of refusal."""
+    """Check the password and open a staff session; 401 alike for every kind of refusal.
+
+    Past too many wrong passwords for the name or from the caller's network (``address``),
+    429 ``too_many_failures`` before any hash is computed.
+    """
+    name = normalize_username(username)
+    wait = failures.refused(name, address)
+    if wait:
+        raise Rejected(Rejection(429, "too_many_failures", float(wait)))
     with session.begin():
         row = session.execute(
-            select(Staff, Site)
-            .join(Site, Staff.site_id == Site.id)
-            .where(Staff.username == normalize_username(username))
+            select(Staff, Site).join(Site, Staff.site_id == Site.id).where(Staff.username == name)
         ).one_or_none()
     # Argon2 runs outside the transaction: it is slow on purpose and must not hold a connection
     # busy. An unknown user costs the same hash as a known one, so timing tells nothing.
     if row is None:
         _verify(_dummy_hash(), password)
+        failures.failed(name, address)
         raise Unauthorized(REFUSED, code="invalid_credentials")
     staff, site = row
     if not _verify(staff.password_hash, password) or not staff.active:
+        failures.failed(name, address)
         raise Unauthorized(REFUSED, code="invalid_credentials")
-    if _hasher.check_needs_rehash(staff.password_hash):
+    failures.succeeded(name, address)
+    if HASHER.check_needs_rehash(staff.password_hash):
         with session.begin():
             session.execute(
                 update(Staff)

@@ -6,7 +6,7 @@ exactly these calls.
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, Response, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -24,6 +24,8 @@ from miniapp_api.sampling.schemas import (
     StaffLoginOut,
     TubeOut,
 )
+from miniapp_api.security.passwords import FailedLogins
+from miniapp_api.sessions import bearer_token
 from miniapp_api.wiring import wiring
 
 bp = Blueprint("sampling", __name__, url_prefix="/api/v1")
@@ -40,7 +42,7 @@ class BatchTooLarge(ApiError):
     body=StaffLoginIn,
     response=StaffLoginOut,
     auth=False,
-    errors=(400, 401, 415),
+    errors=(400, 401, 415, 429, 503),
 )
 def staff_login() -> ResponseReturnValue:
     wire = wiring()
@@ -51,8 +53,19 @@ def staff_login() -> ResponseReturnValue:
             credentials.username,
             password=credentials.password,
             sessions=staff_sessions(wire.redis),
+            failures=FailedLogins(wire.redis, "staff"),
+            address=request.remote_addr or "-",
         )
     return out.model_dump(mode="json")
+
+
+@bp.post("/staff/logout")
+@operation("End this staff session", traffic=TrafficClass.NORMAL, status=204, errors=(401,))
+def staff_logout() -> ResponseReturnValue:
+    sessions = staff_sessions(wiring().redis)
+    require_staff(sessions)
+    sessions.revoke(bearer_token())
+    return Response(status=204)
 
 
 @bp.post("/sampling/scans")

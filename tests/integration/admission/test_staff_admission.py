@@ -107,5 +107,5 @@ def test_before_login_an_ipv6_64_is_one_caller(make_app: MakeApp) -> None:
 def test_only_authenticated_sampling_routes_take_a_staff_session(app: Flask) -> None:
     routes = RouteClassifier(app)._routes
     staff = sorted(endpoint for endpoint, route in routes.items() if route.staff)
-    assert staff == ["sampling.close_tube", "sampling.post_scans"]
+    assert staff == ["sampling.close_tube", "sampling.post_scans", "sampling.staff_logout"]
     assert routes["residents.post_phone"].abusable  # spends the platform's phone-number quota

@@ -1,0 +1,106 @@
+"""Password and token hashes (argon2), and the limits that keep them from being a cheap attack.
+
+argon2 is slow on purpose (tens of milliseconds of CPU and 64 MiB of memory per check), and
+staff login and the operators' API run it for callers who are not known yet. Two bounds:
+
+* **At most :data:`CONCURRENT_CHECKS` checks at once per process** (:func:`verify`): a flood of
+  logins queues here for at most :data:`WAIT_SECONDS`, then :class:`HashingBusy` (the callers
+  answer 503), instead of every thread of every worker hashing at once.
+* **Failures are counted** per username and per client network (:class:`FailedLogins`, in
+  Redis, so across every node): past :data:`MAX_FAILURES_PER_NAME` wrong passwords for a name,
+  or :data:`MAX_FAILURES_PER_NETWORK` from one IPv4 address or IPv6 /64, within
+  :data:`FAILURE_WINDOW_SECONDS`, further attempts are refused before any hash is computed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import redis
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from miniapp_api.security.networks import client_network
+
+CONCURRENT_CHECKS = 2  # per process: about two cores' worth of argon2
+WAIT_SECONDS = 2.0
+FAILURE_WINDOW_SECONDS = 900
+MAX_FAILURES_PER_NAME = 10
+MAX_FAILURES_PER_NETWORK = 100  # a site's shared NAT: many staff, some typos
+
+HASHER = PasswordHasher()
+_checks = threading.BoundedSemaphore(CONCURRENT_CHECKS)
+
+
+class HashingBusy(Exception):
+    """Every argon2 slot of this process stayed taken for :data:`WAIT_SECONDS`."""
+
+
+def hash_secret(secret: str) -> str:
+    with _slot():
+        return HASHER.hash(secret)
+
+
+def verify(secret_hash: str, secret: str) -> bool:
+    """Whether ``secret`` matches ``secret_hash``; :class:`HashingBusy` if no slot frees up."""
+    with _slot():
+        try:
+            return HASHER.verify(secret_hash, secret)
+        except (VerificationError, InvalidHashError):
+            return False
+
+
+class _slot:  # noqa: N801 (used as a context manager, like a function)
+    def __enter__(self) -> None:
+        if not _checks.acquire(timeout=WAIT_SECONDS):
+            raise HashingBusy
+
+    def __exit__(self, *exc: object) -> None:
+        _checks.release()
+
+
+class FailedLogins:
+    """Wrong passwords counted per name and per client network, for a window (Redis)."""
+
+    def __init__(self, client: redis.Redis, kind: str) -> None:
+        self._redis = client
+        self._kind = kind  # e.g. "staff": names of different kinds are counted apart
+
+    def _keys(self, name: str, address: str) -> tuple[str, str]:
+        return (
+            f"failed:{{{self._kind}:name:{name}}}",
+            f"failed:{{{self._kind}:net:{client_network(address)}}}",
+        )
+
+    def refused(self, name: str, address: str) -> int:
+        """Seconds to wait if this name or network has failed too often, else 0."""
+        by_name, by_network = self._keys(name, address)
+        pipe = self._redis.pipeline(transaction=False)
+        for key in (by_name, by_network):
+            pipe.get(key)
+            pipe.ttl(key)
+        name_count, name_ttl, network_count, network_ttl = pipe.execute()
+        waits = [
+            int(ttl)
+            for count, ttl, limit in (
+                (name_count, name_ttl, MAX_FAILURES_PER_NAME),
+                (network_count, network_ttl, MAX_FAILURES_PER_NETWORK),
+            )
+            if count is not None and int(count) >= limit
+        ]
+        return max([max(w, 1) for w in waits], default=0)
+
+    def failed(self, name: str, address: str) -> None:
+        self._count(self._keys(name, address))
+
+    def succeeded(self, name: str, address: str) -> None:
+        """A right password clears the name's count (not the network's)."""
+        self._redis.delete(self._keys(name, address)[0])
+
+    def _count(self, keys: Sequence[str]) -> None:
+        pipe = self._redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.incr(key)
+            pipe.expire(key, FAILURE_WINDOW_SECONDS, nx=True)
+        pipe.execute()
