@@ -29,6 +29,7 @@ def create_app(
     from miniapp_api.admission.install import install as install_admission_control
     from miniapp_api.clock import apply_process_timezone
     from miniapp_api.errors import register_error_handlers
+    from miniapp_api.headers import register_security_headers
     from miniapp_api.logging import configure_logging, register_request_logging
     from miniapp_api.ops.auth import install_operator_auth
     from miniapp_api.platforms import build_channels
@@ -51,6 +52,7 @@ def create_app(
 
     install_operator_auth(app)
     register_request_logging(app)
+    register_security_headers(app)
     register_blueprints(app, simulator=bool(settings.simulator_emulator_url))
     register_error_handlers(app, wire.rejections)
     install_admission_control(app, wire)

@@ -124,6 +124,8 @@ def generation_key(account_id: str) -> str:
 
 # A screen of one person: no cache may keep it, shared caches least of all.
 NO_STORE = "private, no-store"
+# Sent with every answer (``headers.py`` for Flask's, :meth:`KeptScreen.headers` for the gate's).
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,7 @@ class KeptScreen:
 
     def headers(self) -> dict[str, str]:
         """The headers besides the content type and length."""
-        headers = {"Cache-Control": NO_STORE}
+        headers = {"Cache-Control": NO_STORE, **SECURITY_HEADERS}
         if self.filename:
             headers["Content-Disposition"] = f"inline; filename={self.filename}"
         return headers

@@ -49,8 +49,6 @@ def page() -> ResponseReturnValue:
         "connect-src 'self'; img-src data: blob:; form-action 'self'; "
         "base-uri 'none'; frame-ancestors 'none'"
     )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = PAGE_CACHE_CONTROL
     return response
 
@@ -65,7 +63,6 @@ def page() -> ResponseReturnValue:
 def jsqr() -> ResponseReturnValue:
     response = send_from_directory(VENDOR, JSQR, mimetype="text/javascript")
     response.headers["Cache-Control"] = VENDOR_CACHE_CONTROL
-    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 

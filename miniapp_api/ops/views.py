@@ -123,6 +123,4 @@ def console() -> ResponseReturnValue:
         "base-uri 'none'; frame-ancestors 'none'"
     )
     response.headers["Cache-Control"] = "no-store"  # a nonce is good for one response only
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
     return response
