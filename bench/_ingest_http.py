@@ -43,8 +43,9 @@ def start_app(
     data_keys: tuple[str, str],
     workers: int,
 ) -> tuple[Child, int]:
-    """gunicorn with ``config/gunicorn.conf.py`` and ``MINIAPP_ENV=staging`` (production-shaped); the data keys
-    are the bench's, so the lab secret the set-up encrypted decrypts. The caller's other
+    """gunicorn with ``config/gunicorn.conf.py`` and ``MINIAPP_ENV=staging`` (production-shaped,
+    with the emulator); the data keys are the bench's, so the lab secret the set-up encrypted
+    decrypts. The caller's other
     ``MINIAPP_*`` variables pass (``MINIAPP_LAB__MAX_BATCH`` must match the bench's)."""
     port = free_port()
     placed = {

@@ -64,7 +64,13 @@ logconfig_dict = {
 
 
 def on_starting(server: object) -> None:
-    """Refuse several workers on the in-process Redis stand-in: each would have its own data."""
+    """Redact gunicorn's own log lines (its loggers do not reach the app's root handler), in
+    the master before it forks; refuse several workers on the in-process Redis stand-in:
+    each would have its own data."""
+    # Imported here, not at the top: nothing of the app loads before _metrics_dir() has run.
+    from miniapp_api.logging import redact_gunicorn_loggers
+
+    redact_gunicorn_loggers()
     redis_url = os.environ.get("MINIAPP_REDIS__URL", "")
     if workers > 1 and (not redis_url or redis_url.startswith("memory://")):
         raise SystemExit(

@@ -64,8 +64,14 @@ CONNECT_TIMEOUT_SECONDS = 3
 
 
 def _make_engine(url: str, pool_size: int) -> Engine:
+    # hide_parameters: a statement's parameters (openids, ciphertexts, blind indexes) stay out
+    # of its errors' text, which tracebacks and the logs carry; the SQL itself still shows.
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
+        engine = create_engine(
+            url,
+            hide_parameters=True,
+            connect_args={"check_same_thread": False, "timeout": 15},
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     # pre_ping: a worker that sat idle through a database failover reconnects instead of 500ing.
@@ -74,6 +80,7 @@ def _make_engine(url: str, pool_size: int) -> Engine:
     # /metrics' outbox figures answer instead of hanging a thread.
     return create_engine(
         url,
+        hide_parameters=True,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,

@@ -16,7 +16,7 @@ if context.is_offline_mode():
     with context.begin_transaction():
         context.run_migrations()
 else:
-    engine = create_engine(url)
+    engine = create_engine(url, hide_parameters=True)  # data migrations bind row values too
     with engine.connect() as connection:
         context.configure(
             connection=connection,

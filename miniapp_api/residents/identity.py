@@ -1,8 +1,10 @@
-"""ID documents: validation per type (GB 11643 for mainland ID cards) and masking for display."""
+"""ID documents and names: validation per type (GB 11643 for mainland ID cards), the one
+normalization of a declared name, and masking for display."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -91,6 +93,37 @@ def _check_cn_id(number: str, today: date) -> date:
     if _GB11643_CHECK[total % 11] != number[17]:
         raise InvalidIdNumber("the check digit does not match (GB 11643)")
     return born
+
+
+# Before and after normalization: NFKC turns one character into up to 18 (U+FDFA), and the
+# stored name and its mask (``name_masked``, String(64)) keep the normalized length.
+NAME_MAX_CHARS = 64
+# Cc: C0 and C1 controls (tab and newline too). Cf: bidirectional overrides and isolates
+# (U+202A-202E, U+2066-2069), zero-width characters, the soft hyphen. Cs: lone surrogates, which
+# cannot be encoded. Zl, Zp: line and paragraph separators. Private-use and unassigned code
+# points stay allowed: rare characters of names live there in some systems and Unicode versions.
+_REFUSED_IN_NAMES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+class InvalidName(ValueError):
+    """The name cannot be stored as a name; the message says why."""
+
+
+def fold_name(raw: str) -> str:
+    """NFKC, runs of whitespace as one space, none at either end."""
+    return " ".join(unicodedata.normalize("NFKC", raw).split())
+
+
+def clean_name(raw: str) -> str:
+    """The name as it is stored (:func:`fold_name`), or :class:`InvalidName`."""
+    normalized = unicodedata.normalize("NFKC", raw)
+    # Before the whitespace is folded, which would turn a newline or U+2028 into a space.
+    if any(unicodedata.category(c) in _REFUSED_IN_NAMES for c in normalized):
+        raise InvalidName("a name cannot contain control, formatting or line-break characters")
+    name = " ".join(normalized.split())
+    if not 1 <= len(name) <= NAME_MAX_CHARS:
+        raise InvalidName(f"a name has 1 to {NAME_MAX_CHARS} characters once normalized (NFKC)")
+    return name
 
 
 def age_on(born: date, today: date) -> int:

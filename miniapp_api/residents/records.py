@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import hmac
-import unicodedata
 from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from miniapp_api.residents.identity import IdDocument, mask_name, mask_phone
+from miniapp_api.residents.identity import (
+    IdDocument,
+    clean_name,
+    fold_name,
+    mask_name,
+    mask_phone,
+)
 from miniapp_api.residents.models import Resident
 from miniapp_api.security.crypto import PersonalDataCrypto
 
@@ -36,7 +41,8 @@ def find_by_id(session: Session, crypto: PersonalDataCrypto, doc: IdDocument) ->
 
 
 def normalize_name(name: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", name).split()).casefold()
+    """The form two names compare in (stored ones too, which may predate the checks)."""
+    return fold_name(name).casefold()
 
 
 def new_resident(crypto: PersonalDataCrypto, doc: IdDocument, name: str) -> Resident:
@@ -57,7 +63,8 @@ def set_identity(
 
 
 def set_name(resident: Resident, crypto: PersonalDataCrypto, name: str) -> None:
-    clean = " ".join(unicodedata.normalize("NFKC", name).split())
+    # PersonIn refused a bad name with a 422 already; here it would be our bug (a ValueError).
+    clean = clean_name(name)
     resident.name_enc = crypto.encrypt(NAME_PURPOSE, clean)
     resident.name_masked = mask_name(clean)
 

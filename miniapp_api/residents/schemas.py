@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from miniapp_api.residents.identity import IdType
+from miniapp_api.residents.identity import NAME_MAX_CHARS, IdType, clean_name
 
 
 class ResidentOut(BaseModel):
@@ -103,9 +103,17 @@ class PersonIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=NAME_MAX_CHARS)
     id_type: IdType
     id_number: str = Field(min_length=5, max_length=32)
+
+    @field_validator("name")
+    @classmethod
+    def _storable_name(cls, value: str) -> str:
+        # Checked as it will be stored: length after NFKC, no control or bidi characters.
+        # The name itself goes on as typed (the real-name check puts it to the platform).
+        clean_name(value)  # InvalidName is a ValueError: pydantic's 422, the field named
+        return value
 
 
 class RealNameProofIn(BaseModel):
