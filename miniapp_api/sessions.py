@@ -189,15 +189,19 @@ def bearer_token() -> str:
     return token.strip()
 
 
+def prefetched_session() -> PrefetchedSession | None:
+    """The session the admission gate read for this request, if it did (``resolve`` uses it
+    only if it was read under the key of the store asking: a resident's or a staff one)."""
+    found = request.environ.get(PREFETCHED_SESSION)
+    return found if isinstance(found, PrefetchedSession) else None
+
+
 def require_session(sessions: SessionStore) -> SessionInfo:
     """Resolve the caller's session or raise 401. Cached on ``g`` for the request."""
     cached = g.get("session_info")
     if isinstance(cached, SessionInfo):
         return cached
-    prefetched = request.environ.get(PREFETCHED_SESSION)
-    info = sessions.resolve(
-        bearer_token(), prefetched if isinstance(prefetched, PrefetchedSession) else None
-    )
+    info = sessions.resolve(bearer_token(), prefetched_session())
     if info is None:
         raise Unauthorized("The session has expired or was ended; log in again.")
     g.session_info = info

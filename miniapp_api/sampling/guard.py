@@ -11,7 +11,7 @@ from flask import g
 
 from miniapp_api.errors import Unauthorized
 from miniapp_api.sampling.staff import STAFF_PLATFORM
-from miniapp_api.sessions import SessionStore, bearer_token
+from miniapp_api.sessions import SessionStore, bearer_token, prefetched_session
 
 STAFF_NAMESPACE = "staff"
 # One shift. Scans taken offline stay safe across a re-login: receipts are per staff member.
@@ -30,7 +30,8 @@ def require_staff(sessions: SessionStore) -> int:
     cached = g.get("staff_id")
     if isinstance(cached, int):
         return cached
-    info = sessions.resolve(bearer_token())
+    # The gate has read the staff session already (admission/routes.py, STAFF_BLUEPRINTS).
+    info = sessions.resolve(bearer_token(), prefetched_session())
     if info is None or info.platform != STAFF_PLATFORM or not info.account_id.isdigit():
         raise Unauthorized("The staff session has expired or was ended; log in again.")
     staff_id = int(info.account_id)

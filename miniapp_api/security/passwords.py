@@ -15,7 +15,8 @@ staff login and the operators' API run it for callers who are not known yet. Two
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import redis
 from argon2 import PasswordHasher
@@ -51,12 +52,13 @@ def verify(secret_hash: str, secret: str) -> bool:
             return False
 
 
-class _slot:  # noqa: N801 (used as a context manager, like a function)
-    def __enter__(self) -> None:
-        if not _checks.acquire(timeout=WAIT_SECONDS):
-            raise HashingBusy
-
-    def __exit__(self, *exc: object) -> None:
+@contextmanager
+def _slot() -> Iterator[None]:
+    if not _checks.acquire(timeout=WAIT_SECONDS):
+        raise HashingBusy
+    try:
+        yield
+    finally:
         _checks.release()
 
 

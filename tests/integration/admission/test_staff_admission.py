@@ -4,10 +4,14 @@ one caller."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from flask import Flask
 
 from miniapp_api.admission.routes import RouteClassifier
 from miniapp_api.residents.models import Relation
+from miniapp_api.sessions import SessionStore
 from tests.support.apps import MakeApp
 from tests.support.clients import StaffClient
 from tests.support.factories import (
@@ -109,3 +113,21 @@ def test_only_authenticated_sampling_routes_take_a_staff_session(app: Flask) -> 
     staff = sorted(endpoint for endpoint, route in routes.items() if route.staff)
     assert staff == ["sampling.close_tube", "sampling.post_scans", "sampling.staff_logout"]
     assert routes["residents.post_phone"].abusable  # spends the platform's phone-number quota
+
+
+def test_the_staff_session_the_gate_read_is_the_one_the_view_uses(
+    make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app()
+    [member] = staff_at_one_site(app, 1)
+    given: list[bool] = []
+    resolve = SessionStore.resolve
+
+    def seen(self: SessionStore, token: str, prefetched: Any = None) -> Any:
+        given.append(prefetched is not None and prefetched.key == self.key_for(token))
+        return resolve(self, token, prefetched)
+
+    monkeypatch.setattr(SessionStore, "resolve", seen)
+
+    assert closes(member, 1) == [404]
+    assert given == [True]  # no second read of the session
