@@ -202,6 +202,15 @@ class LocalCluster:
                 client.flushall()
                 client.script_flush()
 
+    def port_holding(self, key: str) -> int:
+        """The port of the primary that owns ``key``'s slot (asked of the cluster itself)."""
+        with contextlib.closing(self.nodes[0].client()) as client:
+            slot = int(client.execute_command("CLUSTER", "KEYSLOT", key))
+            for start, end, primary, *_ in client.execute_command("CLUSTER", "SLOTS"):
+                if int(start) <= slot <= int(end):
+                    return int(primary[1])
+        raise LookupError(f"no node owns slot {slot}")
+
     def keys_by_node(self) -> dict[int, set[str]]:
         """Every key stored, per node (by port): where the data really lives."""
         found: dict[int, set[str]] = {}

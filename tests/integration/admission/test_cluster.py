@@ -15,7 +15,7 @@ import pytest
 from flask import Flask, request
 from werkzeug.test import TestResponse
 
-from miniapp_api.residents.models import Relation
+from miniapp_api.residents.models import Relation, Resident
 from miniapp_api.sessions import PREFETCHED_SESSION, PrefetchedSession
 from miniapp_api.wiring import wiring_of
 from tests.support.apps import MakeApp
@@ -68,6 +68,20 @@ def nodes_holding(cluster: LocalCluster, prefix: str) -> set[int]:
         for port, keys in cluster.keys_by_node().items()
         if any(k.startswith(prefix) for k in keys)
     }
+
+
+def residents_on_two_nodes(app: Flask, cluster: LocalCluster) -> list[Resident]:
+    """Two residents whose result hashes live on different nodes.
+
+    Public ids are random, so two residents share a node one time in three; picking the pair
+    makes "the read model spans nodes" true by construction instead of by luck.
+    """
+    made = make_residents(app, 2)
+    while True:
+        by_port = {cluster.port_holding(f"results:{{{r.public_id}}}"): r for r in made}
+        if len(by_port) >= 2:
+            return list(by_port.values())[:2]
+        made += make_residents(app, 1)
 
 
 def test_the_per_user_quota_refuses_past_the_burst(make_app: MakeApp) -> None:
@@ -126,7 +140,7 @@ def test_a_result_lookup_reads_the_read_model(make_app: MakeApp, cluster: LocalC
     app = make_app()
     lab = make_lab(app)
     desk = make_desk(app, lab)
-    me, child = make_residents(app, 2)
+    me, child = residents_on_two_nodes(app, cluster)
     account = make_account(app, [(me, Relation.SELF), (child, Relation.DEPENDENT)])
     tube = make_tube(app, desk, [me, child])
     uploaded = LabClient(app.test_client(), lab).upload([result(tube, "negative")])
@@ -156,7 +170,7 @@ def test_a_result_shows_at_once_though_the_lookup_was_kept(
     # their slots) and the forget script run on the account's slot: both on a cluster.
     app = make_app()
     lab = make_lab(app)
-    me, child = make_residents(app, 2)
+    me, child = residents_on_two_nodes(app, cluster)
     account = make_account(app, [(me, Relation.SELF), (child, Relation.DEPENDENT)])
     tube = make_tube(app, make_desk(app, lab), [me, child])
     headers = bearer(app, account)
@@ -173,7 +187,8 @@ def test_a_result_shows_at_once_though_the_lookup_was_kept(
     assert uploaded.status_code == 200, uploaded.get_json()
 
     assert set(states().values()) == {"negative"}
-    assert sum(1 for keys in cluster.keys_by_node().values() if keys) >= 2
+    holding = {port for port, keys in cluster.keys_by_node().items() if keys}
+    assert {cluster.port_holding(f"results:{{{r.public_id}}}") for r in (me, child)} <= holding
 
 
 def test_a_cluster_with_no_node_up_fails_open_and_closed_like_one_server(
