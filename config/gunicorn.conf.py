@@ -15,6 +15,8 @@ import shutil
 import sys
 import tempfile
 
+from gunicorn.glogging import Logger
+
 bind = os.environ.get("MINIAPP_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("MINIAPP_WORKERS", multiprocessing.cpu_count()))
 # Enough threads that a 100 ms platform round trip is hidden by concurrency: at 16 threads a
@@ -39,6 +41,23 @@ keepalive = 5
 # Connections are made lazily in each worker (no preload): nothing is shared across a fork.
 preload_app = False
 accesslog = None  # our JSON access line (miniapp_api.logging) carries the request id
+
+
+class AccessLogOnlyWhenAsked(Logger):
+    """gunicorn's logger, building its access line only when ``accesslog`` is set.
+
+    Stock gunicorn builds one whenever a logging configuration is given (``logconfig_dict``
+    below): its atoms, a record and our redaction over them, on every request, for a logger
+    with no handler. That was 7.6% of a lookup's CPU (``make profile-hotpath``); an operator
+    who wants gunicorn's Apache-style line too passes ``--access-logfile``.
+    """
+
+    @property
+    def access_log_enabled(self) -> bool:
+        return bool(self.cfg.accesslog)
+
+
+logger_class = AccessLogOnlyWhenAsked
 errorlog = "-"
 loglevel = os.environ.get("MINIAPP_LOGGING__LEVEL", "info").lower()
 # gunicorn's own lines (boot, worker timeouts) in the same JSON shape as the app's.

@@ -10,10 +10,10 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import os
 import re
 import sys
 import time
-import uuid
 from collections.abc import Mapping
 from typing import Any, TextIO
 
@@ -228,7 +228,8 @@ _access = logging.getLogger("miniapp_api.access")
 
 def request_id_from(incoming: str) -> str:
     """The client's ``X-Request-ID`` if it is sane, else a new one."""
-    return incoming if _REQUEST_ID_OK.fullmatch(incoming) else uuid.uuid4().hex
+    # 32 random hex digits, as uuid4().hex gives, without building a UUID on every request.
+    return incoming if _REQUEST_ID_OK.fullmatch(incoming) else os.urandom(16).hex()
 
 
 def log_access(

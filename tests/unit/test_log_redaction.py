@@ -213,6 +213,33 @@ def test_gunicorn_loggers_get_the_filter_once() -> None:
         assert sum(isinstance(f, RedactingFilter) for f in found) == 1
 
 
+GUNICORN_ACCESS = """
+import runpy, sys
+from gunicorn.config import Config
+
+conf = runpy.run_path(sys.argv[1])
+cfg = Config()
+for key in ("loglevel", "errorlog", "logconfig_dict", "accesslog", "logger_class"):
+    cfg.set(key, conf[key])
+print(cfg.logger_class(cfg).access_log_enabled)
+cfg.set("accesslog", "-")
+print(cfg.logger_class(cfg).access_log_enabled)
+"""
+
+
+def test_gunicorn_builds_its_access_line_only_when_asked() -> None:
+    # Our access line is the app's; gunicorn's would be built (and redacted) for nothing.
+    found = subprocess.run(  # noqa: S603  # our own argv, no shell
+        [sys.executable, "-c", GUNICORN_ACCESS, str(GUNICORN_CONF)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+    assert found.stdout.split() == ["False", "True"]
+
+
 # gunicorn's master as gunicorn.conf.py sets it up: its logging configuration (dictConfig,
 # which would replace this test run's handlers, hence another process), then on_starting.
 GUNICORN_MASTER = """
