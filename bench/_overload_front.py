@@ -68,5 +68,6 @@ def start_front(
     child = Child(name, [haproxy, "-W", "-f", str(config)], dict(os.environ), ROOT, cpus)
     stack.callback(child.close)
     stack.callback(child.stop)
-    wait_healthy(port, "/readyz", child, timeout=30)
+    # Through HAProxy: /readyz is the nodes' internal listener's, the edge answers it 404.
+    wait_healthy(port, "/healthz", child, timeout=30)
     return Server(name, child, port, node.environment, node)

@@ -17,7 +17,10 @@ import tempfile
 
 from gunicorn.glogging import Logger
 
-bind = os.environ.get("MINIAPP_BIND", "0.0.0.0:8000")
+public_bind = os.environ.get("MINIAPP_BIND", "0.0.0.0:8000")
+# The internal listener (OPS.INTERNAL_BIND): /metrics, /readyz, /openapi.json without a token.
+internal_bind = os.environ.get("MINIAPP_OPS__INTERNAL_BIND", "")
+bind = [public_bind, internal_bind] if internal_bind else [public_bind]
 workers = int(os.environ.get("MINIAPP_WORKERS", multiprocessing.cpu_count()))
 # Enough threads that a 100 ms platform round trip is hidden by concurrency: at 16 threads a
 # worker keeps ~150 logins/s in flight at that latency, about what its CPU can serve anyway;
@@ -125,7 +128,7 @@ def _prepare_metrics_dir() -> None:
 
 
 def bind_port() -> str:
-    return bind.rsplit(":", 1)[-1]
+    return public_bind.rsplit(":", 1)[-1]
 
 
 _metrics_dir()

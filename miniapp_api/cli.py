@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import click
@@ -64,6 +65,16 @@ def db_downgrade(revision: str) -> None:
 
     downgrade(wiring().settings.database_url, revision)
     click.echo(f"database at {revision}")
+
+
+@main.command("openapi")
+def openapi() -> None:
+    """Print the API description (OpenAPI 3, JSON): what /openapi.json serves to operators."""
+    from flask import current_app
+
+    from miniapp_api.ops.views import api_document
+
+    click.echo(json.dumps(api_document(current_app), ensure_ascii=False, indent=2))
 
 
 @main.command("dev", with_appcontext=False)

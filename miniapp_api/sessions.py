@@ -1,12 +1,13 @@
 """Our own session tokens (opaque, revocable, kept in Redis with a TTL) and the guard of views.
 
-A token is ``<account id>.<secret>`` (the secret: 32 random bytes, URL-safe base64). The account
-id in front lets the admission gate find, in its one round trip, everything the caller's
-account keeps in its own Redis slot: the session, the account's quota, the cached links and
-screens (``miniapp_api/accountview.py``). It is a routing hint only, never trusted by itself:
-the session key is ``<namespace>:{<account id>}:<SHA-256 of the whole token>``, so a token with
-another account id in front finds no session, and the account a session belongs to is read from
-the stored hash (and compared with the hint in constant time).
+A token is ``<account id>.<platform>.<secret>`` (``miniapp_api/security/session_tokens.py``).
+The account id in front lets the admission gate find, in its one round trip, everything the
+caller's account keeps in its own Redis slot: the session, the account's quota, the cached
+links and screens (``miniapp_api/accountview.py``); the platform is the caller's channel. Both
+are routing hints only, never trusted by themselves: the session key is
+``<namespace>:{<account id>}:<SHA-256 of the whole token>``, so a token with another account id
+or platform in front finds no session, and the account a session belongs to is read from the
+stored hash (and compared with the hint in constant time).
 
 Redis holds only the SHA-256 of a token, so a Redis dump or a ``MONITOR`` does not hand out
 live sessions. All sessions of an account share its ``{hash tag}``, so the keys work unchanged
@@ -14,7 +15,8 @@ on Redis Cluster and an account's sessions live on one shard.
 
 Tokens issued before this format (no ``.``) keep working until they expire: their key is
 ``<namespace>:{<first 16 hex of the hash>}:<rest>`` as before; only the one-round-trip
-prefetch needs the new format.
+prefetch needs the new format. Tokens of the format between (``<account id>.<secret>``) are
+prefetched too; only their channel is the path's.
 
 Residents' sessions (``namespace="session"``, issued by ``auth``) and staff sessions
 (``"staff"``, issued by ``sampling``) live apart: one kind of token never opens the other's
@@ -26,14 +28,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
-import secrets
 from dataclasses import dataclass
 
 import redis
 from flask import g, request
 
 from miniapp_api.errors import Unauthorized
+from miniapp_api.security.session_tokens import account_hint, new_token
 
 
 @dataclass(frozen=True)
@@ -57,19 +58,6 @@ class PrefetchedSession:
     values: dict[bytes | str, bytes | str]
 
 
-# What may stand before the dot: public account ids (``a_...``) and staff ids (digits). Braces
-# would break the hash tag; anything else is treated as a token of the old format.
-_ACCOUNT_HINT = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-
-def account_hint(token: str) -> str | None:
-    """The account id a token names (unverified), or ``None`` for an old-format token."""
-    account, dot, secret = token.partition(".")
-    if not dot or not secret or not _ACCOUNT_HINT.fullmatch(account):
-        return None
-    return account
-
-
 class SessionStore:
     """Sessions of one kind: residents' (``namespace="session"``) or staff's (``"staff"``)."""
 
@@ -91,13 +79,13 @@ class SessionStore:
         made under an earlier epoch is dead. Absent (0) for almost every account."""
         return f"{self.namespace}:{{{account_id}}}:epoch"
 
-    def create(self, account_id: str, platform: str) -> str:
-        if not _ACCOUNT_HINT.fullmatch(account_id):
-            raise ValueError(f"cannot put account id {account_id!r} in a token")
-        token = f"{account_id}.{secrets.token_urlsafe(32)}"
+    def create(self, account_id: str, platform: str, *, site: str | None = None) -> str:
+        """A new session's token; ``site``: a staff member's site (its budget, in admission)."""
+        token = new_token(account_id, platform)
+        extra = ["site", site] if site is not None else []
         self._redis.register_script(_CREATE)(
             keys=[self.key_for(token), self.epoch_key(account_id)],
-            args=[account_id, platform, self.ttl_seconds],
+            args=[account_id, platform, self.ttl_seconds, *extra],
         )
         return token
 
@@ -146,6 +134,9 @@ class SessionStore:
 # the epoch it was made in (only when there is one: most accounts never have an epoch).
 _CREATE = """
 redis.call('HSET', KEYS[1], 'account', ARGV[1], 'platform', ARGV[2])
+if ARGV[5] then
+  redis.call('HSET', KEYS[1], ARGV[4], ARGV[5])
+end
 local epoch = redis.call('GET', KEYS[2])
 if epoch then
   redis.call('HSET', KEYS[1], 'epoch', epoch)

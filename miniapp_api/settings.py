@@ -145,6 +145,10 @@ class OverloadSettings:
     user_burst: float = 20.0  # login
     staff_rate: float = 2.0  # per signed-in staff member (a scan every few seconds, and the
     staff_burst: float = 60.0  # replay of an offline queue)
+    # All staff of one sampling site together: ten members at their full quota, and a minute
+    # of offline queues replayed at once.
+    site_rate: float = 20.0
+    site_burst: float = 600.0
     channel_rate: float = 0.0  # per channel (wechat, alipay, h5)
     global_rate: float = 0.0  # the whole system
     burst_seconds: float = 1.0  # channel and global buckets hold this many seconds of rate
@@ -198,6 +202,16 @@ class OpsSettings:
     # HAProxy's Prometheus exporter (its stats port's /metrics), read by the app for the
     # console's edge panel (the browser cannot reach that internal port). Empty: no panel.
     edge_metrics_url: str = ""
+    # gunicorn's second listener ("127.0.0.1:9100"), where /metrics, /readyz and
+    # /openapi.json answer without a token (miniapp_api/ops/internal.py). Empty: none.
+    internal_bind: str = ""
+    # /openapi.json for anyone: the embedded default's front-end developers. Never production.
+    public_docs: bool = False
+
+    @property
+    def internal_port(self) -> str | None:
+        """The port of :attr:`internal_bind` as WSGI's ``SERVER_PORT`` spells it, or ``None``."""
+        return self.internal_bind.rpartition(":")[2] or None
 
 
 @dataclass(frozen=True)
@@ -286,6 +300,10 @@ def validate(config: Mapping[str, Any]) -> Settings:
         problems.append(
             f"{ENV_PREFIX}_OPS__EDGE_METRICS_URL must be an http(s) URL (HAProxy's stats "
             "port, e.g. http://10.0.0.1:8404/metrics) or empty"
+        )
+    if ops.internal_bind and not _host_port(ops.internal_bind):
+        problems.append(
+            f"{ENV_PREFIX}_OPS__INTERNAL_BIND must be host:port (e.g. 127.0.0.1:9100) or empty"
         )
     codes = section("CODES")
     sampling = from_section(SamplingSettings, section("SAMPLING"))
@@ -385,6 +403,11 @@ def production_problems(settings: Settings, *, given_trusted_proxies: bool) -> l
         )
     if not settings.public_base_url.startswith("https://"):
         found.append(f"{ENV_PREFIX}_APP__PUBLIC_BASE_URL must be https:// (residents' links)")
+    if settings.ops.public_docs:
+        found.append(
+            f"{ENV_PREFIX}_OPS__PUBLIC_DOCS is on: /openapi.json is for operators and the "
+            "internal bind in production (`miniapp openapi` prints it)"
+        )
     if not given_trusted_proxies:
         found.append(
             f"set {ENV_PREFIX}_APP__TRUSTED_PROXIES: how many load balancers in front append to "
@@ -403,6 +426,12 @@ def _http_url(value: str) -> bool:
         return False
     hosted = bool(parts.hostname) and port != 0 and not any(c.isspace() for c in value)
     return parts.scheme in ("http", "https") and hosted
+
+
+def _host_port(value: str) -> bool:
+    """``host:port`` with a host and a port from 1 to 65535 (``[::1]:9100`` for IPv6)."""
+    host, _, port = value.rpartition(":")
+    return bool(host) and port.isdigit() and 0 < int(port) < 65536
 
 
 def _flag(raw: Any) -> bool:

@@ -50,7 +50,8 @@ from miniapp_api.overload.gcra import GCRA_LUA, Rate, decision
 from miniapp_api.overload.rejection import Rejection, channel_of
 from miniapp_api.redis_client import REDIS_DOWN
 from miniapp_api.security.networks import client_network
-from miniapp_api.sessions import PREFETCHED_SESSION, PrefetchedSession, SessionStore, account_hint
+from miniapp_api.security.session_tokens import account_hint, bearer_token
+from miniapp_api.sessions import PREFETCHED_SESSION, PrefetchedSession, SessionStore
 from miniapp_api.settings import OverloadSettings
 
 log = logging.getLogger(__name__)
@@ -228,7 +229,7 @@ class AdmissionGate:
         environ, channel, share = asking.environ, asking.channel, asking.share
         traffic = asking.route.traffic
         limits = self.controls.current.limits
-        token = _bearer(environ)
+        token = bearer_token(environ)
         staff = asking.route.staff
         sessions = self.staff_sessions if staff else self.sessions
         session_key = sessions.key_for(token) if token else None
@@ -267,8 +268,10 @@ class AdmissionGate:
                 # Switched on just now: this request must not be the one that slips through.
                 return Rejection(503, "read_only", 30.0)
         unknown_token = False
+        site: bytes | str | None = None
         if account is not None and session_key is not None:
             found = prefetch.parse(replies[0], account, fields)
+            site = found.session.get(b"site") if staff else None
             environ[PREFETCHED_SESSION] = PrefetchedSession(session_key, found.session)
             if found.view is not None:
                 environ[PREFETCHED_VIEW] = found.view
@@ -292,6 +295,10 @@ class AdmissionGate:
             # Each made-up token would otherwise get a fresh bucket of its own: charge the
             # caller's address as well (one more round trip, for bad tokens only).
             return self._charge_address(limits, environ, share)
+        if site:
+            # The site of a staff member's live session (never a name the client sent): one
+            # more round trip for staff requests, which are few beside residents'.
+            return self._charge_site(limits, site, share)
         return None
 
     def _send(self, commands: list[tuple[object, ...]]) -> list[Any]:
@@ -315,6 +322,20 @@ class AdmissionGate:
         reply = self.redis.execute_command("EVALSHA", *args)  # type: ignore[no-untyped-call]
         admitted, retry_after = decision(reply)
         return None if admitted else Rejection(429, "user_quota", max(1.0, retry_after))
+
+    def _charge_site(self, limits: Limits, site: bytes | str, share: float) -> Rejection | None:
+        """The budget of a sampling site, shared by its staff: sized for a busy site, it bounds
+        what one site's logins can send (a leaked password, a runaway scanner)."""
+        rate = Rate(limits.site_rate, limits.site_burst)
+        if rate.unlimited:
+            return None
+        name = site.decode() if isinstance(site, bytes) else site
+        key = f"adm:{{site:{name}}}"
+        reply = self.redis.execute_command(  # type: ignore[no-untyped-call]
+            "EVALSHA", self._script_sha, 1, key, *rate.script_args(share)
+        )
+        admitted, retry_after = decision(reply)
+        return None if admitted else Rejection(503, "site_quota", max(1.0, retry_after))
 
     def _buckets(
         self,
@@ -366,12 +387,6 @@ def _share(traffic: TrafficClass, limits: Limits) -> float:
     if traffic is TrafficClass.NORMAL:
         return limits.share_normal
     return limits.share_sheddable
-
-
-def _bearer(environ: dict[str, Any]) -> str | None:
-    scheme, _, token = str(environ.get("HTTP_AUTHORIZATION", "")).partition(" ")
-    token = token.strip()
-    return token if scheme.lower() == "bearer" and token else None
 
 
 def _user_key(session_key: str | None, environ: dict[str, Any]) -> str:

@@ -29,8 +29,15 @@ from flask import Flask, current_app, request
 
 from miniapp_api.errors import Unauthorized
 from miniapp_api.overload.rejection import Rejected, Rejection
-from miniapp_api.security.passwords import HASHER, HashingBusy, verify
+from miniapp_api.security.passwords import (
+    HASHER,
+    MAX_OPERATOR_FAILURES_PER_NETWORK,
+    FailedLogins,
+    HashingBusy,
+    verify,
+)
 from miniapp_api.settings import ConfigurationError
+from miniapp_api.wiring import wiring
 
 EXTENSION_KEY = "miniapp.operators"
 CACHE_SECONDS = 60.0
@@ -84,16 +91,22 @@ class OperatorAuth:
         self._verified: dict[bytes, tuple[str, float]] = {}  # SHA-256 -> (name, until)
         self._lock = threading.Lock()
 
+    def remembered(self, token: str) -> str | None:
+        """The operator's name if ``token`` verified within :data:`CACHE_SECONDS` (no argon2)."""
+        digest = hashlib.sha256(token.encode()).digest()
+        with self._lock:
+            hit = self._verified.get(digest)
+        return hit[0] if hit is not None and hit[1] > self._clock() else None
+
     def verify(self, token: str) -> str | None:
         """The operator's name, or ``None`` (unknown name and wrong secret alike)."""
         if not token or len(token) > MAX_TOKEN_CHARS:
             return None
+        remembered = self.remembered(token)
+        if remembered is not None:
+            return remembered
         digest = hashlib.sha256(token.encode()).digest()
         now = self._clock()
-        with self._lock:
-            hit = self._verified.get(digest)
-        if hit is not None and hit[1] > now:
-            return hit[0]
         name = token.partition(".")[0]
         operator = self.operators.get(name)
         if not _matches(operator.token_hash if operator else _dummy_hash(), token) or not operator:
@@ -132,9 +145,28 @@ def operator_auth() -> OperatorAuth:
 
 
 def require_operator() -> str:
-    """The calling operator's name, or 401 (the same answer for a missing or wrong token)."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    name = operator_auth().verify(token.strip()) if scheme.lower() == "bearer" else None
+    """The calling operator's name, or 401 (the same answer for a missing or wrong token).
+
+    A token not verified lately costs argon2: past :data:`MAX_OPERATOR_FAILURES_PER_NETWORK`
+    wrong tokens from the caller's network (IPv4 address, IPv6 /64) in the window, 429
+    ``too_many_failures`` before any hash. Names are not counted: anyone could otherwise lock
+    an operator out of the console during an incident.
+    """
+    scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
+    token = raw.strip() if scheme.lower() == "bearer" else ""
+    auth = operator_auth()
+    name = auth.remembered(token) if token else None
+    if name is None and token:
+        failures = FailedLogins(
+            wiring().redis, "operator", per_name=None, per_network=MAX_OPERATOR_FAILURES_PER_NETWORK
+        )
+        address = request.remote_addr or ""
+        wait = failures.refused("", address)
+        if wait:
+            raise Rejected(Rejection(429, "too_many_failures", float(wait)))
+        name = auth.verify(token)
+        if name is None:
+            failures.failed("", address)
     if name is None:
         raise Unauthorized(REFUSED, code="operator_unauthorized")
     return name

@@ -1,10 +1,17 @@
-"""Liveness, readiness, Prometheus metrics, the OpenAPI document, and the operators' controls."""
+"""Liveness, readiness, Prometheus metrics, the OpenAPI document, and the operators' controls.
+
+``/healthz`` is public and does no I/O (HAProxy's health check). ``/readyz`` (a database and a
+Redis round trip), ``/metrics`` and ``/openapi.json`` answer on the internal bind or to an
+operator token, else 401 (``ops/internal.py``); ``OPS.PUBLIC_DOCS`` (development only) leaves
+``/openapi.json`` open to the front-end developers of ``make run``.
+"""
 
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, render_template
+from flask import Blueprint, Flask, Response, current_app, jsonify, render_template
 from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 
@@ -14,6 +21,7 @@ from miniapp_api.openapi import build_document
 from miniapp_api.ops import service
 from miniapp_api.ops.auth import require_operator
 from miniapp_api.ops.edge_metrics import reader_of
+from miniapp_api.ops.internal import require_internal_or_operator
 from miniapp_api.ops.schemas import ControlsIn, ControlsOut, EdgeOut
 from miniapp_api.overload.metrics import exposition
 from miniapp_api.wiring import wiring
@@ -23,12 +31,14 @@ bp = Blueprint("ops", __name__)
 
 @bp.get("/healthz")
 def healthz() -> ResponseReturnValue:
+    """Liveness only: answers while the process serves, whatever Redis and the database do."""
     return {"status": "ok"}
 
 
 @bp.get("/readyz")
 def readyz() -> ResponseReturnValue:
     wire = wiring()
+    require_internal_or_operator(wire.settings.ops)
     checks: dict[str, str] = {}
     try:
         with wire.db.engine.connect() as connection:
@@ -49,13 +59,22 @@ def readyz() -> ResponseReturnValue:
 def metrics() -> ResponseReturnValue:
     """Prometheus text format: admission decisions per class, channel, outcome and reason, and
     the outbox backlog (read from the database at each scrape)."""
+    require_internal_or_operator(wiring().settings.ops)
     body, content_type = exposition(OutboxBacklog(wiring().db))
     return Response(body, content_type=content_type)
 
 
 @bp.get("/openapi.json")
 def openapi() -> ResponseReturnValue:
-    return build_document(current_app, "Nucleic-acid screening mini-program API", "1")
+    ops = wiring().settings.ops
+    if not ops.public_docs:
+        require_internal_or_operator(ops)
+    return api_document(current_app)
+
+
+def api_document(app: Flask) -> dict[str, Any]:
+    """The OpenAPI document of ``app``'s routes (also printed by ``miniapp openapi``)."""
+    return build_document(app, "Nucleic-acid screening mini-program API", "1")
 
 
 # --- run-time controls (critical: operators must get through while the system sheds) --------
@@ -111,8 +130,9 @@ def get_edge() -> ResponseReturnValue:
 @operation("The ops console (an HTML page)", traffic=TrafficClass.CRITICAL, auth=False)
 def console() -> ResponseReturnValue:
     # The page's inline script and style run by a fresh nonce, so nothing injected into it
-    # would, and it talks to this server only (/metrics, /api/v1/ops/limits and /edge: the
-    # edge's own metrics are on an internal port the server reads for it). Its forms are
+    # would, and it talks to this server only (/metrics with its operator token,
+    # /api/v1/ops/limits and /edge: the edge's own metrics are on an internal port the server
+    # reads for it). Its forms are
     # handled by the script: 'none' keeps a token from ever leaving in a form's URL.
     nonce = secrets.token_urlsafe(18)
     response = Response(render_template("ops.html", nonce=nonce), mimetype="text/html")

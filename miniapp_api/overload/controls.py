@@ -44,6 +44,9 @@ class Limits(BaseModel):
     # which a whole site shares. Documents saved before it existed read the defaults.
     staff_rate: float = Field(default=2.0, ge=0, le=10_000)
     staff_burst: float = Field(default=60.0, ge=1, le=100_000)
+    # What all staff of one sampling site may send together (0: no cap).
+    site_rate: float = Field(default=20.0, ge=0, le=100_000)
+    site_burst: float = Field(default=600.0, ge=1, le=1_000_000)
     channel_rates: dict[Channel, Annotated[float, Field(ge=0, le=10_000_000)]] = Field(
         default_factory=dict
     )
@@ -84,6 +87,8 @@ def default_controls(settings: OverloadSettings) -> Controls:
             user_burst=settings.user_burst,
             staff_rate=settings.staff_rate,
             staff_burst=settings.staff_burst,
+            site_rate=settings.site_rate,
+            site_burst=settings.site_burst,
             channel_rates={c: settings.channel_rate for c in CHANNELS}
             if settings.channel_rate > 0
             else {},

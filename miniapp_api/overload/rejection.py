@@ -21,8 +21,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from miniapp_api.security.session_tokens import bearer_token, platform_hint
+
 PLATFORM_NAMES = {"wechat": "WeChat", "alipay": "Alipay"}
-KNOWN_CHANNELS = frozenset({"wechat", "alipay", "h5"})
+# The platforms a session token may name that are channels of their own (staff: "other").
+TOKEN_CHANNELS = frozenset({"wechat", "alipay"})
 
 SAVED_CODE = {
     "kind": "saved_code",
@@ -40,6 +43,8 @@ MESSAGES = {
     "too_many_failures": "Too many wrong passwords for this login or from your network; wait "
     "before trying again.",
     "channel_quota": "This mini-program is very busy right now.",
+    "site_quota": "Your sampling site has sent very many requests in a short time; scans "
+    "you made are kept, send the rest again after a moment.",
     "system_quota": "The service is very busy right now.",
     "local_concurrency": "The service is very busy right now.",
     "queue_full": "The service is very busy right now.",
@@ -178,14 +183,17 @@ def _alternatives_json(
 
 
 def channel_of(environ: Mapping[str, Any]) -> str:
-    """``wechat``, ``alipay``, ``h5`` or ``other``: declared by our client, else inferred.
+    """``wechat``, ``alipay``, ``h5`` or ``other``: the platform the caller's session token
+    names, else the login or lookup path; never a header or referer the client chooses.
 
-    The channel picks the alternatives (the other platform, not the caller's own) and labels
-    the admission counters.
+    The channel picks the channel budget, the alternatives (the other platform, not the
+    caller's own) and labels the admission counters. A token naming another platform than its
+    session's finds no session (its hash is the key: ``security/session_tokens.py``).
     """
-    declared = str(environ.get("HTTP_X_CLIENT_CHANNEL", "")).lower()
-    if declared in KNOWN_CHANNELS:
-        return declared
+    token = bearer_token(environ)
+    platform = platform_hint(token) if token else None
+    if platform in TOKEN_CHANNELS:
+        return str(platform)
     path = str(environ.get("PATH_INFO", ""))
     if path.startswith("/api/v1/auth/wechat"):
         return "wechat"
@@ -193,9 +201,4 @@ def channel_of(environ: Mapping[str, Any]) -> str:
         return "alipay"
     if path in ("/lookup", "/api/v1/lookup"):
         return "h5"
-    referer = str(environ.get("HTTP_REFERER", ""))
-    if "servicewechat.com" in referer:  # WeChat mini-programs send this referer
-        return "wechat"
-    if "alipay" in referer:  # Alipay's are on *.hybrid.alipay-eco.com
-        return "alipay"
     return "other"

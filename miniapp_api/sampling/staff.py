@@ -103,7 +103,7 @@ def login(
                 .where(Staff.id == staff.id)
                 .values(password_hash=hash_password(password))
             )
-    token = sessions.create(str(staff.id), STAFF_PLATFORM)
+    token = sessions.create(str(staff.id), STAFF_PLATFORM, site=site.public_id)
     return StaffLoginOut(
         token=token,
         expires_in=sessions.ttl_seconds,

@@ -29,6 +29,7 @@ WAIT_SECONDS = 2.0
 FAILURE_WINDOW_SECONDS = 900
 MAX_FAILURES_PER_NAME = 10
 MAX_FAILURES_PER_NETWORK = 100  # a site's shared NAT: many staff, some typos
+MAX_OPERATOR_FAILURES_PER_NETWORK = 20  # operators are a handful, their tokens pasted
 
 HASHER = PasswordHasher()
 _checks = threading.BoundedSemaphore(CONCURRENT_CHECKS)
@@ -63,42 +64,54 @@ def _slot() -> Iterator[None]:
 
 
 class FailedLogins:
-    """Wrong passwords counted per name and per client network, for a window (Redis)."""
+    """Wrong passwords counted per name and per client network, for a window (Redis).
 
-    def __init__(self, client: redis.Redis, kind: str) -> None:
+    ``per_name=None``: names are not counted (operator tokens: counting a name would let
+    anyone lock an operator out of the console in the middle of an incident).
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        kind: str,
+        *,
+        per_name: int | None = MAX_FAILURES_PER_NAME,
+        per_network: int = MAX_FAILURES_PER_NETWORK,
+    ) -> None:
         self._redis = client
         self._kind = kind  # e.g. "staff": names of different kinds are counted apart
+        self._per_name = per_name
+        self._per_network = per_network
 
-    def _keys(self, name: str, address: str) -> tuple[str, str]:
-        return (
-            f"failed:{{{self._kind}:name:{name}}}",
-            f"failed:{{{self._kind}:net:{client_network(address)}}}",
-        )
+    def _limits(self, name: str, address: str) -> list[tuple[str, int]]:
+        """(key, most failures allowed) of each count this attempt is held to."""
+        found = [(f"failed:{{{self._kind}:net:{client_network(address)}}}", self._per_network)]
+        if self._per_name is not None:
+            found.append((f"failed:{{{self._kind}:name:{name}}}", self._per_name))
+        return found
 
     def refused(self, name: str, address: str) -> int:
         """Seconds to wait if this name or network has failed too often, else 0."""
-        by_name, by_network = self._keys(name, address)
+        limits = self._limits(name, address)
         pipe = self._redis.pipeline(transaction=False)
-        for key in (by_name, by_network):
+        for key, _ in limits:
             pipe.get(key)
             pipe.ttl(key)
-        name_count, name_ttl, network_count, network_ttl = pipe.execute()
+        replies = pipe.execute()
         waits = [
-            int(ttl)
-            for count, ttl, limit in (
-                (name_count, name_ttl, MAX_FAILURES_PER_NAME),
-                (network_count, network_ttl, MAX_FAILURES_PER_NETWORK),
-            )
+            max(int(ttl), 1)
+            for (_, limit), count, ttl in zip(limits, replies[::2], replies[1::2], strict=True)
             if count is not None and int(count) >= limit
         ]
-        return max([max(w, 1) for w in waits], default=0)
+        return max(waits, default=0)
 
     def failed(self, name: str, address: str) -> None:
-        self._count(self._keys(name, address))
+        self._count([key for key, _ in self._limits(name, address)])
 
     def succeeded(self, name: str, address: str) -> None:
         """A right password clears the name's count (not the network's)."""
-        self._redis.delete(self._keys(name, address)[0])
+        if self._per_name is not None:
+            self._redis.delete(self._limits(name, address)[1][0])
 
     def _count(self, keys: Sequence[str]) -> None:
         pipe = self._redis.pipeline(transaction=False)

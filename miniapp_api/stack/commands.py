@@ -52,6 +52,16 @@ def stack() -> None:
     help="One app node per port (repeat; the variable takes them space-separated).",
 )
 @click.option("--emulator-port", type=int, default=8765, envvar="MINIAPP_STACK_EMULATOR_PORT")
+@click.option(
+    "--internal-port",
+    "internal_ports",
+    type=int,
+    multiple=True,
+    default=(9101, 9102),
+    envvar="MINIAPP_STACK_INTERNAL_PORTS",
+    show_default=True,
+    help="Each node's internal listener (/metrics, /readyz), in --node-port's order.",
+)
 @click.option("--timeout", type=float, default=60.0, show_default=True)
 @_GRACE
 def stack_up(
@@ -60,6 +70,7 @@ def stack_up(
     stats_port: int,
     node_ports: tuple[int, ...],
     emulator_port: int,
+    internal_ports: tuple[int, ...],
     timeout: float,
     grace: float,
 ) -> None:
@@ -68,7 +79,9 @@ def stack_up(
         raise click.ClickException(
             "haproxy is not installed: apt-get install haproxy (.ci/machine does)"
         )
-    ports = Ports(edge_port, stats_port, tuple(node_ports), emulator_port)
+    if len(internal_ports) != len(node_ports):
+        raise click.BadParameter("one per --node-port", param_hint="--internal-port")
+    ports = Ports(edge_port, stats_port, tuple(node_ports), emulator_port, tuple(internal_ports))
     plan = make_plan(directory.resolve(), ports, dict(os.environ))
     try:
         up(plan, timeout=timeout, grace=grace)

@@ -37,7 +37,7 @@ def up(plan: Plan, *, timeout: float, grace: float) -> None:
     if still := running(plan.directory):
         raise StackError(f"already running ({', '.join(sorted(still))}): miniapp stack down")
     ports = plan.ports
-    if busy := taken([ports.edge, ports.stats, *ports.nodes, ports.emulator]):
+    if busy := taken([ports.edge, ports.stats, *ports.nodes, ports.emulator, *ports.internals]):
         raise StackError(f"ports in use: {', '.join(map(str, busy))} (see --help for others)")
     plan.directory.mkdir(parents=True, exist_ok=True)
     for stale in pid_files(plan.directory):
@@ -81,6 +81,7 @@ def urls(plan: Plan) -> dict[str, str]:
     found = {"edge": plan.edge_url, "stats": f"{stats}/stats", "metrics": f"{stats}/metrics"}
     for index in range(len(plan.ports.nodes)):
         found[f"node{index + 1}"] = f"http://{plan.node_address(index)}"
+        found[f"internal{index + 1}"] = f"http://{plan.internal_address(index)}"
     found["emulator"] = plan.emulator_url
     return found
 

@@ -27,12 +27,18 @@ NODE_WORKERS = "2"
 
 @dataclass(frozen=True)
 class Ports:
-    """Loopback ports: HAProxy, its stats page, each app node, the platform emulator."""
+    """Loopback ports: HAProxy, its stats page, each app node, the platform emulator, and each
+    node's internal listener (``internals[i]`` is ``nodes[i]``'s /metrics and /readyz)."""
 
     edge: int
     stats: int
     nodes: tuple[int, ...]
     emulator: int
+    internals: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.internals) != len(self.nodes):
+            raise ValueError("one internal port per app node")
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,10 @@ class Plan:
     def node_address(self, index: int) -> str:
         return f"127.0.0.1:{self.ports.nodes[index]}"
 
+    def internal_address(self, index: int) -> str:
+        """Where node ``index`` serves /metrics, /readyz and /openapi.json without a token."""
+        return f"127.0.0.1:{self.ports.internals[index]}"
+
     def programs(self) -> list[Program]:
         """The emulator, the app nodes and the push worker, in starting order (HAProxy comes
         last, once its configuration is rendered: :meth:`haproxy`)."""
@@ -85,8 +95,13 @@ class Plan:
                 f"node{index + 1}",
                 (executable("gunicorn"), "-c", str(GUNICORN_CONF), "wsgi:app"),
                 # Its Prometheus files go where gunicorn's settings put them (one folder per port).
-                {**self.environment, "MINIAPP_BIND": self.node_address(index)},
-                ready_url=f"http://{self.node_address(index)}/readyz",
+                {
+                    **self.environment,
+                    "MINIAPP_BIND": self.node_address(index),
+                    "MINIAPP_OPS__INTERNAL_BIND": self.internal_address(index),
+                },
+                # Ready: its database and Redis answer (the internal listener's /readyz).
+                ready_url=f"http://{self.internal_address(index)}/readyz",
             )
             for index in range(len(self.ports.nodes))
         ]
@@ -99,7 +114,8 @@ class Plan:
             "haproxy",
             (executable("haproxy"), "-W", "-f", str(config)),
             self.environment,
-            ready_url=f"{self.edge_url}/readyz",
+            # The front door answers /readyz to nobody: a node's liveness through it will do.
+            ready_url=f"{self.edge_url}/healthz",
         )
 
 

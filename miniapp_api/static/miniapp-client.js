@@ -202,14 +202,13 @@ function validCode(code, nowMs) {
 /**
  * The API client.
  * @param {object} options adapter (fromWx/fromMy), baseUrl, token (string or function), and
- *   optionally channel, storage {get,set,remove}, random () => [0,1), now () => ms,
+ *   optionally storage {get,set,remove}, random () => [0,1), now () => ms,
  *   sleep (ms) => Promise, maxAttempts (3), maxWaitSeconds (30: longer Retry-After is not
  *   waited for), timeout (ms), retryBudget (options of createRetryBudget, or a budget), log (line).
  */
 function createClient(options) {
   const adapter = options.adapter;
   const storage = options.storage || adapter.storage || memoryStorage();
-  const channel = options.channel || adapter.channel || 'h5';
   const baseUrl = String(options.baseUrl || '').replace(/\/+$/, '');
   const random = options.random || Math.random;
   const now = options.now || Date.now;
@@ -223,7 +222,8 @@ function createClient(options) {
   let token = options.token;
 
   function headers(req, method, ticket) {
-    const result = Object.assign({ 'X-Client-Channel': channel }, req.headers);
+    // No channel header: the server takes the channel from the session token it issued.
+    const result = Object.assign({}, req.headers);
     const bearer = typeof token === 'function' ? token() : token;
     if (bearer) result.Authorization = `Bearer ${bearer}`;
     if (ticket) result['X-Queue-Ticket'] = ticket;

@@ -175,7 +175,7 @@
     try {
       const response = await fetch(form.action, {
         method: "POST",
-        headers: { "Content-Type": "application/json", "X-Client-Channel": "h5" },
+        headers: { "Content-Type": "application/json" },
         body: JSON.stringify(payload),
         credentials: "omit",
         cache: "no-store",

@@ -147,15 +147,22 @@ def test_an_operator_switches_read_only_on_and_a_bad_value_is_explained(
 @pytest.mark.browser
 @pytest.mark.postgres
 def test_a_wrong_token_is_refused_and_the_counters_show_admissions(
-    driver: WebDriver, ops_url: str, redis_client: redis.Redis
+    driver: WebDriver, ops_url: str, operator_token: tuple[str, str], redis_client: redis.Redis
 ) -> None:
     sign_in(driver, ops_url, "alice.not-the-token")
     idle(driver)
 
     assert by_testid(driver, "ops-auth-state").get_attribute("data-state") == "refused"
     assert "401" in by_testid(driver, "ops-error").text
+    # /metrics answers operators only: a refused token reads no counters.
+    counters_at = by_testid(driver, "ops-counters-at")
+    wait(driver, 10).until(lambda _: counters_at.text == "(metrics unavailable)")
 
-    # The page's own GET /api/v1/ops/limits was admitted (critical, channel "other").
+    sign_in(driver, ops_url, operator_token[0])
+    idle(driver)
+
+    # The page's own GET /api/v1/ops/limits was admitted (critical, channel "other"), and the
+    # page read it from /metrics with the operator token.
     def admitted_rows(d: WebDriver) -> list[str]:
         rows = d.find_elements("css selector", '[data-testid="counter-row"]')
         return [r.get_attribute("data-key") or "" for r in rows]
@@ -188,7 +195,7 @@ def series(driver: WebDriver, outcome: str) -> dict[str, tuple[int, float]]:
 def test_the_console_charts_admitted_and_refused_requests_per_class(
     driver: WebDriver, ops_url: str, operator_token: tuple[str, str], redis_client: redis.Redis
 ) -> None:
-    driver.get(ops_url + "/ops")
+    sign_in(driver, ops_url, operator_token[0])  # the counters come from /metrics: operators
     wait(driver).until(lambda d: d.execute_script("return document.body.dataset.ready") == "true")
     assert driver.title.startswith("运维控制台")
     assert "Operations console" in driver.title

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from flask import Flask
 
 from channels.emulator import RunningEmulator
 from miniapp_api.migrate import upgrade
+from tests.integration.ops.conftest import give_internal_bind
 from tests.support.ids import cn_id
 from tests.support.phones import EmulatorPhone
 from tests.support.residents import MiniProgramUser
 
 
 def test_federation_works_on_sqlite_and_the_stand_in(
-    embedded_app: Flask, emulator: RunningEmulator
+    embedded_app: Flask, emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client = embedded_app.test_client()
     phone = EmulatorPhone(emulator.base_url)
@@ -29,7 +31,9 @@ def test_federation_works_on_sqlite_and_the_stand_in(
     )
 
     assert wechat.me()["self"]["id"] == alipay.me()["self"]["id"]
-    assert client.get("/readyz").get_json()["checks"] == {"database": "ok", "redis": "ok"}
+    internal = give_internal_bind(embedded_app, monkeypatch)
+    ready = client.get("/readyz", environ_overrides=internal).get_json()
+    assert ready["checks"] == {"database": "ok", "redis": "ok"}
 
 
 def test_the_embedded_migrations_round_trip(tmp_path: Path) -> None:

@@ -172,7 +172,7 @@ test('a ticket kept by the page can be passed in', async () => {
   assert.equal(wx.calls[0].header['X-Queue-Ticket'], 'tkt-7');
 });
 
-test('every request names the channel and carries the bearer token, never into the log', async () => {
+test('every request carries the bearer token (the channel is the token\'s), never into the log', async () => {
   const lines = [];
   const wx = fakeWx([wx503(1), OK]);
   const client = clientFor(api.fromWx(wx), fakeTime(), { log: (line) => lines.push(line) });
@@ -182,20 +182,20 @@ test('every request names the channel and carries the bearer token, never into t
   assert.equal(wx.calls[0].url, 'https://api.example.cn/api/v1/me');
   assert.equal(wx.calls[0].method, 'GET');
   assert.equal(wx.calls[0].header.Authorization, 'Bearer secret-bearer-token');
-  assert.equal(wx.calls[0].header['X-Client-Channel'], 'wechat');
+  assert.equal(wx.calls[0].header['X-Client-Channel'], undefined);
   assert.equal(lines.length, 1);
   assert.match(lines[0], /retry GET \/api\/v1\/me/);
   assert.ok(!lines.join('\n').includes('secret-bearer-token'));
 });
 
-test('the Alipay adapter sends headers (not header) and names the alipay channel', async () => {
+test('the Alipay adapter sends headers (not header)', async () => {
   const my = fakeMy([{ status: 200, headers: {}, data: {} }]);
   const client = clientFor(api.fromMy(my), fakeTime(), { token: () => 'tok-fn' });
 
   await client.request({ path: '/x', method: 'POST', data: { a: 1 } });
 
   assert.equal(my.calls[0].headers.Authorization, 'Bearer tok-fn');
-  assert.equal(my.calls[0].headers['X-Client-Channel'], 'alipay');
+  assert.equal(my.calls[0].headers['X-Client-Channel'], undefined);
   assert.equal(my.calls[0].headers['Content-Type'], 'application/json');
   assert.equal(my.calls[0].header, undefined);
 });

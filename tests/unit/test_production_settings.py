@@ -112,6 +112,32 @@ def test_equal_data_and_index_keys_are_refused_everywhere(
         validate(loaded("development", config, monkeypatch))
 
 
+def test_production_refuses_a_public_api_document(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = {**production_like(), "OPS": {"PUBLIC_DOCS": True}}
+    with pytest.raises(ConfigurationError, match="MINIAPP_OPS__PUBLIC_DOCS is on"):
+        validate(loaded("production", config, monkeypatch))
+    # The embedded default's developers read it without a token (config/development.toml).
+    monkeypatch.delenv("MINIAPP_OPS__PUBLIC_DOCS", raising=False)
+    assert validate(loaded("development", production_like(), monkeypatch)).ops.public_docs
+
+
+@pytest.mark.parametrize("bind", ["9100", "127.0.0.1:", "127.0.0.1:http", "127.0.0.1:70000"])
+def test_an_internal_bind_that_is_not_host_and_port_is_refused(
+    monkeypatch: pytest.MonkeyPatch, bind: str
+) -> None:
+    config = {**production_like(), "OPS": {"INTERNAL_BIND": bind}}
+    with pytest.raises(ConfigurationError, match="MINIAPP_OPS__INTERNAL_BIND must be host:port"):
+        validate(loaded("production", config, monkeypatch))
+
+
+def test_the_internal_bind_names_the_port_requests_arrive_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = {**production_like(), "OPS": {"INTERNAL_BIND": "10.0.0.5:9100"}}
+    assert validate(loaded("production", config, monkeypatch)).ops.internal_port == "9100"
+    assert validate(loaded("production", production_like(), monkeypatch)).ops.internal_port is None
+
+
 def test_staging_runs_production_shaped_with_the_emulator(monkeypatch: pytest.MonkeyPatch) -> None:
     emulator = production_like(
         APP__PUBLIC_BASE_URL="http://127.0.0.1:8000",

@@ -13,6 +13,7 @@ from miniapp_api import create_app
 from miniapp_api.admission.install import gate_of
 from miniapp_api.residents.models import Relation
 from tests.conftest import REDIS_URL, PlatformKeys, app_overrides
+from tests.integration.ops.conftest import INTERNAL_BIND, ON_INTERNAL_BIND
 from tests.support.apps import MakeApp
 from tests.support.factories import bearer, make_account, make_residents
 from tests.support.phones import EmulatorPhone
@@ -94,12 +95,12 @@ def test_under_a_system_cap_sheddable_traffic_is_refused_first(
 
 
 def test_probes_and_metrics_are_never_refused(make_app: MakeApp) -> None:
-    app = make_app(USER_RATE=0.1, USER_BURST=1)
+    app = make_app(USER_RATE=0.1, USER_BURST=1, sections={"OPS": {"INTERNAL_BIND": INTERNAL_BIND}})
     client = app.test_client()
     client.get("/api/v1/codes/keys")
     assert client.get("/api/v1/codes/keys").status_code == 429
     assert [client.get("/healthz").status_code for _ in range(5)] == [200] * 5
-    assert client.get("/metrics").status_code == 200
+    assert client.get("/metrics", environ_overrides=ON_INTERNAL_BIND).status_code == 200
 
 
 def test_a_worker_at_its_in_flight_limit_refuses_at_once_without_touching_the_database(
@@ -143,7 +144,7 @@ def test_platform_throttling_at_login_answers_with_the_contract_and_names_the_ot
     # Alipay users refused meanwhile are told WeChat is busy (once workers refresh, < 1 s).
     alipay_app = make_app(USER_RATE=0.1, USER_BURST=1)
     alipay_user = logged_in(alipay_app, phone, "alipay")
-    headers = {**alipay_user.auth, "X-Client-Channel": "alipay"}  # as the client module sends
+    headers = alipay_user.auth  # the channel is the session's (its token names alipay)
     alipay_user.client.get("/api/v1/results", headers=headers)
     refused_alipay = alipay_user.client.get("/api/v1/results", headers=headers)
     assert refused_alipay.status_code == 429
@@ -165,18 +166,18 @@ def test_platform_throttling_at_login_answers_with_the_contract_and_names_the_ot
 def test_admissions_and_rejections_are_counted_per_class_channel_and_reason(
     make_app: MakeApp,
 ) -> None:
-    app = make_app(USER_RATE=0.1, USER_BURST=1)
+    app = make_app(USER_RATE=0.1, USER_BURST=1, sections={"OPS": {"INTERNAL_BIND": INTERNAL_BIND}})
     client = app.test_client()
 
     def counter(outcome: str, reason: str) -> float:
-        text = client.get("/metrics").get_data(as_text=True)
-        labels = f'channel="alipay",outcome="{outcome}",reason="{reason}",traffic_class="critical"'
+        text = client.get("/metrics", environ_overrides=ON_INTERNAL_BIND).get_data(as_text=True)
+        labels = f'channel="other",outcome="{outcome}",reason="{reason}",traffic_class="critical"'
         prefix = f"miniapp_admission_total{{{labels}}} "
         lines = [line for line in text.splitlines() if line.startswith(prefix)]
         return float(lines[0].split()[-1]) if lines else 0.0
 
     admitted, rejected = counter("admitted", "ok"), counter("rejected", "user_quota")
-    headers = {"X-Client-Channel": "alipay"}
+    headers = {"X-Client-Channel": "alipay"}  # chooses nothing: no token, no login path
     client.get("/api/v1/codes/keys", headers=headers)
     client.get("/api/v1/codes/keys", headers=headers)
 

@@ -27,8 +27,13 @@ SITE_ADDRESS = {"REMOTE_ADDR": "203.0.113.7"}  # one NAT in front of the whole s
 
 
 def staff_at_one_site(app: Flask, count: int) -> list[StaffClient]:
-    site = make_site(app)
+    """``count`` staff logged in at a new site, and a round open."""
     make_round(app)
+    return staff_at_another_site(app, count)
+
+
+def staff_at_another_site(app: Flask, count: int) -> list[StaffClient]:
+    site = make_site(app)
     members = []
     for _ in range(count):
         client = app.test_client()
@@ -131,3 +136,22 @@ def test_the_staff_session_the_gate_read_is_the_one_the_view_uses(
 
     assert closes(member, 1) == [404]
     assert given == [True]  # no second read of the session
+
+
+def test_the_staff_of_one_site_share_its_budget_and_other_sites_do_not(
+    make_app: MakeApp,
+) -> None:
+    # Each member could close 100 tubes; the site as a whole only 6 in a burst. The site comes
+    # from the session the login made, never from anything the client sends.
+    app = make_app(STAFF_RATE=0.01, STAFF_BURST=100, SITE_RATE=0.01, SITE_BURST=6)
+    first, second = staff_at_one_site(app, 2)
+    (elsewhere,) = staff_at_another_site(app, 1)
+
+    statuses = closes(first, 4) + closes(second, 3)
+
+    assert statuses == [404] * 6 + [503]
+    refused = second.last
+    assert refused is not None
+    assert refused.get_json()["detail"]["reason"] == "site_quota"
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert closes(elsewhere, 3) == [404, 404, 404]

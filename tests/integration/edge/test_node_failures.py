@@ -59,7 +59,7 @@ def test_a_node_that_hangs_up_mid_request_gives_a_502_in_our_contract(
     start_edge: StartEdge,
 ) -> None:
     with failing_backend(stall_seconds=0) as node, start_edge([node]) as (_, listen):
-        answer = get(listen, "/die", headers={"X-Client-Channel": "wechat"})
+        answer = get(listen, "/die", headers={"Authorization": "Bearer a_x.wechat.secret"})
         assert get(listen, "/fine").status == 200  # the node is still in the rotation
 
     assert_contract(answer, status=502, code="temporarily_unavailable", reason="node_failed")
@@ -74,7 +74,7 @@ def test_a_node_that_does_not_answer_in_time_gives_a_504_in_our_contract(
         failing_backend(stall_seconds=5) as node,
         start_edge([node], edge=edge) as (_, listen),
     ):
-        answer = get(listen, "/stall", headers={"X-Client-Channel": "alipay"})
+        answer = get(listen, "/stall", headers={"Authorization": "Bearer a_x.alipay.secret"})
 
     assert_contract(answer, status=504, code="temporarily_unavailable", reason="node_failed")
     assert answer.json()["detail"]["alternatives"][1]["platform"] == "wechat"

@@ -52,6 +52,17 @@ def test_queued_critical_requests_are_served_before_normal_and_sheddable(
     assert order == ["critical"] * 3 + ["normal"] + ["sheddable"] * 3
 
 
+def as_caller_of(channel: str, n: int) -> tuple[str, dict[str, str]]:
+    """A request the edge takes to be from ``channel``: the platform a session token names
+    (``<account>.<platform>.<secret>``), the H5 page's path, or neither."""
+    if channel in ("wechat", "alipay"):
+        return f"/api/v1/results?n={n}", {"Authorization": f"Bearer a_edge.{channel}.secret{n}"}
+    if channel == "h5":
+        return f"/lookup?n={n}", {}
+    # A header naming a platform chooses nothing.
+    return f"/api/v1/results?n={n}", {"X-Client-Channel": "wechat"}
+
+
 def test_a_request_not_served_in_time_gets_our_503_contract(
     start_edge: StartEdge, make_app: MakeApp
 ) -> None:
@@ -62,7 +73,8 @@ def test_a_request_not_served_in_time_gets_our_503_contract(
         holder.get(listen, "/api/v1/results?n=holder")
         wait_for(lambda: backend.arrivals() == 1, "the first request to hold the slot")
         for n, channel in enumerate(channels):
-            sent.get(listen, f"/api/v1/results?n={n}", headers={"X-Client-Channel": channel})
+            path, headers = as_caller_of(channel, n)
+            sent.get(listen, path, headers=headers)
         refused = list(sent.answers().values())  # while the slot is still held
         backend.release()
         assert holder.answers()["/api/v1/results?n=holder"].status == 200

@@ -23,6 +23,7 @@ from miniapp_api.results.models import OutboxMessage
 from miniapp_api.wiring import EXTENSION_KEY, Wiring
 from tests.conftest import PlatformKeys
 from tests.integration.notify.conftest import Outbox
+from tests.integration.ops.conftest import ON_INTERNAL_BIND, give_internal_bind
 from tests.support.factories import Queued, queue_message
 
 # Nothing listens here: connecting is refused at once.
@@ -37,8 +38,15 @@ def scrape(text_format: str) -> dict[str, list[float]]:
     }
 
 
+@pytest.fixture(autouse=True)
+def internal_bind(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app serves /metrics on its internal listener, where Prometheus scrapes it."""
+    give_internal_bind(app, monkeypatch)
+
+
 def backlog(client: FlaskClient) -> dict[str, list[float]]:
-    response = client.get("/metrics")
+    """What Prometheus scrapes from the app's internal listener."""
+    response = client.get("/metrics", environ_overrides=ON_INTERNAL_BIND)
     assert response.status_code == 200
     return scrape(response.get_data(as_text=True))
 
@@ -100,8 +108,9 @@ def test_a_leased_message_still_counts_until_it_is_sent(
 
 
 def test_on_sqlite_the_backlog_is_read_too(
-    embedded_app: Flask, platform_keys: PlatformKeys
+    embedded_app: Flask, platform_keys: PlatformKeys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    give_internal_bind(embedded_app, monkeypatch)
     db = embedded_app.extensions[EXTENSION_KEY].db
     queued = queue_message(db, "wechat", platform_keys.wechat_app_id)
     due_at(db, queued, utcnow() - timedelta(minutes=2))

@@ -6,6 +6,7 @@ ticket or an encrypted row from one is good on the other.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -17,11 +18,27 @@ from flask.testing import FlaskClient
 
 from channels.emulator import RunningEmulator
 from miniapp_api.ops.auth import new_token
+from miniapp_api.wiring import EXTENSION_KEY
 from tests.conftest import REDIS_URL, PlatformKeys, app_overrides
 from tests.support.apps import MakeApp, app_factory
 from tests.support.sensitive import TOKENS
 
 OPERATOR = "alice"
+INTERNAL_BIND = "127.0.0.1:9100"
+# A request that came in on that listener, as gunicorn sets it from the socket. Pass it as
+# environ_overrides: the test client writes SERVER_PORT over environ_base.
+ON_INTERNAL_BIND = {"SERVER_PORT": "9100"}
+
+
+def give_internal_bind(app: Flask, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """``app`` (already made, e.g. the suite's shared one) with ``OPS.INTERNAL_BIND`` set for
+    this test; the ``environ_overrides`` of a request on it (/metrics, /readyz as Prometheus
+    and probes read them)."""
+    wire = app.extensions[EXTENSION_KEY]
+    ops = dataclasses.replace(wire.settings.ops, internal_bind=INTERNAL_BIND)
+    settings = dataclasses.replace(wire.settings, ops=ops)
+    monkeypatch.setitem(app.extensions, EXTENSION_KEY, dataclasses.replace(wire, settings=settings))
+    return ON_INTERNAL_BIND
 
 
 @pytest.fixture(scope="session")

@@ -94,9 +94,9 @@ def used_metric_names() -> dict[str, set[str]]:
     return used
 
 
-def exported_names(client: FlaskClient) -> set[str]:
+def exported_names(client: FlaskClient, auth: dict[str, str]) -> set[str]:
     """Every sample name /metrics declares, observed yet or not."""
-    text = client.get("/metrics").get_data(as_text=True)
+    text = client.get("/metrics", headers=auth).get_data(as_text=True)
     names: set[str] = set()
     for family in text_string_to_metric_families(text):
         names.update(family.name + suffix for suffix in SUFFIXES.get(family.type, ("",)))
@@ -104,10 +104,12 @@ def exported_names(client: FlaskClient) -> set[str]:
     return names
 
 
-def test_every_metric_the_rules_and_dashboard_use_is_exported(ops_client: FlaskClient) -> None:
+def test_every_metric_the_rules_and_dashboard_use_is_exported(
+    ops_client: FlaskClient, operator_auth: dict[str, str]
+) -> None:
     for path in ("/api/v1/codes/keys", "/api/v1/me", "/api/v1/results/history"):
         assert ops_client.get(path).status_code in (200, 401)
-    exported = exported_names(ops_client)
+    exported = exported_names(ops_client, operator_auth)
 
     used = used_metric_names()
     assert any(n.startswith("miniapp_") for n in used)
@@ -123,9 +125,11 @@ def test_every_metric_the_rules_and_dashboard_use_is_exported(ops_client: FlaskC
     )
 
 
-def test_admitted_requests_are_timed_for_the_latency_rules(ops_client: FlaskClient) -> None:
+def test_admitted_requests_are_timed_for_the_latency_rules(
+    ops_client: FlaskClient, operator_auth: dict[str, str]
+) -> None:
     def counts() -> dict[str, float]:
-        text = ops_client.get("/metrics").get_data(as_text=True)
+        text = ops_client.get("/metrics", headers=operator_auth).get_data(as_text=True)
         return {
             s.labels["traffic_class"]: s.value
             for family in text_string_to_metric_families(text)

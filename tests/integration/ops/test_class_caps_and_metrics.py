@@ -5,7 +5,12 @@ from __future__ import annotations
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.ops.conftest import MakeApp, set_controls
+from tests.integration.ops.conftest import (
+    INTERNAL_BIND,
+    ON_INTERNAL_BIND,
+    MakeApp,
+    set_controls,
+)
 from tests.support.ids import cn_id
 from tests.support.phones import EmulatorPhone
 from tests.support.residents import logged_in
@@ -31,7 +36,7 @@ def test_a_class_cap_holds_that_class_and_no_other(
 
 def admissions(client: FlaskClient) -> dict[tuple[str, str, str, str], float]:
     """``miniapp_admission_total`` by (class, channel, outcome, reason), as /metrics shows it."""
-    text = client.get("/metrics").get_data(as_text=True)
+    text = client.get("/metrics", environ_overrides=ON_INTERNAL_BIND).get_data(as_text=True)
     found: dict[tuple[str, str, str, str], float] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -45,7 +50,7 @@ def admissions(client: FlaskClient) -> dict[tuple[str, str, str, str], float]:
 def test_admitted_and_rejected_requests_are_counted_per_class_channel_and_reason(
     make_app: MakeApp, operator_auth: dict[str, str], phone: EmulatorPhone
 ) -> None:
-    app = make_app(CONTROLS_REFRESH_SECONDS=0.0)
+    app = make_app(CONTROLS_REFRESH_SECONDS=0.0, sections={"OPS": {"INTERNAL_BIND": INTERNAL_BIND}})
     client = app.test_client()
     resident = logged_in(app, phone)
     set_controls(client, operator_auth, read_only=True)

@@ -16,6 +16,7 @@ from miniapp_api.ops import auth
 from miniapp_api.ops.auth import CACHE_SECONDS, OperatorAuth, new_token, parse_operators
 from miniapp_api.settings import ConfigurationError
 from tests.conftest import REDIS_URL, PlatformKeys, app_overrides
+from tests.support.apps import MakeApp
 
 
 class Clock:
@@ -131,3 +132,37 @@ def test_a_malformed_operator_list_stops_the_app_at_start_up(
     overrides["OPS"] = {"OPERATORS": '[{"name": "Alice Smith", "token_hash": "x"}]'}
     with pytest.raises(ConfigurationError, match="MINIAPP_OPS__OPERATORS"):
         create_app(overrides)
+
+
+def test_wrong_tokens_from_one_network_are_refused_before_argon2(
+    make_app: MakeApp,
+    operator_auth: dict[str, str],
+    argon2_calls: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(auth, "MAX_OPERATOR_FAILURES_PER_NETWORK", 3)
+    client = make_app().test_client()
+    remembered = client.get("/api/v1/ops/limits", headers=operator_auth)  # before the attack
+    assert remembered.status_code == 200
+    attacker = {"REMOTE_ADDR": "2001:db8:1:2::10"}
+
+    def limits(token: str, **environ: str) -> int:
+        headers = {"Authorization": f"Bearer {token}"}
+        return client.get("/api/v1/ops/limits", headers=headers, environ_base=environ).status_code
+
+    tries = [limits(f"alice.wrong-{n}", **attacker) for n in range(3)]
+    hashed = len(argon2_calls)
+    refused = client.get(
+        "/api/v1/ops/limits",
+        headers={"Authorization": "Bearer alice.wrong-4"},
+        environ_base={"REMOTE_ADDR": "2001:db8:1:2::99"},  # the same /64
+    )
+
+    assert tries == [401, 401, 401]
+    assert refused.status_code == 429
+    assert refused.get_json()["code"] == "too_many_failures"
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert len(argon2_calls) == hashed  # refused before any hash
+    # A token verified lately still works from there; another network is not held.
+    assert limits(operator_auth["Authorization"].split()[1], **attacker) == 200
+    assert limits("alice.wrong-5", REMOTE_ADDR="2001:db8:9::1") == 401

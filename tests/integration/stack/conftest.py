@@ -72,6 +72,7 @@ class Stack:
             int(env["MINIAPP_STACK_STATS_PORT"]),
             tuple(int(port) for port in env["MINIAPP_STACK_NODE_PORTS"].split()),
             int(env["MINIAPP_STACK_EMULATOR_PORT"]),
+            tuple(int(port) for port in env["MINIAPP_STACK_INTERNAL_PORTS"].split()),
         )
 
     def servers(self) -> dict[str, dict[str, str]]:
@@ -99,8 +100,8 @@ def make_stack(tmp_path: Path) -> Iterator[MakeStack]:
     def make(*, database_server: str = DATABASE_URL, redis_url: str = REDIS_URL) -> Stack:
         database = f"miniapp_stack_{secrets.token_hex(4)}"
         url = make_url(database_server).set(database=database)
-        # Five different ports: two probes apart may be handed the same one (it happened).
-        edge, emulator, stats, node1, node2 = free_ports(5)
+        # Seven different ports: two probes apart may be handed the same one (it happened).
+        edge, emulator, stats, node1, node2, internal1, internal2 = free_ports(7)
         environment = {k: v for k, v in os.environ.items() if not k.startswith("MINIAPP_")}
         environment.update(
             {
@@ -115,6 +116,7 @@ def make_stack(tmp_path: Path) -> Iterator[MakeStack]:
                 "MINIAPP_STACK_STATS_PORT": str(stats),
                 "MINIAPP_STACK_NODE_PORTS": f"{node1} {node2}",
                 "MINIAPP_STACK_EMULATOR_PORT": str(emulator),
+                "MINIAPP_STACK_INTERNAL_PORTS": f"{internal1} {internal2}",
             }
         )
         running = Stack(

@@ -51,7 +51,7 @@ def test_the_stack_serves_a_resident_on_redis_cluster_from_both_nodes(
     # fail_open or redis_unavailable, and logged).
     metrics = "".join(
         requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
-        for port in stack.ports.nodes
+        for port in stack.ports.internals  # each node's internal listener
     )
     assert 'outcome="admitted",reason="ok"' in metrics
     assert 'reason="fail_open"' not in metrics

@@ -61,6 +61,22 @@ def test_a_resident_is_served_through_haproxy_by_both_nodes_and_down_leaves_noth
     for node in NODES:
         assert '"logger": "gunicorn.access"' not in stack.log(node)
 
+    # /metrics and the detailed /readyz: on each node's internal listener, not from outside.
+    operator = {"Authorization": f"Bearer {json.loads(SECRETS_FILE.read_text())['ops_demo_token']}"}
+    for path in ("/metrics", "/readyz", "/openapi.json"):
+        outside = http.get(f"{stack.edge}{path}", timeout=10)
+        assert (outside.status_code, outside.json()["code"]) == (404, "not_found"), path
+    for public, internal in zip(stack.ports.nodes, stack.ports.internals, strict=True):
+        for path in ("/metrics", "/readyz"):
+            assert requests.get(f"http://127.0.0.1:{public}{path}", timeout=10).status_code == 401
+            assert requests.get(f"http://127.0.0.1:{internal}{path}", timeout=10).ok, path
+    # The /ops console behind the front door polls /metrics with its operator token.
+    assert http.get(f"{stack.edge}/metrics", headers=operator, timeout=10).ok
+    assert (
+        http.get(f"{stack.edge}/metrics", headers=authorization("x.y"), timeout=10).status_code
+        == 401
+    )
+
     # One machine gone: HAProxy sends everything to the other (within its health checks).
     os.killpg(pids["node1"], signal.SIGKILL)
     assert answered_in_a_row(http, f"{stack.edge}/api/v1/me", auth, count=10, within=20)
