@@ -158,7 +158,10 @@ def require_operator() -> str:
     name = auth.remembered(token) if token else None
     if name is None and token:
         failures = FailedLogins(
-            wiring().redis, "operator", per_name=None, per_network=MAX_OPERATOR_FAILURES_PER_NETWORK
+            wiring().redis,
+            "operator",
+            count_names=False,
+            per_network=MAX_OPERATOR_FAILURES_PER_NETWORK,
         )
         address = request.remote_addr or ""
         wait = failures.refused("", address)

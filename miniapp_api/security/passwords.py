@@ -66,8 +66,9 @@ def _slot() -> Iterator[None]:
 class FailedLogins:
     """Wrong passwords counted per name and per client network, for a window (Redis).
 
-    ``per_name=None``: names are not counted (operator tokens: counting a name would let
-    anyone lock an operator out of the console in the middle of an incident).
+    ``count_names=False``: names are not counted (operator tokens: counting a name would let
+    anyone lock an operator out of the console in the middle of an incident). ``per_network``:
+    another limit than :data:`MAX_FAILURES_PER_NETWORK`.
     """
 
     def __init__(
@@ -75,19 +76,20 @@ class FailedLogins:
         client: redis.Redis,
         kind: str,
         *,
-        per_name: int | None = MAX_FAILURES_PER_NAME,
-        per_network: int = MAX_FAILURES_PER_NETWORK,
+        count_names: bool = True,
+        per_network: int | None = None,
     ) -> None:
         self._redis = client
         self._kind = kind  # e.g. "staff": names of different kinds are counted apart
-        self._per_name = per_name
+        self._count_names = count_names
         self._per_network = per_network
 
     def _limits(self, name: str, address: str) -> list[tuple[str, int]]:
         """(key, most failures allowed) of each count this attempt is held to."""
-        found = [(f"failed:{{{self._kind}:net:{client_network(address)}}}", self._per_network)]
-        if self._per_name is not None:
-            found.append((f"failed:{{{self._kind}:name:{name}}}", self._per_name))
+        per_network = self._per_network or MAX_FAILURES_PER_NETWORK
+        found = [(f"failed:{{{self._kind}:net:{client_network(address)}}}", per_network)]
+        if self._count_names:
+            found.append((f"failed:{{{self._kind}:name:{name}}}", MAX_FAILURES_PER_NAME))
         return found
 
     def refused(self, name: str, address: str) -> int:
@@ -110,7 +112,7 @@ class FailedLogins:
 
     def succeeded(self, name: str, address: str) -> None:
         """A right password clears the name's count (not the network's)."""
-        if self._per_name is not None:
+        if self._count_names:
             self._redis.delete(self._limits(name, address)[1][0])
 
     def _count(self, keys: Sequence[str]) -> None:
