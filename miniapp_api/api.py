@@ -82,7 +82,8 @@ def operation_of(view: Callable[..., Any]) -> Operation | None:
 
 
 def parse_body(model: type[M]) -> M:
-    """Parse the JSON body into ``model``: 415 if not JSON, 400 if malformed, 422 if invalid.
+    """Parse the JSON body into ``model`` (strictly): 415 if not JSON, 400 if malformed, 422 if
+    invalid.
 
     Validation details name fields and rules only, never the submitted values (they may be
     ID or phone numbers).
@@ -95,7 +96,7 @@ def parse_body(model: type[M]) -> M:
         # A chunked body: Werkzeug stops reading at the limit and hands over what it read.
         raise RequestEntityTooLarge()
     try:
-        return model.model_validate_json(raw or b"{}")
+        return _validate(model, raw or b"{}")
     except ValidationError as exc:
         if any(e["type"] == "json_invalid" for e in exc.errors()):
             raise BadRequest("The body is not valid JSON.", code="malformed_json") from None
@@ -104,6 +105,23 @@ def parse_body(model: type[M]) -> M:
             for e in exc.errors(include_url=False, include_input=False, include_context=False)
         ]
         raise ValidationFailed("The request body is not valid.", detail=problems) from None
+
+
+def _validate(model: type[M], raw: bytes) -> M:
+    """Strictly: JSON types as /openapi.json declares them (no ``false`` for a number, no ``0``
+    for a timestamp, no ``"1"`` for an integer). JSON Schema counts ``2.0`` as an integer, so
+    when integral numbers written with a fraction are all that strictness refused, they pass."""
+    try:
+        return model.model_validate_json(raw, strict=True)
+    except ValidationError as exc:
+        if not all(_integral_float(e) for e in exc.errors()):
+            raise
+    return model.model_validate_json(raw)
+
+
+def _integral_float(error: Any) -> bool:
+    value = error.get("input")
+    return error["type"] == "int_type" and isinstance(value, float) and value.is_integer()
 
 
 def kept_answer(

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 
 def apply_process_timezone(zone: str) -> None:
@@ -17,3 +21,13 @@ def apply_process_timezone(zone: str) -> None:
     if os.environ.get("TZ") != zone and "TZ" not in os.environ:
         os.environ["TZ"] = zone
     time.tzset()
+
+
+def _as_utc(moment: datetime) -> datetime:
+    # SQLite hands timestamps back naive; we store UTC only, so naive means UTC.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+# A timestamp in a response: always with its offset (RFC 3339 ``date-time``), whichever
+# database it came from. Response schemas use it for every ``datetime`` field.
+UtcDateTime = Annotated[datetime, AfterValidator(_as_utc)]

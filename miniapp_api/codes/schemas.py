@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
+
+from miniapp_api.clock import UtcDateTime
 
 
 class CodeOut(BaseModel):
@@ -17,7 +18,7 @@ class CodeOut(BaseModel):
 
     token: str = Field(description="compact JWS (EdDSA, Ed25519): what the QR symbol holds")
     code_id: str = Field(description="the token's random jti; changes when the code is re-issued")
-    expires_at: datetime
+    expires_at: UtcDateTime
     png_url: str = Field(description="the QR symbol as PNG; send the same Bearer session")
     svg_url: str = Field(description="the QR symbol as SVG; send the same Bearer session")
     name_masked: str

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from miniapp_api.residents.identity import normalize
@@ -9,6 +11,9 @@ from miniapp_api.results.schemas import ResultOut
 
 # A code token is about 200 characters (a version 10 QR symbol holds at most 213 bytes).
 MAX_CODE_CHARS = 1024
+# The whitespace a copied, wrapped code may carry; dropped. ASCII only: the same set in Python
+# and in the document's (ECMA) pattern, where \s would mean more than str.split() drops.
+_SPACE = r"[ \t\n\r\f\v]"
 # Mainland ID numbers have 18 characters, passports and permits 8 to 17: room to spare, and a
 # bound on what is compared.
 MAX_ID_CHARS = 32
@@ -20,6 +25,9 @@ class LookupIn(BaseModel):
     code: str = Field(
         min_length=16,
         max_length=MAX_CODE_CHARS,
+        # At least 16 characters besides the whitespace dropped below (the pattern says so to
+        # clients; min_length alone would count the spaces).
+        pattern=rf"^{_SPACE}*(?:[^{_SPACE[1:-1]}]{_SPACE}*){{16,}}$",
         description="the registration code token, as the QR symbol holds it "
         "(whitespace, e.g. from copying a wrapped line, is ignored)",
     )
@@ -34,7 +42,7 @@ class LookupIn(BaseModel):
     @field_validator("code", mode="before")
     @classmethod
     def _drop_whitespace(cls, value: object) -> object:
-        return "".join(value.split()) if isinstance(value, str) else value
+        return re.sub(_SPACE, "", value) if isinstance(value, str) else value
 
     @field_validator("id_number", mode="before")
     @classmethod

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from miniapp_api.clock import UtcDateTime
 from miniapp_api.residents.identity import NAME_MAX_CHARS, IdType, clean_name
 
 
@@ -36,7 +37,7 @@ class ConsentOut(BaseModel):
     kind: str
     document_version: str
     resident_id: str | None
-    given_at: datetime
+    given_at: UtcDateTime
 
 
 class HolderOut(BaseModel):
@@ -48,7 +49,7 @@ class HolderOut(BaseModel):
     name_masked: str | None = Field(description="the holder's own masked name, if declared")
     phone_masked: str | None
     verified: bool = Field(description="self only: the holder passed the real-name check")
-    since: datetime
+    since: UtcDateTime
 
 
 class LinkRequestOut(BaseModel):
@@ -60,8 +61,8 @@ class LinkRequestOut(BaseModel):
     requester_phone_masked: str | None
     requester_platform: str
     proxy_reason: Literal["minor", "elderly", "unable"]
-    created_at: datetime
-    expires_at: datetime
+    created_at: UtcDateTime
+    expires_at: UtcDateTime
 
 
 class SentRequestOut(BaseModel):
@@ -70,8 +71,8 @@ class SentRequestOut(BaseModel):
     id: str
     name_masked: str = Field(description="the name you typed, masked")
     status: Literal["pending", "approved", "declined"]
-    created_at: datetime
-    expires_at: datetime
+    created_at: UtcDateTime
+    expires_at: UtcDateTime
 
 
 class NoticeOut(BaseModel):
@@ -84,7 +85,7 @@ class NoticeOut(BaseModel):
         "link_declined",
     ]
     name_masked: str = Field(description="the person it concerns")
-    at: datetime
+    at: UtcDateTime
 
 
 class MeOut(BaseModel):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from miniapp_api.clock import UtcDateTime
 
 # A batch from an app that was offline for a morning: 500 scans is ~50 tubes of 10. Larger
 # batches are refused whole (413 ``batch_too_large``); the app splits them.
@@ -106,14 +107,14 @@ class TubeOut(BaseModel):
     tube_no: str
     capacity: int
     bound_count: int
-    closed_at: datetime | None
+    closed_at: UtcDateTime | None
 
 
 class FirstScanOut(BaseModel):
     """Where and when a resident was already sampled in this round."""
 
     site: str
-    scanned_at: datetime
+    scanned_at: UtcDateTime
 
 
 class ScanAnswer(BaseModel):
