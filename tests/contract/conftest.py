@@ -3,17 +3,15 @@ with quotas the fuzzer never meets, and an operator; and the count of cases it r
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import pytest
 import redis
 
 from channels.emulator import RunningEmulator
-from miniapp_api.ops.auth import new_token
 from tests.conftest import REDIS_URL, PlatformKeys, app_overrides
 from tests.support.apps import MakeApp, app_factory
-from tests.support.sensitive import TOKENS
+from tests.support.operators import new_operator, with_operator
 
 OPERATOR = "fuzz"
 # Cases sent by tests/contract/test_schemathesis.py, by role (reported at the end of the run).
@@ -23,9 +21,7 @@ CASES_RUN: dict[str, int] = {}
 @pytest.fixture(scope="session")
 def operator() -> tuple[str, str]:
     """``(token, argon2 hash)`` of the operator ``fuzz``."""
-    token, entry = new_token(OPERATOR)
-    TOKENS.add(token)  # never in a log line (tests/test_no_leaks.py)
-    return token, entry.token_hash
+    return new_operator(OPERATOR)
 
 
 @pytest.fixture
@@ -38,8 +34,7 @@ def make_app(
 ) -> Iterator[MakeApp]:
     """``make_app(USER_RATE=..., ...)``: an app with ``fuzz`` as its operator."""
     base = app_overrides(platform_keys, emulator.base_url, postgres_url, REDIS_URL)
-    base["OPS"] = {"OPERATORS": json.dumps([{"name": OPERATOR, "token_hash": operator[1]}])}
-    with app_factory(base) as make:
+    with app_factory(with_operator(base, OPERATOR, operator[1])) as make:
         yield make
 
 

@@ -7,7 +7,6 @@ ticket or an encrypted row from one is good on the other.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,11 +16,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from channels.emulator import RunningEmulator
-from miniapp_api.ops.auth import new_token
 from miniapp_api.wiring import EXTENSION_KEY
 from tests.conftest import REDIS_URL, PlatformKeys, app_overrides
 from tests.support.apps import MakeApp, app_factory
-from tests.support.sensitive import TOKENS
+from tests.support.operators import new_operator, with_operator
 
 OPERATOR = "alice"
 INTERNAL_BIND = "127.0.0.1:9100"
@@ -44,9 +42,7 @@ def give_internal_bind(app: Flask, monkeypatch: pytest.MonkeyPatch) -> dict[str,
 @pytest.fixture(scope="session")
 def operator() -> tuple[str, str]:
     """``(token, argon2 hash)`` of the operator ``alice``."""
-    token, entry = new_token(OPERATOR)
-    TOKENS.add(token)  # never in a log line (tests/test_no_leaks.py)
-    return token, entry.token_hash
+    return new_operator(OPERATOR)
 
 
 @pytest.fixture
@@ -65,8 +61,7 @@ def make_app(
     """``make_app(CONTROLS_REFRESH_SECONDS=0, ...)``: an app whose OVERLOAD section is
     overridden, with ``alice`` as its operator."""
     base = app_overrides(platform_keys, emulator.base_url, postgres_url, REDIS_URL)
-    base["OPS"] = {"OPERATORS": json.dumps([{"name": OPERATOR, "token_hash": operator[1]}])}
-    with app_factory(base) as make:
+    with app_factory(with_operator(base, OPERATOR, operator[1])) as make:
         yield make
 
 
