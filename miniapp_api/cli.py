@@ -8,6 +8,7 @@ import os
 import click
 from flask.cli import FlaskGroup
 
+from miniapp_api.audit.commands import audit
 from miniapp_api.edge.commands import edge
 from miniapp_api.notify.commands import worker
 from miniapp_api.ops.commands import ops
@@ -39,6 +40,7 @@ main.add_command(readmodel)
 main.add_command(ops)
 main.add_command(edge)
 main.add_command(stack)
+main.add_command(audit)
 
 
 @main.group()

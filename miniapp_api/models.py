@@ -1,5 +1,6 @@
 """Every model module, imported once so Alembic and tests see the whole schema."""
 
+from miniapp_api.audit.models import AuditEvent
 from miniapp_api.codes.models import RegistrationCode
 from miniapp_api.db import Base
 from miniapp_api.lab.models import LabRequest
@@ -21,6 +22,7 @@ metadata = Base.metadata
 __all__ = [
     "Account",
     "AccountResident",
+    "AuditEvent",
     "Consent",
     "Lab",
     "LabRequest",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, render_template
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, render_template
 from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 
@@ -105,9 +105,15 @@ def put_limits() -> ResponseReturnValue:
     operator = require_operator()
     change = parse_body(ControlsIn)
     wire = wiring()
-    saved = service.change_controls(
-        wire.redis, change, operator=operator, settings=wire.settings.overload
-    )
+    with wire.db.session() as session:
+        saved = service.change_controls(
+            wire.redis,
+            change,
+            operator=operator,
+            settings=wire.settings.overload,
+            session=session,
+            request_id=g.get("request_id", ""),
+        )
     return saved.model_dump(mode="json")
 
 

@@ -29,6 +29,7 @@ from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from miniapp_api.audit import service as audit
 from miniapp_api.codes.models import RegistrationCode
 from miniapp_api.codes.tokens import ExpiredCodeToken, InvalidCodeToken, verify_code
 from miniapp_api.db import as_utc
@@ -112,6 +113,7 @@ class _Desk:
     # Scans dated before this are stale: the round's opening or the window's start, the later.
     earliest_scan: datetime
     window_hours: int
+    request_id: str  # the audit trail's (audit/service.py)
 
 
 @dataclass(frozen=True)
@@ -131,8 +133,9 @@ def record_scans(
     readmodel: ResultReadModel,
     settings: SamplingSettings,
     now: datetime,
+    request_id: str,
 ) -> ScansOut:
-    """Answer every item, in order.
+    """Answer every item, in order; each answer that shows a person is an audit event.
 
     409 ``no_open_round`` when items need a round and none is open; a batch answered before
     gets its stored answers whatever happened to the round since. An item dated before the
@@ -143,7 +146,9 @@ def record_scans(
         answered = _stored_answers(session, staff_id, {item.client_id for item in items})
         if all(item.client_id in answered for item in items):
             return ScansOut(items=[answered[item.client_id] for item in items])
-        desk = _desk(session, site, keys, staff_id, settings=settings, now=now)
+        desk = _desk(
+            session, site, keys, staff_id, settings=settings, now=now, request_id=request_id
+        )
     answers: list[ScanAnswer] = []
     bound: list[_Bound] = []
     try:
@@ -169,6 +174,7 @@ def _desk(
     *,
     settings: SamplingSettings,
     now: datetime,
+    request_id: str,
 ) -> _Desk:
     screening_round = current_round(session)
     if screening_round is None:
@@ -186,6 +192,7 @@ def _desk(
         now=now,
         earliest_scan=max(as_utc(screening_round.opened_at), window_start),
         window_hours=settings.scan_window_hours,
+        request_id=request_id,
     )
 
 
@@ -207,7 +214,7 @@ def _scan_item(session: Session, desk: _Desk, item: ScanItemIn) -> tuple[ScanAns
     for _ in range(_ITEM_ATTEMPTS):
         try:
             with session.begin():
-                answer, bound = _decide(session, desk, item, at)
+                answer, bound, shown = _decide(session, desk, item, at)
                 # A unique key taken by a concurrent scan fails right here.
                 session.execute(
                     _INSERT_RECEIPT,
@@ -219,6 +226,18 @@ def _scan_item(session: Session, desk: _Desk, item: ScanItemIn) -> tuple[ScanAns
                         "created_at": desk.now,
                     },
                 )
+                if shown is not None:
+                    # Last: the trail's lock is held from here to the commit, after every
+                    # other lock the item takes (audit/service.py).
+                    audit.record(
+                        session,
+                        actor_kind=audit.ActorKind.STAFF,
+                        actor=str(desk.staff_id),
+                        action=f"scan.{answer.status.value}",
+                        object=f"resident:{shown} tube:{item.tube_no}",
+                        request_id=desk.request_id,
+                        at=desk.now,
+                    )
             return answer, bound
         except IntegrityError:
             # Someone committed first: this very item re-sent, the same person scanned
@@ -238,32 +257,34 @@ def _scan_item(session: Session, desk: _Desk, item: ScanItemIn) -> tuple[ScanAns
 
 def _decide(
     session: Session, desk: _Desk, item: ScanItemIn, at: datetime
-) -> tuple[ScanAnswer, _Bound | None]:
+) -> tuple[ScanAnswer, _Bound | None, str | None]:
+    """The answer, the resident it binds, and the public id of the resident it shows."""
     if at < desk.earliest_scan:
         # Before anything else: a code is judged at the scan's time, so a false old time would
         # find a code revoked or expired since still good. Nothing about the code is shown.
-        return _answer(item, ScanStatus.STALE_SCAN, window_hours=desk.window_hours), None
+        return _answer(item, ScanStatus.STALE_SCAN, window_hours=desk.window_hours), None, None
     try:
         claims = verify_code(item.code, desk.keys, at)
     except ExpiredCodeToken:
-        return _answer(item, ScanStatus.EXPIRED), None
+        return _answer(item, ScanStatus.EXPIRED), None, None
     except InvalidCodeToken:
-        return _answer(item, ScanStatus.INVALID), None
+        return _answer(item, ScanStatus.INVALID), None, None
     found = session.execute(
         _CODE_AND_FIRST_SAMPLING, {"code_id": claims.code_id, "round_id": desk.spot.round_id}
     ).one_or_none()
     if found is None:  # signed by us, but not a code we know (or its resident was deleted)
-        return _answer(item, ScanStatus.INVALID), None
+        return _answer(item, ScanStatus.INVALID), None, None
     resident_id, revoked_at, resident_public_id, id_masked, first_scanned_at, first_site = found
     # Until this scan binds the person, the answer shows only what the code itself shows: any
     # staff account could otherwise read the ID ending off any code without sampling anyone.
     person = PersonOut(name_masked=claims.name_masked)
     # Judged at scan time: a code scanned offline before it was re-issued still counts.
     if revoked_at is not None and as_utc(revoked_at) <= at:
-        return _answer(item, ScanStatus.REVOKED, person=person), None
+        return _answer(item, ScanStatus.REVOKED, person=person), None, resident_public_id
     if first_scanned_at is not None:
         first = FirstScanOut(site=first_site, scanned_at=as_utc(first_scanned_at))
-        return _answer(item, ScanStatus.DUPLICATE, person=person, first_scan=first), None
+        answer = _answer(item, ScanStatus.DUPLICATE, person=person, first_scan=first)
+        return answer, None, resident_public_id
 
     capacity = item.capacity or DEFAULT_TUBE_CAPACITY
     status, tube = take_place(
@@ -271,7 +292,8 @@ def _decide(
     )
     if status is not ScanStatus.BOUND or tube is None:
         # An unavailable tube goes without details: another site's number looks like any other.
-        return _answer(item, status, person=person, tube=tube_out(tube) if tube else None), None
+        answer = _answer(item, status, person=person, tube=tube_out(tube) if tube else None)
+        return answer, None, resident_public_id
     session.execute(
         _INSERT_SAMPLING,
         {
@@ -289,7 +311,7 @@ def _decide(
     # Bound: the staff compare the ending with the ID card of the person they just sampled.
     bound_person = PersonOut(name_masked=claims.name_masked, id_last4=id_masked[-4:])
     answer = _answer(item, ScanStatus.BOUND, person=bound_person, tube=tube_out(tube))
-    return answer, _Bound(resident_public_id, entry)
+    return answer, _Bound(resident_public_id, entry), resident_public_id
 
 
 def _answer(

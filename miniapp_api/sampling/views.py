@@ -6,7 +6,7 @@ exactly these calls.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, g, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -89,6 +89,7 @@ def post_scans() -> ResponseReturnValue:
             readmodel=wire.readmodel,
             settings=wire.settings.sampling,
             now=utcnow(),
+            request_id=g.get("request_id", ""),
         )
     return out.model_dump(mode="json")
 

@@ -28,6 +28,7 @@ DESK = service._Desk(
     now=NOW,
     earliest_scan=NOW - timedelta(hours=12),
     window_hours=12,
+    request_id="r" * 32,
 )
 
 
