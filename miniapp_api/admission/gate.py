@@ -47,7 +47,7 @@ from miniapp_api.overload.controls import (
     Limits,
 )
 from miniapp_api.overload.gcra import GCRA_LUA, Rate, decision
-from miniapp_api.overload.rejection import Rejection, channel_of
+from miniapp_api.overload.rejection import Rejection, channel_for
 from miniapp_api.redis_client import REDIS_DOWN, ThreadConnections
 from miniapp_api.security.networks import client_network
 from miniapp_api.security.session_tokens import account_hint, bearer_token
@@ -80,6 +80,7 @@ class _Asking:
     fields: list[str]  # of the caller's account view, to read with the session
     channel: str
     share: float  # of the user's burst this class may use
+    token: str | None  # the Authorization header's bearer token, read once
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,8 @@ class AdmissionGate:
         route, arguments = self.classifier.classify(environ)
         if route.exempt:
             return None
-        channel = channel_of(environ)
+        token = bearer_token(environ)
+        channel = channel_for(token, environ)
         traffic = route.traffic
         if _read_only_refuses(self.controls.current, traffic, environ):
             # Refused before the pipeline that refreshes the controls: refresh them here, or a
@@ -158,7 +160,8 @@ class AdmissionGate:
         fields = route.view_fields(arguments)
         started = self._clock()
         try:
-            rejection = self._decide_in_redis(_Asking(environ, route, fields, channel, share))
+            asking = _Asking(environ, route, fields, channel, share, token)
+            rejection = self._decide_in_redis(asking)
         except BaseException:
             self.concurrency.release(self._clock() - started)
             raise
@@ -230,7 +233,7 @@ class AdmissionGate:
         environ, channel, share = asking.environ, asking.channel, asking.share
         traffic = asking.route.traffic
         limits = self.controls.current.limits
-        token = bearer_token(environ)
+        token = asking.token
         staff = asking.route.staff
         sessions = self.staff_sessions if staff else self.sessions
         session_key = sessions.key_for(token) if token else None
@@ -320,24 +323,24 @@ class AdmissionGate:
         self, limits: Limits, environ: dict[str, Any], share: float
     ) -> Rejection | None:
         rate = Rate(limits.user_rate, limits.user_burst)
-        if rate.unlimited:
-            return None
-        args = (self._script_sha, 1, _user_key(None, environ), *rate.script_args(share))
-        (reply,) = self._send([("EVALSHA", *args)])
-        admitted, retry_after = decision(reply)
-        return None if admitted else Rejection(429, "user_quota", max(1.0, retry_after))
+        return self._charge(_user_key(None, environ), rate, share, 429, "user_quota")
 
     def _charge_site(self, limits: Limits, site: bytes | str, share: float) -> Rejection | None:
         """The budget of a sampling site, shared by its staff: sized for a busy site, it bounds
         what one site's logins can send (a leaked password, a runaway scanner)."""
+        name = site.decode() if isinstance(site, bytes) else site
         rate = Rate(limits.site_rate, limits.site_burst)
+        return self._charge(f"adm:{{site:{name}}}", rate, share, 503, "site_quota")
+
+    def _charge(
+        self, key: str, rate: Rate, share: float, status: int, reason: str
+    ) -> Rejection | None:
+        """One more bucket, in a round trip of its own (after the pipeline's answers)."""
         if rate.unlimited:
             return None
-        name = site.decode() if isinstance(site, bytes) else site
-        key = f"adm:{{site:{name}}}"
         (reply,) = self._send([("EVALSHA", self._script_sha, 1, key, *rate.script_args(share))])
         admitted, retry_after = decision(reply)
-        return None if admitted else Rejection(503, "site_quota", max(1.0, retry_after))
+        return None if admitted else Rejection(status, reason, max(1.0, retry_after))
 
     def _buckets(
         self,

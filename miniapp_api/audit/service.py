@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import cast
+from typing import TypedDict, cast
 
 from sqlalchemy import Table, bindparam, insert, select, text
 from sqlalchemy.orm import Session
@@ -58,6 +58,18 @@ _BATCH = (
     .order_by(AuditEvent.id)
     .limit(bindparam("size"))
 )
+
+
+class _Fields(TypedDict):
+    """What a row's hash covers (:func:`event_hash`), as it is inserted."""
+
+    at: datetime
+    actor_kind: str
+    actor: str
+    action: str
+    object: str
+    request_id: str
+    prev_hash: str
 
 
 class ActorKind(StrEnum):
@@ -88,28 +100,17 @@ def record(
     else:
         session.execute(_SQLITE_WRITE_LOCK)
     prev_hash = session.scalar(_LAST_HASH, {"kind": kind, "actor": actor}) or GENESIS
-    digest = event_hash(
-        at=at,
-        actor_kind=kind,
-        actor=actor,
-        action=action,
-        object=object,
-        request_id=request_id,
-        prev_hash=prev_hash,
-    )
-    session.execute(
-        _INSERT,
-        {
-            "at": as_utc(at),
-            "actor_kind": kind,
-            "actor": actor,
-            "action": action,
-            "object": object,
-            "request_id": request_id,
-            "prev_hash": prev_hash,
-            "hash": digest,
-        },
-    )
+    fields: _Fields = {
+        "at": as_utc(at),
+        "actor_kind": kind,
+        "actor": actor,
+        "action": action,
+        "object": object,
+        "request_id": request_id,
+        "prev_hash": prev_hash,
+    }
+    digest = event_hash(**fields)
+    session.execute(_INSERT, {**fields, "hash": digest})
     return digest
 
 

@@ -190,7 +190,11 @@ def channel_of(environ: Mapping[str, Any]) -> str:
     caller's own) and labels the admission counters. A token naming another platform than its
     session's finds no session (its hash is the key: ``security/session_tokens.py``).
     """
-    token = bearer_token(environ)
+    return channel_for(bearer_token(environ), environ)
+
+
+def channel_for(token: str | None, environ: Mapping[str, Any]) -> str:
+    """:func:`channel_of` for a bearer ``token`` already read from ``environ``."""
     platform = platform_hint(token) if token else None
     if platform in TOKEN_CHANNELS:
         return str(platform)
