@@ -191,6 +191,29 @@ class LoggingSettings:
 
 
 @dataclass(frozen=True)
+class ReviewSettings:
+    """``[REVIEW]``: the platforms' review teams log in to a synthetic sandbox
+    (``miniapp_api/review``). Off: every review route answers 404. Reviewer accounts are
+    ``ACCOUNTS`` (``name:argon2 hash`` pairs, comma-separated), from the environment."""
+
+    enabled: bool = False
+    accounts: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """``[RETENTION]``: how long each kind of record is kept before ``miniapp retention purge``
+    deletes it (``miniapp_api/retention``), in days after the moment named beside it."""
+
+    results_days: int = 180  # after the test: person results and tube results
+    samplings_days: int = 180  # after the scan: samplings (where and when someone was sampled)
+    audit_days: int = 1095  # after the event: audit records (three years)
+    expired_codes_days: int = 30  # after expiry or revocation: registration codes
+    outbox_days: int = 7  # after sending (or giving up): push outbox rows
+    batch_size: int = 5000  # rows per transaction: short locks, resumable
+
+
+@dataclass(frozen=True)
 class SimulatorSettings:
     emulator_url: str = ""  # set only where the simulator page may be served
 
@@ -242,6 +265,8 @@ class Settings:
     notify: NotifySettings
     overload: OverloadSettings
     ops: OpsSettings
+    review: ReviewSettings
+    retention: RetentionSettings
     simulator_emulator_url: str
     data_key: bytes = field(repr=False)
     index_key: bytes = field(repr=False)
@@ -330,6 +355,8 @@ def validate(config: Mapping[str, Any]) -> Settings:
         notify=from_section(NotifySettings, section("NOTIFY")),
         overload=from_section(OverloadSettings, section("OVERLOAD")),
         ops=ops,
+        review=from_section(ReviewSettings, section("REVIEW")),
+        retention=from_section(RetentionSettings, section("RETENTION")),
         simulator_emulator_url=simulator.emulator_url.rstrip("/"),
         data_key=key_bytes("DATA_KEY"),
         index_key=key_bytes("INDEX_KEY"),

@@ -165,6 +165,10 @@ RESIDENTS = Table(
             of_resident(Category.CONTACT, PHONE, protection=Protection.MASKED),
         ),
         Column("birth_date", of_resident(Category.IDENTITY, AGE_RULES)),
+        Column(
+            "synthetic",
+            NotPersonal("made by review mode from the reserved range: marks a record as no person"),
+        ),
         Column("created_at", made_at(WITH_PERSON, resident=True)),
         Column("updated_at", made_at(WITH_PERSON, resident=True)),
     ),
@@ -202,7 +206,12 @@ CONSENTS_TABLE = Table(
             "document_version",
             of_resident(Category.CONSENT, CONSENTS, bases=(Basis.LEGAL_DUTY,)),
         ),
+        Column(
+            "document_sha256", of_resident(Category.CONSENT, CONSENTS, bases=(Basis.LEGAL_DUTY,))
+        ),
+        Column("channel", of_resident(Category.CONSENT, CONSENTS, bases=(Basis.LEGAL_DUTY,))),
         Column("given_at", of_resident(Category.CONSENT, CONSENTS, bases=(Basis.LEGAL_DUTY,))),
+        Column("withdrawn_at", of_resident(Category.CONSENT, CONSENTS, bases=(Basis.LEGAL_DUTY,))),
     ),
 )
 

@@ -13,6 +13,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -70,6 +71,8 @@ class Resident(Base):
     phone_index: Mapped[str | None] = mapped_column(String(64), index=True)
     phone_masked: Mapped[str | None] = mapped_column(String(16))
     birth_date: Mapped[date | None] = mapped_column(Date)
+    # Made by review mode from the reserved range (miniapp_api/review): never a real person.
+    synthetic: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
@@ -133,9 +136,14 @@ class Consent(Base):
         ForeignKey("accounts.id", ondelete="CASCADE"), index=True
     )
     resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"))
+    # A document's name (miniapp_api/legal/documents.py) or "guardian" (for ``resident_id``).
     kind: Mapped[str] = mapped_column(String(32))
     document_version: Mapped[str] = mapped_column(String(32))
+    # The SHA-256 of the page shown, and where the consent was given (wechat, alipay, review).
+    document_sha256: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str | None] = mapped_column(String(16))
     given_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     resident: Mapped[Resident | None] = relationship()
 

@@ -1,0 +1,1 @@
+"""Retention: what outlived its configured period ([RETENTION]) is deleted in short batches."""
