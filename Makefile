@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench-login bench-ingest bench-overload bench-hotpath emulator migrate clean \
+.PHONY: run test lint bench-login bench-ingest bench-retention bench-overload bench-hotpath emulator migrate clean \
 	machine worker profile-hotpath vendor stack stack-stop
 
 $(STAMP): pyproject.toml requirements.lock
@@ -55,6 +55,11 @@ worker: $(STAMP)
 ## bench-ingest: 100k tubes x 10 through ingest + fan-out + outbox + read model, next to a bare COPY
 bench-ingest: $(STAMP) machine
 	$(PY) bench/ingest.py
+
+## bench-retention: the retention purge of 1M expired results while ingest runs; ingest
+## throughput with the purge / without, purge rows/s, longest batch (about 3 minutes)
+bench-retention: $(STAMP) machine
+	$(PY) bench/retention.py
 
 ## bench-overload: open-loop load at 1x/3x/10x capacity, protected vs unprotected, side by side
 ## (OVERLOAD_ARGS passes options, e.g. OVERLOAD_ARGS="--quick --configs front,front-nodoor")

@@ -19,6 +19,7 @@ class Platform(StrEnum):
 
     WECHAT = "wechat"
     ALIPAY = "alipay"
+    REVIEW = "review"  # the reviewers' sandbox (channels/sandbox.py): review mode only
 
 
 @dataclass(frozen=True)

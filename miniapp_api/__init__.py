@@ -34,6 +34,7 @@ def create_app(
     from miniapp_api.ops.auth import install_operator_auth
     from miniapp_api.platforms import build_channels
     from miniapp_api.redis_client import make_redis
+    from miniapp_api.review.views import install_reviewers
     from miniapp_api.settings import load_config, validate
     from miniapp_api.wiring import EXTENSION_KEY, build_wiring
 
@@ -51,6 +52,7 @@ def create_app(
     wire = app.extensions[EXTENSION_KEY] = build_wiring(settings, redis_client, channels)
 
     install_operator_auth(app)
+    install_reviewers(app, production=settings.env == "production")
     register_request_logging(app)
     register_security_headers(app)
     register_blueprints(app, simulator=bool(settings.simulator_emulator_url))
@@ -71,22 +73,28 @@ def register_blueprints(app: Flask, *, simulator: bool) -> None:
     from miniapp_api.auth.views import bp as auth_bp
     from miniapp_api.codes.views import bp as codes_bp
     from miniapp_api.lab.views import bp as lab_bp
+    from miniapp_api.legal.views import bp as legal_bp
     from miniapp_api.lookup.views import bp as lookup_bp
     from miniapp_api.notify.views import bp as notify_bp
     from miniapp_api.ops.views import bp as ops_bp
     from miniapp_api.residents.views import bp as residents_bp
     from miniapp_api.results.views import bp as results_bp
+    from miniapp_api.review.views import bp as review_bp
+    from miniapp_api.rights.views import bp as rights_bp
     from miniapp_api.sampling.views import bp as sampling_bp
     from miniapp_api.simulator.views import bp as simulator_bp
 
     blueprints = (
         auth_bp,
+        review_bp,
         residents_bp,
+        rights_bp,
         codes_bp,
         sampling_bp,
         lab_bp,
         results_bp,
         lookup_bp,
+        legal_bp,
         notify_bp,
         ops_bp,
     )

@@ -10,9 +10,12 @@ from flask.cli import FlaskGroup
 
 from miniapp_api.audit.commands import audit
 from miniapp_api.edge.commands import edge
+from miniapp_api.legal.commands import legal
 from miniapp_api.notify.commands import worker
 from miniapp_api.ops.commands import ops
 from miniapp_api.results.commands import readmodel
+from miniapp_api.retention.commands import retention, with_purge_schedule
+from miniapp_api.review.commands import review
 from miniapp_api.sampling.commands import labs, rounds, sites, staff
 from miniapp_api.stack.commands import stack
 from miniapp_api.wiring import wiring
@@ -35,12 +38,16 @@ main.add_command(sites)
 main.add_command(staff)
 main.add_command(labs)
 main.add_command(rounds)
-main.add_command(worker)
+# The push worker also runs the retention purge on its schedule (retention sits above notify).
+main.add_command(with_purge_schedule(worker))
 main.add_command(readmodel)
 main.add_command(ops)
 main.add_command(edge)
 main.add_command(stack)
 main.add_command(audit)
+main.add_command(retention)
+main.add_command(review)
+main.add_command(legal)
 
 
 @main.group()

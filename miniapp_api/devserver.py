@@ -23,6 +23,7 @@ from flask import Flask
 
 from channels.emulator import AlipayApp, EmulatorConfig, RunningEmulator, start_in_thread
 from channels.emulator.config import generate_rsa_private_key_pem, public_key_pem
+from miniapp_api.review.accounts import DEMO_PASSWORD, DEMO_REVIEWER
 from miniapp_api.wiring import wiring_of
 
 INSTANCE = Path(__file__).resolve().parent.parent / "instance"
@@ -43,10 +44,19 @@ def _demo_operator() -> dict[str, str]:
     return {"ops_demo_token": token, "ops_demo_token_hash": operator.token_hash}
 
 
+def _demo_reviewer() -> dict[str, str]:
+    """The hash of the documented demo reviewer's password (README, For platform review)."""
+    from miniapp_api.review.accounts import DEMO_PASSWORD
+    from miniapp_api.security.passwords import HASHER
+
+    return {"review_demo_hash": HASHER.hash(DEMO_PASSWORD)}
+
+
 # Secrets added after the first files were written: (a key they set, what makes them).
 _LATER_SECRETS: dict[str, Callable[[], dict[str, str]]] = {
     "code_signing_key": _code_signing_key,
     "ops_demo_token": _demo_operator,
+    "review_demo_hash": _demo_reviewer,
 }
 
 
@@ -112,6 +122,11 @@ def embedded_environment(found: dict[str, str], port: int, emulator_port: int) -
         ),
         "MINIAPP_OPS__OPERATORS": json.dumps(
             [{"name": DEMO_OPERATOR, "token_hash": found["ops_demo_token_hash"]}]
+        ),
+        # Review mode on, with the documented demo reviewer (refused in production).
+        "MINIAPP_REVIEW__ENABLED": "true",
+        "MINIAPP_REVIEW__ACCOUNTS": json.dumps(
+            [{"name": DEMO_REVIEWER, "password_hash": found["review_demo_hash"]}]
         ),
     }
 
@@ -189,6 +204,7 @@ def run(port: int, emulator_port: int) -> None:
         f"  API description:         http://127.0.0.1:{port}/openapi.json\n"
         f"  Ops console:             http://127.0.0.1:{port}/ops\n"
         f"  Demo operator token:     {found['ops_demo_token']}\n"
+        f"  Demo reviewer:           {DEMO_REVIEWER} / {DEMO_PASSWORD} (review mode is on)\n"
         f"  Platform emulator:       {emulator.base_url}\n"
         f"  Demo round / site:       {demo.round} / {demo.site}\n"
         f"  Demo staff, lab:         {demo.staff_username}, {demo.lab_id} (on the page)\n"

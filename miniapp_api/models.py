@@ -7,6 +7,7 @@ from miniapp_api.lab.models import LabRequest
 from miniapp_api.notify.models import Subscription
 from miniapp_api.residents.models import Account, AccountResident, Consent, Resident
 from miniapp_api.results.models import OutboxMessage, PersonResult, TubeResult, TubeResultAmendment
+from miniapp_api.retention.models import RetentionProgress
 from miniapp_api.sampling.models import (
     Lab,
     Sampling,
@@ -30,6 +31,7 @@ __all__ = [
     "PersonResult",
     "RegistrationCode",
     "Resident",
+    "RetentionProgress",
     "Sampling",
     "ScanReceipt",
     "ScreeningRound",

@@ -107,6 +107,18 @@ for i = 2, #KEYS, 2 do
 end
 return answer
 """
+# KEYS: a result hash and its watchers set per entry; ARGV: the field (tube) per entry.
+# Deletes the fields; returns the watchers of the hashes touched.
+_DROP = """
+local answer = {}
+for i = 1, #KEYS, 2 do
+  redis.call('HDEL', KEYS[i], ARGV[(i + 1) / 2])
+  for _, account in ipairs(redis.call('SMEMBERS', KEYS[i + 1])) do
+    answer[#answer + 1] = account
+  end
+end
+return answer
+"""
 # A watch must outlive the results screen it guards: the view lives at most VIEW_TTL_SECONDS
 # after the fill that follows the watch.
 WATCH_TTL_SECONDS = VIEW_TTL_SECONDS + 30
@@ -245,6 +257,7 @@ class ResultReadModel:
         # A script may only touch keys of one slot on a cluster: there, one HSET per key.
         self._scripted = not isinstance(client, redis.RedisCluster)
         self._write = client.register_script(_WRITE)
+        self._drop = client.register_script(_DROP)
 
     def record(self, entries: Iterable[tuple[str, ResultEntry]]) -> None:
         """Upsert entries keyed by (resident public id, tube_no), in one round trip (plus one
@@ -373,3 +386,44 @@ class ResultReadModel:
     def clear(self, resident_ids: Sequence[str]) -> None:
         if resident_ids:
             self._redis.delete(*(_key(r) for r in resident_ids))
+
+    def drop(self, entries: Iterable[tuple[str, str]]) -> None:
+        """Remove entries keyed by (resident public id, tube_no), the residents' other entries
+        kept (retention purged those results), then drop the results screens of the accounts
+        watching them. One pipelined round trip (on standalone Redis a script per
+        :data:`WRITE_CHUNK` entries, as :meth:`record` writes; on Redis Cluster an HDEL and
+        an SMEMBERS per entry), and one more if anyone watches."""
+        batch = list(entries)
+        if not batch:
+            return
+        pipe = self._redis.pipeline(transaction=False)
+        if self._scripted:
+            for start in range(0, len(batch), WRITE_CHUNK):
+                chunk = batch[start : start + WRITE_CHUNK]
+                keys = [k for r, _ in chunk for k in (_key(r), _watchers_key(r))]
+                self._drop(keys=keys, args=[tube for _, tube in chunk], client=pipe)
+            watchers = {_text(w) for found in pipe.execute() for w in found}
+        else:
+            for resident_id, tube_no in batch:
+                pipe.hdel(_key(resident_id), tube_no)
+                pipe.smembers(_watchers_key(resident_id))
+            watchers = {_text(w) for members in pipe.execute()[1::2] for w in members}
+        if watchers:
+            forget(self._redis, sorted(watchers), (RESULTS_SCREEN.field,))
+
+    def forget_residents(self, resident_ids: Sequence[str]) -> None:
+        """Delete these residents' hashes and their watchers (account deletion: the residents
+        are gone). One DEL per key in one pipeline, so it runs unchanged on Redis Cluster."""
+        if resident_ids:
+            pipe = self._redis.pipeline(transaction=False)
+            for resident_id in resident_ids:
+                pipe.delete(_key(resident_id), _watchers_key(resident_id))
+            pipe.execute()
+
+    def stop_watching(self, account_id: str, resident_ids: Sequence[str]) -> None:
+        """Take ``account_id`` off these residents' watchers (it was deleted; they stay)."""
+        if resident_ids:
+            pipe = self._redis.pipeline(transaction=False)
+            for resident_id in resident_ids:
+                pipe.srem(_watchers_key(resident_id), account_id)
+            pipe.execute()

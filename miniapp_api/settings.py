@@ -192,25 +192,35 @@ class LoggingSettings:
 
 @dataclass(frozen=True)
 class ReviewSettings:
-    """``[REVIEW]``: the platforms' review teams log in to a synthetic sandbox
-    (``miniapp_api/review``). Off: every review route answers 404. Reviewer accounts are
-    ``ACCOUNTS`` (``name:argon2 hash`` pairs, comma-separated), from the environment."""
+    """``[REVIEW]``: the platforms' review teams log in to a sandbox of synthetic people
+    (``miniapp_api/review``). Off: the review route answers 404. The reviewer accounts,
+    ``ACCOUNTS``, are read by ``miniapp_api/review/views.py`` (as operators are by ops)."""
 
     enabled: bool = False
-    accounts: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
 class RetentionSettings:
     """``[RETENTION]``: how long each kind of record is kept before ``miniapp retention purge``
-    deletes it (``miniapp_api/retention``), in days after the moment named beside it."""
+    deletes it (``miniapp_api/retention``), in whole days (at least 1) after the moment named
+    beside it; and how the worker schedules that purge."""
 
-    results_days: int = 180  # after the test: person results and tube results
-    samplings_days: int = 180  # after the scan: samplings (where and when someone was sampled)
+    # After the test: tube results, their amendments, the person results of the tube and
+    # those people's samplings (a sampling without its result would read as "pending").
+    results_days: int = 180
+    # After the scan: samplings that never got a result (a lost or untested tube).
+    samplings_days: int = 180
     audit_days: int = 1095  # after the event: audit records (three years)
     expired_codes_days: int = 30  # after expiry or revocation: registration codes
-    outbox_days: int = 7  # after sending (or giving up): push outbox rows
+    outbox_days: int = 7  # after queueing, once sent or given up: push outbox rows
+    notices_days: int = 90  # after the notice, once pushed (or not to be): family-link notices
     batch_size: int = 5000  # rows per transaction: short locks, resumable
+    # After each batch, wait this many times as long as the batch took: the purge leaves
+    # most of the database to the service (1.0: half the time; 0: purge flat out).
+    pause_factor: float = 1.0
+    # `miniapp worker` purges this often (one node at a time, under a Redis lock); 0: never
+    # (run `miniapp retention purge` from cron instead).
+    schedule_minutes: int = 60
 
 
 @dataclass(frozen=True)

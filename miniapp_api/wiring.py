@@ -14,6 +14,7 @@ import redis
 from flask import Flask, current_app
 
 from channels.base import LoginChannel, Platform
+from channels.sandbox import SandboxChannel
 from miniapp_api.accountview import AccountViews
 from miniapp_api.db import Database
 from miniapp_api.errors import NotFound
@@ -26,6 +27,7 @@ from miniapp_api.sessions import SessionStore
 from miniapp_api.settings import Settings
 
 EXTENSION_KEY = "miniapp"
+SANDBOX = SandboxChannel()  # stateless: one for every app
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,9 @@ class Wiring:
     waiting_room: WaitingRoom  # queue tickets for profile writes
 
     def channel(self, platform: Platform | str) -> LoginChannel:
+        """The channel of a session's platform; the sandbox's only in review mode."""
+        if platform == Platform.REVIEW and self.settings.review.enabled:
+            return SANDBOX
         found = self.channels.get(Platform(platform))
         if found is None:
             raise NotFound(f"Login with {platform} is not enabled here.", code="channel_disabled")

@@ -10,10 +10,13 @@ from __future__ import annotations
 import pytest
 
 from channels.emulator import RunningEmulator
+from miniapp_api.rights.views import EXPORT_FILENAME
 from tests.support import sensitive
 from tests.support.ids import cn_id, with_wrong_check_digit
 from tests.support.phones import EmulatorPhone
 from tests.support.residents import MiniProgramUser
+
+EXPORT_ATTACHMENT = f'attachment; filename="{EXPORT_FILENAME}"'
 
 
 def walk_a_journey(
@@ -46,7 +49,11 @@ def test_no_secret_or_personal_value_in_any_response_or_log(
     walk_a_journey(wechat_user, alipay_user, phone)
     sensitive.remember(*emulator.app.extensions["emulator_state"].issued_session_keys())
     logs = sensitive.LOG_BUFFER.getvalue()
-    responses = "\n".join(sensitive.RESPONSES)
+    # The one exemption: GET /api/v1/me/export hands the account's owner a copy of everything
+    # held, full ID and phone numbers included, because the law says so (PIPL Art. 45). Known
+    # by the attachment name only that route sends (miniapp_api/rights/views.py); its log
+    # lines are still checked below.
+    responses = "\n".join(r for r in sensitive.RESPONSES if EXPORT_ATTACHMENT not in r)
     assert len(sensitive.PERSONAL_AND_SECRET) > 10
     assert logs
     assert responses

@@ -37,3 +37,23 @@ class AuditEvent(Base):
     request_id: Mapped[str] = mapped_column(String(64), default="")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditAnchor(Base):
+    """Where an actor's chain now starts, after the retention purge removed its oldest rows.
+
+    ``hash`` is the hash of the last row purged: the ``prev_hash`` the chain's first remaining
+    row carries, which ``verify`` accepts in place of the genesis hash. The database lets an
+    audit row be deleted only while its chain's anchor covers it (``id <= last_id`` and
+    ``at < purged_before``); anchors are never deleted and only move forward (migration 0011).
+    Written only by :func:`miniapp_api.audit.purge.purge_batch`.
+    """
+
+    __tablename__ = "audit_anchors"
+
+    actor_kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    actor: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    hash: Mapped[str] = mapped_column(String(64))
+    purged_before: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    purged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -13,6 +13,11 @@ What the chains cannot show by themselves is a removed tail or a chain rewritten
 row on: ``verify`` prints a digest of every chain's last hash, which an operator can keep
 elsewhere and compare.
 
+Retention (``audit/purge.py``) removes a chain's oldest rows and records the chain's *anchor*,
+the hash of the last row removed: the chain's first remaining row carries it as ``prev_hash``,
+and ``verify`` starts each chain there instead of at :data:`GENESIS`. A chain purged whole
+continues from its anchor (:func:`record`), so the heads digest does not change with a purge.
+
 An actor's appends are serialized, so no two writers chain to the same row: on PostgreSQL by
 an advisory lock of that actor held to the end of the caller's transaction, taken just before
 its last row is read (the caller's transaction must be READ COMMITTED, the default, so the read
@@ -35,7 +40,7 @@ from typing import TypedDict, cast
 from sqlalchemy import Table, bindparam, insert, select, text
 from sqlalchemy.orm import Session
 
-from miniapp_api.audit.models import AuditEvent
+from miniapp_api.audit.models import AuditAnchor, AuditEvent
 from miniapp_api.db import as_utc
 from miniapp_api.dialects import is_postgresql, lock_for_transaction
 
@@ -47,6 +52,10 @@ _LAST_HASH = (
     .where(AuditEvent.actor_kind == bindparam("kind"), AuditEvent.actor == bindparam("actor"))
     .order_by(AuditEvent.id.desc())
     .limit(1)
+)
+# A chain whose rows were all purged continues from its anchor.
+_ANCHOR_HASH = select(AuditAnchor.hash).where(
+    AuditAnchor.actor_kind == bindparam("kind"), AuditAnchor.actor == bindparam("actor")
 )
 _INSERT = insert(cast(Table, AuditEvent.__table__))
 # SQLite has no advisory locks and starts a transaction only at its first write: this write of
@@ -99,7 +108,8 @@ def record(
         lock_for_transaction(session, _append_lock(kind, actor))
     else:
         session.execute(_SQLITE_WRITE_LOCK)
-    prev_hash = session.scalar(_LAST_HASH, {"kind": kind, "actor": actor}) or GENESIS
+    chain = {"kind": kind, "actor": actor}
+    prev_hash = session.scalar(_LAST_HASH, chain) or session.scalar(_ANCHOR_HASH, chain) or GENESIS
     fields: _Fields = {
         "at": as_utc(at),
         "actor_kind": kind,
@@ -148,6 +158,10 @@ class ChainReport:
     count: int  # rows checked (up to and including a broken one)
     head: str  # heads_digest of the actors' last good rows (GENESIS for none)
     broken: BrokenLink | None
+    anchored: int = 0  # chains that start at a purge's anchor rather than at GENESIS
+    # Chains ("kind:actor") whose anchor let rows younger than the retention period go: a
+    # purge run with a shorter period then, or an anchor written by something else.
+    early: tuple[str, ...] = ()
 
 
 def heads_digest(heads: Mapping[tuple[str, str], str]) -> str:
@@ -159,26 +173,49 @@ def heads_digest(heads: Mapping[tuple[str, str], str]) -> str:
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
-def verify(session: Session, *, batch_size: int = 5000) -> ChainReport:
-    """Walk every chain in id order, ``batch_size`` rows per read; the first broken link."""
-    heads: dict[tuple[str, str], str] = {}
+def verify(
+    session: Session, *, batch_size: int = 5000, retention: timedelta | None = None
+) -> ChainReport:
+    """Walk every chain in id order, ``batch_size`` rows per read; the first broken link.
+
+    A chain starts at its purge anchor if it has one. ``retention``: the audit period; the
+    anchors that let rows younger than it go (``purged_before`` later than ``purged_at`` minus
+    the period) are listed in ``early``.
+    """
+    anchors = {(a.actor_kind, a.actor): a for a in session.scalars(select(AuditAnchor))}
+    early = tuple(
+        sorted(
+            f"{kind}:{actor}"
+            for (kind, actor), a in anchors.items()
+            if retention is not None and as_utc(a.purged_before) > as_utc(a.purged_at) - retention
+        )
+    )
+    heads = {chain: anchor.hash for chain, anchor in anchors.items()}
+    walked: set[tuple[str, str]] = set()  # chains whose first remaining row was checked
     after, count = 0, 0
     while True:
         rows = session.scalars(_BATCH, {"after": after, "size": batch_size}).all()
         if not rows:
-            return ChainReport(count, heads_digest(heads), None)
+            return ChainReport(count, heads_digest(heads), None, len(anchors), early)
         for row in rows:
             count += 1
             chain = (row.actor_kind, row.actor)
-            if row.prev_hash != heads.get(chain, GENESIS):
+            expected = heads.get(chain, GENESIS)
+            if row.prev_hash != expected and chain not in walked:
+                # The chain's first row here: a purge may have moved its anchor since we read
+                # the anchors (it removed rows we had not reached yet). Read it again.
+                kind, actor = chain
+                expected = session.scalar(_ANCHOR_HASH, {"kind": kind, "actor": actor}) or GENESIS
+            walked.add(chain)
+            if row.prev_hash != expected:
                 why = (
                     "its prev_hash is not the hash of its actor's row before: a row was removed "
                     "or edited"
                 )
-                return ChainReport(count, heads_digest(heads), BrokenLink(row.id, why))
+                return ChainReport(count, heads_digest(heads), BrokenLink(row.id, why), early=early)
             if _hash_of(row) != row.hash:
                 why = "its fields no longer match its hash: the row was edited"
-                return ChainReport(count, heads_digest(heads), BrokenLink(row.id, why))
+                return ChainReport(count, heads_digest(heads), BrokenLink(row.id, why), early=early)
             heads[chain] = row.hash
             after = row.id
 

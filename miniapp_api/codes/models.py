@@ -22,6 +22,9 @@ class RegistrationCode(Base):
             postgresql_where=text("revoked_at IS NULL"),
             sqlite_where=text("revoked_at IS NULL"),
         ),
+        # Retention: codes that ended (expired or revoked) long ago.
+        Index("ix_registration_codes_expires_at", "expires_at"),
+        Index("ix_registration_codes_revoked_at", "revoked_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -3,7 +3,9 @@
 The three code screens are kept, ready to send, in the caller's account view
 (``miniapp_api/accountview.py``) until the code expires; the admission gate has usually read the
 screen already, so showing a code costs no other round trip, no database and no rendering. A
-re-issue drops the kept screens of every account holding the resident.
+re-issue drops the kept screens of every account holding the resident. While a required consent
+is withdrawn and not given again, building a screen (and re-issuing) is refused with 409
+``consent_required`` (``residents/consents.py``); the withdrawal dropped the kept ones.
 """
 
 from __future__ import annotations
@@ -26,12 +28,13 @@ from miniapp_api.api import TrafficClass, kept_answer, operation
 from miniapp_api.codes import images, qr, service
 from miniapp_api.codes.jwks import CACHE_CONTROL, jwks_json
 from miniapp_api.codes.schemas import CodeOut, JwksOut
+from miniapp_api.residents import consents
 from miniapp_api.sessions import require_session
 from miniapp_api.wiring import wiring
 
 bp = Blueprint("codes", __name__, url_prefix="/api/v1")
 
-CODE_ERRORS = (401, 404)
+CODE_ERRORS = (401, 404, 409)  # 409 consent_required: a required consent was withdrawn
 # The three forms of a code screen (CODE_, PNG_, SVG_SCREEN) are kept in the account view
 # (miniapp_api/accountview.py). A code is personal (masked name) and voided by re-issue: no HTTP
 # cache may keep it (NO_STORE); residents keep it offline by saving the image or screenshotting
@@ -128,6 +131,9 @@ def _issue(resident_id: str, *, again: bool = False) -> service.IssuedCode:
     caller = require_session(wire.sessions)
     codes, now = wire.settings.codes, datetime.now(UTC)
     with wire.db.session() as session:
+        # Only here, where a screen is built: a kept one was built after this check, and
+        # withdrawing a consent drops the account's kept screens (residents/consents.py).
+        consents.refuse_if_withdrawn(session, caller.account_id)
         if again:
             return service.reissue(
                 session,

@@ -69,6 +69,7 @@ from miniapp_api.notify.messages import build_message
 from miniapp_api.notify.notices import RETRIED, SKIPPED, send_notices
 from miniapp_api.notify.payloads import payloads
 from miniapp_api.notify.retry import Status, decide
+from miniapp_api.residents.consents import withdrawn_accounts
 from miniapp_api.results.models import OutboxMessage
 from miniapp_api.settings import NotifySettings
 
@@ -127,6 +128,7 @@ class Claim:
     recipient: str = field(repr=False)  # the openid / user_id: never logged
     payload: Mapping[str, Any] = field(repr=False)  # built at claim time (notify/payloads.py)
     created_at: datetime
+    withheld: bool = False  # the account withdrew a required consent (residents/consents.py)
 
 
 @dataclass(frozen=True)
@@ -214,6 +216,8 @@ class PushWorker:
         try:
             if "state" not in claim.payload or not claim.recipient:  # deleted since queued
                 return _fail_unsent(db, claim, "the result or the account is gone")
+            if claim.withheld:  # nothing is spent; results arriving after re-consent are sent
+                return _fail_unsent(db, claim, "consent withdrawn: not pushed")
             if platform is None or channel is None or template_id is None:
                 return _fail_unsent(db, claim, f"push to {claim.platform} is not configured here")
             message = build_message(
@@ -282,11 +286,23 @@ def claim_batch(
         ).all()
         # Built now, from the rows the outbox row names (it holds ids only).
         built = payloads(session, [row.id for row in rows])
+        withheld = withdrawn_accounts(session, {row.account_id for row in rows})
     claims = []
     for outbox_id, account_id, created_at in rows:
         payload = built.get(outbox_id, {})
         platform, recipient = payload.get("platform", ""), payload.get("recipient", "")
-        claims.append(Claim(outbox_id, until, account_id, platform, recipient, payload, created_at))
+        claims.append(
+            Claim(
+                outbox_id,
+                until,
+                account_id,
+                platform,
+                recipient,
+                payload,
+                created_at,
+                withheld=account_id in withheld,
+            )
+        )
     return claims, reaped
 
 
@@ -409,9 +425,9 @@ def _reap(session: Session, now: datetime) -> int:
 
 
 def _fail_unsent(db: Database, claim: Claim, reason: str) -> Status:
-    """Nothing to send it with (no channel or template for the row's platform) or nothing to
-    send (its result or account is gone): fail it, nothing spent, so it stops coming back
-    every batch."""
+    """Nothing to send it with (no channel or template for the row's platform), nothing to
+    send (its result or account is gone) or nobody to send it to (consent withdrawn): fail
+    it, nothing spent, so it stops coming back every batch."""
     with db.session() as session, session.begin():
         _update(session, _ours(claim), status=Status.FAILED, claimed_until=None, last_error=reason)
     _log(claim.outbox_id, Status.FAILED, reason, level=logging.WARNING)

@@ -115,8 +115,9 @@ ACTIVITY = Text(
 # Retention.
 UNTIL_DELETED = Text("保存至账号注销", "Until the account is deleted (注销)")
 WITH_PERSON = Text(
-    "保存至最后一个代办账号注销且结果保存期届满，届时删除",
-    "Until the last login holding the person is deleted and the results' retention ends",
+    "保存至最后一个持有该人员的账号注销时删除；其检测结果此后以不可识别身份的形式保存至结果保存期届满",
+    "Until the last login holding the person is deleted (注销); their results are then kept "
+    "without identity until the results' retention period ends",
 )
 RESULT_RETENTION = Text(
     "按卫生健康部门规定的筛查记录保存期限保存，期满由定时任务删除",

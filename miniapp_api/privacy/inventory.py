@@ -28,11 +28,13 @@ from miniapp_api.privacy.people import (
 )
 from miniapp_api.privacy.redis_keys import REDIS_FAMILIES, RedisFamily
 from miniapp_api.privacy.screening import (
+    AUDIT_ANCHORS,
     AUDIT_EVENTS,
     LAB_REQUESTS,
     LABS,
     OUTBOX,
     PERSON_RESULTS,
+    RETENTION_PROGRESS,
     SAMPLINGS,
     SCAN_RECEIPTS,
     SCREENING_ROUNDS,
@@ -66,6 +68,8 @@ TABLES: tuple[Table, ...] = (
     SITES,
     TUBES,
     AUDIT_EVENTS,
+    AUDIT_ANCHORS,
+    RETENTION_PROGRESS,
 )
 
 

@@ -159,6 +159,7 @@ REDIS_FAMILIES: tuple[RedisFamily, ...] = (
         "adm",
         (
             "adm:{<account>}:user",
+            "adm:{<account>}:export",
             "adm:{<staff id>}:staff",
             "adm:{ip:<client network>}:user",
             "adm:{site:<site>}",
@@ -207,6 +208,13 @@ REDIS_FAMILIES: tuple[RedisFamily, ...] = (
         Text("运行时控制和排队", "Run-time controls and the waiting room"),
         Text("控制项不过期；平台状态按设定", "Controls: no expiry; platform status as set"),
         NotPersonal("limits, modes and the queue's last slot"),
+    ),
+    _family(
+        "retention",
+        ("retention:{purge}:lock",),
+        Text("定时删除过期记录：一次只运行一个", "The retention purge: one node at a time"),
+        Text("2分钟，运行中续期", "2 minutes, renewed while it runs"),
+        NotPersonal("a random lock token"),
     ),
     _family(
         "wechat",

@@ -44,7 +44,8 @@ SAMPLINGS = Table(
     (
         Column("id", KEY),
         Column("round_id", link_to("screening_rounds")),
-        Column("resident_id", link_to("residents")),
+        # After an account deletion: minus the sampling's own id, nobody (rights/deletion.py).
+        Column("resident_id", link_to("residents (no constraint; negative: anonymised)")),
         Column("tube_id", link_to("tubes")),
         Column(
             "site_id",
@@ -96,7 +97,7 @@ PERSON_RESULTS = Table(
     (
         Column("id", KEY),
         Column("sampling_id", link_to("samplings (no constraint)")),
-        Column("resident_id", link_to("residents (a copy, no constraint)")),
+        Column("resident_id", link_to("residents (a copy, no constraint; negative: anonymised)")),
         Column("tube_id", link_to("tubes (a copy, no constraint)")),
         Column("state", _health(RESULTS, to=PLATFORMS)),
         Column("tested_at", _health(RESULTS, to=PLATFORMS)),
@@ -337,5 +338,28 @@ AUDIT_EVENTS = Table(
         Column("request_id", NotPersonal("a random id of one HTTP request")),
         Column("prev_hash", NotPersonal("SHA-256 of the row before: the chain")),
         Column("hash", NotPersonal("SHA-256 of the row's fields and prev_hash")),
+    ),
+)
+
+AUDIT_ANCHORS = Table(
+    "audit_anchors",
+    Text("审计链的起点（过期审计记录删除后）", "Where each audit chain starts after retention"),
+    (
+        Column("actor_kind", NotPersonal("staff, operator, reviewer, account or system")),
+        Column("actor", _audit(Category.SERVICE_ID)),
+        Column("last_id", NotPersonal("the id of the chain's last purged row")),
+        Column("hash", NotPersonal("SHA-256 of the chain's last purged row")),
+        Column("purged_before", NotPersonal("the retention cutoff of that purge")),
+        Column("purged_at", NotPersonal("when that purge ran")),
+    ),
+)
+
+RETENTION_PROGRESS = Table(
+    "retention_progress",
+    Text("定时删除的进度", "Where the retention purge's walks stopped"),
+    (
+        Column("walk", NotPersonal("the name of a walk, e.g. samplings")),
+        Column("at", NotPersonal("the time column of the last row looked at")),
+        Column("row_id", NotPersonal("the id of the last row looked at")),
     ),
 )

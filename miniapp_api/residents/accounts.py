@@ -9,6 +9,16 @@ from miniapp_api.errors import NotFound, Unauthorized
 from miniapp_api.residents.models import Account, AccountResident, Relation, Resident
 from miniapp_api.residents.schemas import AccountOut, ResidentOut
 
+# accounts.platform (and app_id) of the platforms' reviewers (miniapp_api/review).
+REVIEW_PLATFORM = "review"
+
+
+def sandbox_scope(account: Account) -> str | None:
+    """The namespace of the blind indexes of what this account declares: its own, for a
+    reviewer (nothing a reviewer types can meet a real resident: ``records.id_index``);
+    ``None``, the real one, for everyone else."""
+    return account.public_id if account.platform == REVIEW_PLATFORM else None
+
 
 def load_account(session: Session, account_id: str, *, for_update: bool = False) -> Account:
     """The account behind a session; a session whose account is gone is no longer valid."""

@@ -24,7 +24,9 @@ from miniapp_api.residents.accounts import (
     links_of,
     load_account,
     resident_out,
+    sandbox_scope,
 )
+from miniapp_api.residents.consents import require_for_sensitive_data
 from miniapp_api.residents.holdings import forget_links
 from miniapp_api.residents.identity import age_on, mask_name, parse_document
 from miniapp_api.residents.models import (
@@ -50,7 +52,9 @@ def add_dependent(
     today: date,
     now: datetime,
 ) -> DependentAddedOut:
-    """Add a family member: linked now, or a request to the record's holders."""
+    """Add a family member: linked now, or a request to the record's holders. Needs the
+    consents of :func:`~.consents.require_for_sensitive_data` (checked first)."""
+    require_for_sensitive_data(session, account_id)
     doc = parse_document(person.id_type, person.id_number, today)
     born = doc.birth_date or person.birth_date
     if born is None:
@@ -74,9 +78,10 @@ def add_dependent(
                 f"An account can hold at most {rules.max_dependents} family members.",
                 code="too_many_dependents",
             )
-        resident = records.find_by_id(session, crypto, doc)
+        sandbox = sandbox_scope(account)
+        resident = records.find_by_id(session, crypto, doc, sandbox=sandbox)
         if resident is None:
-            resident = records.new_resident(crypto, doc, person.name)
+            resident = records.new_resident(crypto, doc, person.name, sandbox=sandbox)
             resident.birth_date = born
             session.add(resident)
         elif any(link.resident_id == resident.id for link in links):

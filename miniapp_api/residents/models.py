@@ -215,6 +215,7 @@ class Notice(Base):
             postgresql_where=text("push_status = 'pending'"),
             sqlite_where=text("push_status = 'pending'"),
         ),
+        Index("ix_notices_created_at", "created_at"),  # retention: notices of long ago
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

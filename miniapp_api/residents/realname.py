@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from channels.base import LoginChannel, RealNameClaim, RealNameVerdict
 from miniapp_api.errors import ValidationFailed
 from miniapp_api.residents.accounts import load_account
+from miniapp_api.residents.consents import require_for_sensitive_data
 from miniapp_api.residents.identity import IdDocument, IdType, parse_document
 from miniapp_api.residents.records import normalize_name
 from miniapp_api.residents.schemas import PersonIn, RealNameStartOut
@@ -45,7 +46,10 @@ def start(
     client: redis.Redis,
     today: date,
 ) -> RealNameStartOut:
-    """What the mini-program needs to show the platform's real-name page for ``person``."""
+    """What the mini-program needs to show the platform's real-name page for ``person``
+    (it sends the ID number to the platform: the consents of
+    :func:`~.consents.require_for_sensitive_data` first)."""
+    require_for_sensitive_data(session, account_id)
     doc = parse_document(person.id_type, person.id_number, today)
     claim = claim_of(doc, person.name)
     with session.begin():

@@ -30,13 +30,19 @@ class HasPhone(Protocol):
     phone_masked: str | None
 
 
-def id_index(crypto: PersonalDataCrypto, doc: IdDocument) -> str:
-    return crypto.blind_index(ID_PURPOSE, f"{doc.id_type.value}:{doc.number}")
+def id_index(crypto: PersonalDataCrypto, doc: IdDocument, *, sandbox: str | None = None) -> str:
+    """The blind index of an ID number. ``sandbox``: a review sandbox's namespace
+    (``accounts.sandbox_scope``): what a reviewer types can neither find nor be found by the
+    index of a real resident, nor another reviewer's."""
+    scope = f"sandbox:{sandbox}:" if sandbox is not None else ""
+    return crypto.blind_index(ID_PURPOSE, f"{scope}{doc.id_type.value}:{doc.number}")
 
 
-def find_by_id(session: Session, crypto: PersonalDataCrypto, doc: IdDocument) -> Resident | None:
+def find_by_id(
+    session: Session, crypto: PersonalDataCrypto, doc: IdDocument, *, sandbox: str | None = None
+) -> Resident | None:
     return session.scalars(
-        select(Resident).where(Resident.id_index == id_index(crypto, doc))
+        select(Resident).where(Resident.id_index == id_index(crypto, doc, sandbox=sandbox))
     ).one_or_none()
 
 
@@ -45,17 +51,27 @@ def normalize_name(name: str) -> str:
     return fold_name(name).casefold()
 
 
-def new_resident(crypto: PersonalDataCrypto, doc: IdDocument, name: str) -> Resident:
-    resident = Resident(id_type=doc.id_type.value, birth_date=doc.birth_date)
-    set_identity(resident, crypto, doc, name)
+def new_resident(
+    crypto: PersonalDataCrypto, doc: IdDocument, name: str, *, sandbox: str | None = None
+) -> Resident:
+    """A new resident; made in a review sandbox (``sandbox``), it is flagged synthetic."""
+    resident = Resident(
+        id_type=doc.id_type.value, birth_date=doc.birth_date, synthetic=sandbox is not None
+    )
+    set_identity(resident, crypto, doc, name, sandbox=sandbox)
     return resident
 
 
 def set_identity(
-    resident: Resident, crypto: PersonalDataCrypto, doc: IdDocument, name: str
+    resident: Resident,
+    crypto: PersonalDataCrypto,
+    doc: IdDocument,
+    name: str,
+    *,
+    sandbox: str | None = None,
 ) -> None:
     resident.id_type = doc.id_type.value
-    resident.id_index = id_index(crypto, doc)
+    resident.id_index = id_index(crypto, doc, sandbox=sandbox)
     resident.id_enc = crypto.encrypt(ID_PURPOSE, doc.number)
     resident.id_masked = doc.masked
     resident.birth_date = doc.birth_date or resident.birth_date

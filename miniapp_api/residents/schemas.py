@@ -33,11 +33,59 @@ class AccountOut(BaseModel):
     phone_masked: str | None
 
 
+# The documents that ask for consent (``ConsentUse`` other than NOTICE in
+# miniapp_api/legal/documents.py; tests/integration/residents/test_consents.py holds the two
+# together): an enum in /openapi.json, so a notice or a misspelt name is a 422.
+ConsentDocument = Literal["privacy", "terms", "sensitive-data"]
+
+
+class ConsentIn(BaseModel):
+    """Agreement to a document's version, as shown to the person (``GET /api/v1/legal``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    document: ConsentDocument
+    version: str = Field(
+        min_length=1, max_length=32, description="the version shown; only the current one"
+    )
+
+
+class DocumentOut(BaseModel):
+    """A legal document to show and agree to."""
+
+    name: str
+    version: str
+    title_zh: str
+    title_en: str
+    url: str = Field(description="the page to show, /legal/{name}")
+
+
 class ConsentOut(BaseModel):
-    kind: str
+    """A consent on record: to a document's version, or as guardian of a family member."""
+
+    kind: str = Field(description="the document's name, or guardian (with resident_id)")
     document_version: str
-    resident_id: str | None
+    document_sha256: str | None = Field(
+        description="SHA-256 of the page agreed to; null for guardian consents"
+    )
+    channel: str | None = Field(description="where it was given: wechat, alipay, review")
+    resident_id: str | None = Field(description="guardian: the family member it is for")
     given_at: UtcDateTime
+    withdrawn_at: UtcDateTime | None
+    current: bool = Field(description="given to the document's current version")
+
+
+class MeaningOut(BaseModel):
+    zh: str
+    en: str
+
+
+class ConsentWithdrawnOut(BaseModel):
+    """A withdrawn consent (kept on record), what withdrawing it means, what to agree to."""
+
+    consent: ConsentOut
+    meaning: MeaningOut
+    consents_required: list[DocumentOut]
 
 
 class HolderOut(BaseModel):
@@ -93,6 +141,10 @@ class MeOut(BaseModel):
     self: ResidentOut | None
     dependents: list[ResidentOut]
     consents: list[ConsentOut]
+    consents_required: list[DocumentOut] = Field(
+        description="agree to these (POST /me/consents) before declaring yourself or adding "
+        "family; empty when nothing is missing"
+    )
     holders: list[HolderOut] = Field(description="the other logins that hold your own record")
     link_requests: list[LinkRequestOut] = Field(description="waiting for your answer")
     sent_requests: list[SentRequestOut]
@@ -144,7 +196,7 @@ class ProfileIn(PersonIn):
 class RealNameStartOut(BaseModel):
     """How to show the platform's real-name page for a name and mainland ID number."""
 
-    platform: Literal["wechat", "alipay"]
+    platform: Literal["wechat", "alipay", "review"]  # review: the reviewers' sandbox
     certify_id: str | None = Field(description="Alipay: pass to my.startAPVerify")
     mini_program_app_id: str | None = Field(
         description="WeChat: navigate to this mini-program (the city service's consent page)"

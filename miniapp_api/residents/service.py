@@ -30,8 +30,10 @@ from miniapp_api.residents.accounts import (
     links_of,
     load_account,
     resident_out,
+    sandbox_scope,
     self_link,
 )
+from miniapp_api.residents.consents import consent_out, require_for_sensitive_data, required_of
 from miniapp_api.residents.holdings import forget_links, holder_accounts
 from miniapp_api.residents.identity import IdDocument, parse_document
 from miniapp_api.residents.models import (
@@ -42,7 +44,7 @@ from miniapp_api.residents.models import (
     Relation,
     Resident,
 )
-from miniapp_api.residents.schemas import ConsentOut, MeOut, ProfileIn, ResidentOut
+from miniapp_api.residents.schemas import MeOut, ProfileIn, ResidentOut
 from miniapp_api.security.crypto import PersonalDataCrypto
 
 CLAIM_REFUSED = (
@@ -60,8 +62,10 @@ def me(session: Session, account_id: str, *, now: datetime) -> MeOut:
     account = load_account(session, account_id)
     links = links_of(session, account)
     by_id = {link.resident_id: link.resident.public_id for link in links}
-    consents = session.scalars(
-        select(Consent).where(Consent.account_id == account.id).order_by(Consent.id)
+    consents = list(
+        session.scalars(
+            select(Consent).where(Consent.account_id == account.id).order_by(Consent.id)
+        )
     )
     me_self = next((link for link in links if link.relation == Relation.SELF), None)
     return MeOut(
@@ -73,14 +77,9 @@ def me(session: Session, account_id: str, *, now: datetime) -> MeOut:
             if link.relation == Relation.DEPENDENT
         ],
         consents=[
-            ConsentOut(
-                kind=c.kind,
-                document_version=c.document_version,
-                resident_id=by_id.get(c.resident_id) if c.resident_id else None,
-                given_at=c.given_at,
-            )
-            for c in consents
+            consent_out(c, by_id.get(c.resident_id) if c.resident_id else None) for c in consents
         ],
+        consents_required=required_of(consents),
         holders=held_by.holders(session, me_self) if me_self else [],
         link_requests=requests.waiting_for(session, account, now=now),
         sent_requests=requests.sent_by(session, account),
@@ -100,10 +99,12 @@ def declare_profile(
     now: datetime,
 ) -> ResidentOut:
     """Declare or correct who this account's holder is; links to an existing resident per §4.
+    Needs the consents of :func:`~.consents.require_for_sensitive_data` (checked first).
 
     Afterwards the cached holdings of every account that shows this resident (or showed it,
     when taken over) are dropped: a name correction changes the masked name they all show.
     """
+    require_for_sensitive_data(session, account_id)
     doc = parse_document(profile.id_type, profile.id_number, today)
     verified = False
     if profile.real_name_proof is not None:
@@ -141,7 +142,8 @@ def _declare(
     with session.begin():
         account = load_account(session, account_id, for_update=True)
         current = self_link(session, account)
-        existing = records.find_by_id(session, crypto, doc)
+        sandbox = sandbox_scope(account)
+        existing = records.find_by_id(session, crypto, doc, sandbox=sandbox)
         if current is not None and existing is not None and existing.id == current.resident_id:
             link = current
             if verified_at is None and held_by.verified_elsewhere(session, link):
@@ -175,9 +177,9 @@ def _declare(
                     "member, so its ID number cannot be changed here.",
                     code="profile_shared",
                 )
-            records.set_identity(link.resident, crypto, doc, name)
+            records.set_identity(link.resident, crypto, doc, name, sandbox=sandbox)
         else:
-            resident = records.new_resident(crypto, doc, name)
+            resident = records.new_resident(crypto, doc, name, sandbox=sandbox)
             if account.phone_index is not None:
                 records.copy_phone(account, resident)
             session.add(resident)

@@ -1,4 +1,4 @@
-"""Routes of the logged-in account: me, profile, phone, family."""
+"""Routes of the logged-in account: me, consents, profile, phone, family."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ from flask.typing import ResponseReturnValue
 from miniapp_api.api import TrafficClass, operation, parse_body
 from miniapp_api.overload.rejection import channel_of
 from miniapp_api.overload.waiting_room import TICKET_HEADER
-from miniapp_api.residents import family, held_by, realname, requests, service
+from miniapp_api.residents import consents, family, held_by, realname, requests, service
 from miniapp_api.residents.schemas import (
+    ConsentIn,
+    ConsentOut,
+    ConsentWithdrawnOut,
     DependentAddedOut,
     DependentIn,
     MeOut,
@@ -44,6 +47,49 @@ def get_me() -> ResponseReturnValue:
         return found.model_dump(mode="json")
 
 
+@bp.post("/consents")
+@operation(
+    "Agree to the current version of a legal document (README, consents); 201 when "
+    "recorded, 200 when it already was",
+    traffic=TrafficClass.NORMAL,
+    body=ConsentIn,
+    response=ConsentOut,
+    status=201,
+    errors=(401, 409, 415, 422),
+)
+def post_consent() -> ResponseReturnValue:
+    wire = wiring()
+    caller = require_session(wire.sessions)
+    wanted = parse_body(ConsentIn)
+    with wire.db.session() as session:
+        given = consents.give(
+            session,
+            caller.account_id,
+            document=wanted.document,
+            version=wanted.version,
+            channel=caller.platform,
+            now=datetime.now(UTC),
+        )
+    return given.consent.model_dump(mode="json"), 201 if given.created else 200
+
+
+@bp.delete("/consents/<document>")
+@operation(
+    "Withdraw a consent (kept on record); says what that stops, in zh and en",
+    traffic=TrafficClass.NORMAL,
+    response=ConsentWithdrawnOut,
+    errors=(401, 404),
+)
+def delete_consent(document: str) -> ResponseReturnValue:
+    wire = wiring()
+    caller = require_session(wire.sessions)
+    with wire.db.session() as session:
+        out = consents.withdraw(
+            session, caller.account_id, document=document, client=wire.redis, now=datetime.now(UTC)
+        )
+    return out.model_dump(mode="json")
+
+
 @bp.post("/sessions/revoke")
 @operation(
     "Log out everywhere: end every session of this account, this one included",
@@ -64,7 +110,7 @@ def revoke_sessions() -> ResponseReturnValue:
     traffic=TrafficClass.NORMAL,
     body=PersonIn,
     response=RealNameStartOut,
-    errors=(401, 415, 422, 429, 502, 503),
+    errors=(401, 409, 415, 422, 429, 502, 503),
 )
 def post_real_name() -> ResponseReturnValue:
     wire = wiring()

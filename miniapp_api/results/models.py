@@ -28,6 +28,8 @@ class TubeResult(Base):
     """The current final result of a tube. Never overwritten by an upload; amended explicitly."""
 
     __tablename__ = "tube_results"
+    # Retention (miniapp_api/retention): results past their period, oldest first.
+    __table_args__ = (Index("ix_tube_results_tested_at", "tested_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     tube_id: Mapped[int] = mapped_column(ForeignKey("tubes.id"), unique=True)
@@ -75,6 +77,10 @@ class PersonResult(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+# The statuses a row ends in; spelled as in the index's predicate, which a query must repeat.
+OUTBOX_FINISHED = "status IN ('sent', 'refused', 'no_subscription', 'failed')"
+
+
 class OutboxMessage(Base):
     """One push to send: written in the same transaction as the result it announces.
 
@@ -110,6 +116,14 @@ class OutboxMessage(Base):
             "claimed_until",
             postgresql_where=text("status = 'sending'"),
             sqlite_where=text("status = 'sending'"),
+        ),
+        # Retention's query (finished rows queued long ago): partial, so ingest, which writes
+        # pending rows only, never updates it.
+        Index(
+            "ix_outbox_finished",
+            "created_at",
+            postgresql_where=text(OUTBOX_FINISHED),
+            sqlite_where=text(OUTBOX_FINISHED),
         ),
     )
     id: Mapped[int] = mapped_column(primary_key=True)

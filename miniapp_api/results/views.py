@@ -14,6 +14,9 @@ from flask.typing import ResponseReturnValue
 
 from miniapp_api.accountview import RESULTS_SCREEN, ViewSnapshot
 from miniapp_api.api import TrafficClass, kept_answer, operation
+from miniapp_api.overload.controls import load_modes
+from miniapp_api.overload.rejection import Rejected, Rejection
+from miniapp_api.residents import consents
 from miniapp_api.results import service
 from miniapp_api.results.schemas import HistoryOut, ResidentHistoryOut, ResultsOut
 from miniapp_api.sessions import require_session
@@ -27,7 +30,7 @@ bp = Blueprint("results", __name__, url_prefix="/api/v1")
     "Latest result and history for self and each dependent",
     traffic=TrafficClass.CRITICAL,
     response=ResultsOut,
-    errors=(401, 503),
+    errors=(401, 409, 503),
     kept=RESULTS_SCREEN,
 )
 def get_results() -> ResponseReturnValue:
@@ -35,6 +38,7 @@ def get_results() -> ResponseReturnValue:
     caller = require_session(wire.sessions)
 
     def build(seen: ViewSnapshot) -> tuple[bytes, float]:
+        _refuse_if_withdrawn(seen)
         now = datetime.now(UTC)
         out = _account_results(caller.account_id, seen, now)
         body = cast(Response, current_app.json.response(out.model_dump(mode="json"))).get_data()
@@ -49,10 +53,15 @@ def get_results() -> ResponseReturnValue:
     "Every sampling of self and each dependent (the first thing shed under overload)",
     traffic=TrafficClass.SHEDDABLE,
     response=HistoryOut,
-    errors=(401, 503),
+    errors=(401, 409, 503),
 )
 def get_history() -> ResponseReturnValue:
-    caller = require_session(wiring().sessions)
+    wire = wiring()
+    caller = require_session(wire.sessions)
+    # Read before the check: a withdrawal after it moves the generation and so refuses the
+    # links copy this request would otherwise fill (see _refuse_if_withdrawn).
+    seen = wire.views.snapshot(caller.account_id, ())
+    _refuse_if_withdrawn(seen)
     residents = [
         ResidentHistoryOut(
             id=person.id,
@@ -60,9 +69,29 @@ def get_history() -> ResponseReturnValue:
             name_masked=person.name_masked,
             samplings=([person.latest] if person.latest else []) + person.history,
         )
-        for person in _account_results(caller.account_id).residents
+        for person in _account_results(caller.account_id, seen).residents
     ]
     return HistoryOut(residents=residents).model_dump(mode="json")
+
+
+def _refuse_if_withdrawn(seen: ViewSnapshot) -> None:
+    """409 ``consent_required`` while a required consent of the account is withdrawn
+    (residents/consents.py); checked only when the account's links copy is missing.
+
+    Results are usually built from Redis alone, and stay so: the check is made only when the
+    build reads the database anyway (to fill the links copy). That is enough because the copy
+    is filled only after this check, under the generation ``seen`` read before it, and a
+    withdrawal drops the copy with the kept screens and moves the generation: an account whose
+    copy exists passed the check since its last withdrawal. While ``cache_only`` is on, such a
+    build is refused as ``holdings()`` would refuse it, without the database.
+    """
+    if seen.links is not None:
+        return
+    wire = wiring()
+    if load_modes(wire.redis).cache_only:
+        raise Rejected(Rejection(503, "cache_only", 5.0))
+    with wire.db.session() as session:
+        consents.refuse_if_withdrawn(session, seen.account_id)
 
 
 def _account_results(

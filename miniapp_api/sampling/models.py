@@ -105,11 +105,17 @@ class Sampling(Base):
     """A resident sampled into a tube. Unique per round: nobody is bound twice in a round."""
 
     __tablename__ = "samplings"
-    __table_args__ = (UniqueConstraint("round_id", "resident_id"),)
+    __table_args__ = (
+        UniqueConstraint("round_id", "resident_id"),
+        # Retention walks samplings that never got a result in this order.
+        Index("ix_samplings_scanned_at", "scanned_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     round_id: Mapped[int] = mapped_column(ForeignKey("screening_rounds.id"))
-    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
+    # residents.id, without a foreign key (0010): account deletion keeps a removed resident's
+    # samplings without identity, as minus their own id (miniapp_api/rights/deletion.py).
+    resident_id: Mapped[int] = mapped_column(Integer, index=True)
     tube_id: Mapped[int] = mapped_column(ForeignKey("tubes.id"), index=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))

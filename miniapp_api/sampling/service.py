@@ -69,6 +69,7 @@ _CODE_AND_FIRST_SAMPLING = (
         RegistrationCode.revoked_at,
         Resident.public_id,
         Resident.id_masked,
+        Resident.synthetic,
         Sampling.scanned_at,
         Site.name,
     )
@@ -274,7 +275,17 @@ def _decide(
     ).one_or_none()
     if found is None:  # signed by us, but not a code we know (or its resident was deleted)
         return _answer(item, ScanStatus.INVALID), None, None
-    resident_id, revoked_at, resident_public_id, id_masked, first_scanned_at, first_site = found
+    (
+        resident_id,
+        revoked_at,
+        resident_public_id,
+        id_masked,
+        synthetic,
+        first_scanned_at,
+        first_site,
+    ) = found
+    if synthetic:  # a reviewer's sandbox person (miniapp_api/review): never sampled for real
+        return _answer(item, ScanStatus.INVALID), None, None
     # Until this scan binds the person, the answer shows only what the code itself shows: any
     # staff account could otherwise read the ID ending off any code without sampling anyone.
     person = PersonOut(name_masked=claims.name_masked)

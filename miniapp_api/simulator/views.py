@@ -9,7 +9,10 @@ from flask import Blueprint, current_app, render_template, send_from_directory
 from flask.typing import ResponseReturnValue
 
 from miniapp_api.errors import NotFound
+from miniapp_api.legal.labels import AUDIENCE
 from miniapp_api.notify.service import notice_template_ids, template_ids
+from miniapp_api.review.accounts import DEMO_PASSWORD, DEMO_REVIEWER
+from miniapp_api.review.views import EXTENSION_KEY as REVIEWERS_KEY
 from miniapp_api.simulator.demo import DEMO_EXTENSION_KEY, DemoOperators
 from miniapp_api.wiring import wiring
 
@@ -41,7 +44,18 @@ def page() -> ResponseReturnValue:
         templates={p.value: tid for p, tid in template_ids(settings.notify).items()},
         notice_templates={p.value: tid for p, tid in notice_template_ids(settings.notify).items()},
         demo=asdict(demo) if isinstance(demo, DemoOperators) else None,
+        review=_demo_reviewer(),
+        audience=AUDIENCE,
     )
+
+
+def _demo_reviewer() -> dict[str, str] | None:
+    """The documented demo reviewer's credentials, for the "log in as reviewer" button: only
+    where review mode is on and that reviewer is configured (the embedded default)."""
+    reviewers = current_app.extensions.get(REVIEWERS_KEY, {})
+    if not wiring().settings.review.enabled or DEMO_REVIEWER not in reviewers:
+        return None
+    return {"username": DEMO_REVIEWER, "password": DEMO_PASSWORD}
 
 
 @bp.get("/simulator/<name>")

@@ -92,7 +92,10 @@ export function createPhone(platform) {
         sessionStorage.removeItem(tokenKey);
         setLoggedIn(false);
       }
-      throw await failure(response);
+      const err = await failure(response);
+      // A consent is missing or was withdrawn: GET /me says which; show them to agree to.
+      if (err.code === "consent_required") await refresh().catch(() => {});
+      throw err;
     }
     return response;
   }
@@ -202,16 +205,62 @@ export function createPhone(platform) {
       const family = me.dependents.length
         ? me.dependents.map((d) => residentCard(d, true))
         : [h("p", { class: "empty" }, ...bilingual("没有家人", "No family members"))];
-      const consents = me.consents.map((c) => h("p", { class: "empty" },
-        `同意 consent: ${c.kind} ${c.document_version}`));
-      box.replaceChildren(account, self, ...family, ...consents);
+      box.replaceChildren(account, self, ...family, ...me.consents.map(consentItem));
     }
+    renderConsentStep(me ? me.consents_required : []);
     $("self-id").textContent = selfId || "—";
     $("self-id").dataset.value = selfId || "";
     renderLinks();
     renderHolders();
     phone.selfId = selfId;
     phone.onSelfChange();
+  }
+
+  // --- Consents: asked after login, before any write of an ID number -----------------------
+
+  function consentItem(c) {
+    const active = !c.withdrawn_at;
+    const state = active ? (c.current ? "已同意 agreed" : "旧版本 older version") : "已撤回 withdrawn";
+    const item = h("p", {
+      class: "empty", "data-testid": `${platform}-consent-item`, "data-kind": c.kind,
+      "data-active": String(active),
+    }, `同意 consent: ${c.kind} ${c.document_version} · ${state}`);
+    if (active && c.kind !== "guardian") {
+      const withdraw = h("button", {
+        type: "button", class: "ghost", "data-testid": `${platform}-withdraw-consent`,
+        "data-document": c.kind,
+      }, ...bilingual("撤回", "Withdraw"));
+      withdraw.addEventListener("click", () => run(() => withdrawConsent(c.kind)));
+      item.append(" ", withdraw);
+    }
+    return item;
+  }
+
+  /** What the mini-program shows at first launch (and whenever a document changed): the
+   * documents to agree to, each opening its page, and one "agree" button. */
+  function renderConsentStep(required) {
+    const step = $("consent");
+    step.hidden = !required.length;
+    step.dataset.documents = required.map((d) => d.name).join(" ");
+    $("consent-documents").replaceChildren(...required.map((d) => h("li", {},
+      h("a", { href: d.url, target: "_blank", rel: "noopener", "data-document": d.name },
+        `《${d.title_zh}》`, h("span", { class: "en" }, d.title_en)),
+      h("span", { class: "hint" }, ` ${d.version}`))));
+  }
+
+  async function agree() {
+    for (const d of (me && me.consents_required) || []) {
+      await api("POST", "/api/v1/me/consents", { document: d.name, version: d.version });
+    }
+    await refresh();
+    showNotice("已同意", "Agreed");
+  }
+
+  async function withdrawConsent(document) {
+    const answer = await api("DELETE", `/api/v1/me/consents/${encodeURIComponent(document)}`);
+    clearCode(answer.meaning.zh, answer.meaning.en);
+    await refresh();
+    showNotice(answer.meaning.zh, answer.meaning.en);
   }
 
   function renderLinks() {
@@ -247,6 +296,16 @@ export function createPhone(platform) {
     setLoggedIn(true);
     await refresh();
     showNotice("已登录", "Logged in");
+  }
+
+  /** The platforms' reviewers log in with a name and a password, to a sandbox of synthetic
+   * people (POST /api/v1/auth/review; README, For platform review). */
+  async function reviewLogin() {
+    const session = await api("POST", "/api/v1/auth/review", CONFIG.review);
+    sessionStorage.setItem(tokenKey, session.token);
+    setLoggedIn(true);
+    await refresh();
+    showNotice("已以审核员登录：演示数据，每次登录重置", "Logged in as reviewer: a sandbox, reset at each login");
   }
 
   async function logout() {
@@ -465,14 +524,15 @@ export function createPhone(platform) {
     select.replaceChildren(...ID_TYPES.map(([v, zh, en]) => h("option", { value: v }, `${zh} ${en}`)));
   }
   const actions = {
-    login, logout, "new-person": newPerson, "bind-phone": bindPhone, declare,
+    login, logout, agree, "new-person": newPerson, "review-login": reviewLogin, "bind-phone": bindPhone, declare,
     "verify-declare": verifyAndDeclare, "set-real-name": setRealName,
     "clear-real-name": clearRealName, "refresh-me": refresh,
     "add-dependent": addDependent, "show-code": showCode, "reissue-code": reissueCode,
     "refresh-results": loadResults, subscribe,
   };
   for (const [name, action] of Object.entries(actions)) {
-    $(name).addEventListener("click", () => run(action));
+    // The reviewer's button exists only where review mode has the demo reviewer.
+    $(name)?.addEventListener("click", () => run(action));
   }
   for (const tab of root.querySelectorAll("[data-tab]")) {
     tab.addEventListener("click", () => openTab(tab.dataset.tab));

@@ -28,11 +28,14 @@ from werkzeug.serving import make_server
 
 from channels.emulator import RunningEmulator
 from miniapp_api.devserver import start_push_worker
+from miniapp_api.review.accounts import DEMO_PASSWORD, DEMO_REVIEWER
+from miniapp_api.security.passwords import HASHER
 from miniapp_api.simulator.demo import DEMO_EXTENSION_KEY, DemoOperators, ensure_demo_operators
 from miniapp_api.wiring import EXTENSION_KEY, Wiring
 from tests.conftest import REDIS_URL, PlatformKeys, app_overrides, empty_tables
 
 CHROMIUM = Path("/usr/bin/chromium")
+DEMO_REVIEWER_ENTRY = {"name": DEMO_REVIEWER, "password_hash": HASHER.hash(DEMO_PASSWORD)}
 # The worker's pause between empty batches: shorter than `miniapp dev`'s second, to keep the
 # tests quick; the page polls the emulator every second either way.
 PUSH_IDLE_SECONDS = 0.2
@@ -66,6 +69,8 @@ def browser_app(
 
     overrides = app_overrides(platform_keys, emulator_server.base_url, postgres_url, REDIS_URL)
     overrides["SIMULATOR"] = {"EMULATOR_URL": emulator_server.base_url}
+    # Review mode on with the documented demo reviewer, as `make run` has it.
+    overrides["REVIEW"] = {"ENABLED": True, "ACCOUNTS": [DEMO_REVIEWER_ENTRY]}
     app = create_app(overrides)
     yield app
     app.extensions["miniapp"].db.dispose()
@@ -197,8 +202,13 @@ class Phone(Panel):
         super().__init__(driver, platform, f"{platform}-device")
         self.platform = platform
 
-    def login(self) -> None:
+    def login(self, *, consent: bool = True) -> None:
+        """Log in, then agree to the documents the consent step shows (unless ``consent`` is
+        false), as a resident does at first launch."""
         self.ok("login")
+        if consent and self.el("consent").is_displayed():
+            self.ok("agree")
+            assert not self.el("consent").is_displayed()
 
     def open_tab(self, tab: str) -> None:
         """Open a tab of the mini-program; it loads what it shows."""

@@ -31,6 +31,7 @@ from schemathesis.engine.events import (
 from schemathesis.engine.recorder import CheckNode, ScenarioRecorder
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from miniapp_api.legal.documents import DOCUMENTS, REQUIRED_FOR_SENSITIVE_DATA
 from miniapp_api.openapi import build_document
 from miniapp_api.overload.controls import CONTROLS_KEY
 from miniapp_api.residents.models import Relation
@@ -143,6 +144,10 @@ def world(make_app: MakeApp, operator: tuple[str, str], role: str) -> World:
         me, child = make_residents(app, 2)
         account = make_account(app, [(me, Relation.SELF), (child, Relation.DEPENDENT)])
         headers = bearer(app, account)
+        for name in REQUIRED_FOR_SENSITIVE_DATA:  # as the mini-programs ask at first launch
+            body = {"document": name, "version": DOCUMENTS[name].version}
+            given = app.test_client().post("/api/v1/me/consents", json=body, headers=headers)
+            assert given.status_code == 201, given.get_json()
     elif role == "staff":
         staff = StaffClient(app.test_client(), "fuzz.staff")
         make_staff(app, make_site(app, lab=lab), staff.username)

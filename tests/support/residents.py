@@ -1,4 +1,4 @@
-"""A resident using the mini-program through our API: login, profile, phone, family."""
+"""A resident using the mini-program through our API: login, consents, profile, phone, family."""
 
 from __future__ import annotations
 
@@ -6,8 +6,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
+from sqlalchemy import select
 from werkzeug.test import TestResponse
 
+from miniapp_api.legal.documents import DOCUMENTS, REQUIRED_FOR_SENSITIVE_DATA
+from miniapp_api.legal.rendering import content_hash
+from miniapp_api.residents.models import Account, Consent
+from miniapp_api.security.session_tokens import account_hint
+from miniapp_api.wiring import wiring_of
 from tests.support.clients import BearerClient
 from tests.support.phones import EmulatorPhone
 from tests.support.sensitive import remember
@@ -21,14 +27,36 @@ class MiniProgramUser(BearerClient):
     platform: str
     subject: str | None = None
 
-    def login(self) -> TestResponse:
+    def login(self, *, consent: bool = True) -> TestResponse:
+        """Log in; then, as the mini-programs ask at first launch, agree to the documents a
+        sensitive write needs (``consent=False``: leave that to the test)."""
         if self.platform == "wechat":
             code, self.subject = self.phone.wechat_login(self.subject)
             response = self.client.post("/api/v1/auth/wechat", json={"code": code})
         else:
             code, self.subject = self.phone.alipay_login(self.subject)
             response = self.client.post("/api/v1/auth/alipay", json={"auth_code": code})
-        return self.logged_in(response)
+        self.logged_in(response)
+        if consent and response.status_code == 200:
+            for answer in self.consent():
+                assert answer.status_code in (200, 201), answer.get_json()
+            self.last = response
+        return response
+
+    def consent(self, *documents: str, version: str | None = None) -> list[TestResponse]:
+        """Agree to ``documents`` (default: every one a sensitive write needs) at ``version``
+        (default: each one's current version); the answers."""
+        return [
+            self.client.post(
+                "/api/v1/me/consents",
+                json={"document": name, "version": version or DOCUMENTS[name].version},
+                headers=self.auth,
+            )
+            for name in documents or REQUIRED_FOR_SENSITIVE_DATA
+        ]
+
+    def withdraw(self, document: str) -> TestResponse:
+        return self.client.delete(f"/api/v1/me/consents/{document}", headers=self.auth)
 
     def bind_phone(self, number: str) -> TestResponse:
         assert self.subject
@@ -94,8 +122,30 @@ class MiniProgramUser(BearerClient):
         return self.client.post("/api/v1/me/dependents", json=body, headers=self.auth)
 
 
-def logged_in(app: Flask, phone: EmulatorPhone, platform: str = "wechat") -> MiniProgramUser:
-    """A user of ``app`` on ``platform``, logged in."""
+def logged_in(
+    app: Flask, phone: EmulatorPhone, platform: str = "wechat", *, consent: bool = True
+) -> MiniProgramUser:
+    """A user of ``app`` on ``platform``, logged in (and consenting, unless ``consent`` is
+    false: see :meth:`MiniProgramUser.login`)."""
     user = MiniProgramUser(app.test_client(), phone, platform)
-    assert user.login().status_code == 200
+    assert user.login(consent=consent).status_code == 200
     return user
+
+
+def consented_quietly(app: Flask, user: MiniProgramUser) -> None:
+    """Record the consents ``login()`` gives, straight in ``app``'s database: for tests whose
+    request quotas leave no room for the three ``POST /me/consents`` (the rows are the ones
+    those calls write)."""
+    account_id = account_hint(user.token or "")
+    with wiring_of(app).db.session() as session, session.begin():
+        account = session.scalars(select(Account).where(Account.public_id == account_id)).one()
+        for name in REQUIRED_FOR_SENSITIVE_DATA:
+            session.add(
+                Consent(
+                    account_id=account.id,
+                    kind=name,
+                    document_version=DOCUMENTS[name].version,
+                    document_sha256=content_hash(name),
+                    channel=user.platform,
+                )
+            )

@@ -116,6 +116,8 @@ SECTIONS: dict[str, type[Any]] = {
     "OVERLOAD": settings.OverloadSettings,
     "SIMULATOR": settings.SimulatorSettings,
     "SAMPLING": settings.SamplingSettings,
+    "RETENTION": settings.RetentionSettings,
+    "REVIEW": settings.ReviewSettings,
     "EDGE": EdgeSettings,
 }
 

@@ -25,7 +25,7 @@ def test_one_user_is_held_to_the_quota_and_others_are_not(
     make_app: MakeApp, phone: EmulatorPhone
 ) -> None:
     app = make_app(USER_RATE=0.5, USER_BURST=3)
-    busy, other = logged_in(app, phone), logged_in(app, phone)
+    busy, other = logged_in(app, phone, consent=False), logged_in(app, phone, consent=False)
 
     lookups = [busy.client.get("/api/v1/results", headers=busy.auth) for _ in range(5)]
     statuses = [response.status_code for response in lookups]
@@ -58,7 +58,7 @@ def test_normal_traffic_gets_less_of_a_users_burst_than_critical_traffic(
     make_app: MakeApp, phone: EmulatorPhone
 ) -> None:
     app = make_app(USER_RATE=0.5, USER_BURST=3, SHARE_NORMAL=0.5)
-    user = logged_in(app, phone)
+    user = logged_in(app, phone, consent=False)
     assert user.client.get("/api/v1/me", headers=user.auth).status_code == 200
     assert user.client.get("/api/v1/me", headers=user.auth).status_code == 200
     assert user.client.get("/api/v1/me", headers=user.auth).status_code == 429  # normal: 2
@@ -143,7 +143,7 @@ def test_platform_throttling_at_login_answers_with_the_contract_and_names_the_ot
     assert alternatives["other_platform"]["status"] == "ok"
     # Alipay users refused meanwhile are told WeChat is busy (once workers refresh, < 1 s).
     alipay_app = make_app(USER_RATE=0.1, USER_BURST=1)
-    alipay_user = logged_in(alipay_app, phone, "alipay")
+    alipay_user = logged_in(alipay_app, phone, "alipay", consent=False)
     headers = alipay_user.auth  # the channel is the session's (its token names alipay)
     alipay_user.client.get("/api/v1/results", headers=headers)
     refused_alipay = alipay_user.client.get("/api/v1/results", headers=headers)

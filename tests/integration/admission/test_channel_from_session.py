@@ -27,8 +27,8 @@ def test_a_header_naming_another_channel_spends_the_callers_own_budget(
     make_app: MakeApp, phone: EmulatorPhone
 ) -> None:
     app = make_app(**TIGHT_CHANNELS)
-    wechat = logged_in(app, phone, "wechat")
-    alipay = logged_in(app, phone, "alipay")
+    wechat = logged_in(app, phone, "wechat", consent=False)
+    alipay = logged_in(app, phone, "alipay", consent=False)
     posing = {**wechat.auth, "X-Client-Channel": "alipay", "Referer": "https://x.alipay.com/"}
 
     answers = []

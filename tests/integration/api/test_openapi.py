@@ -29,6 +29,7 @@ def test_every_api_route_is_described_with_its_traffic_class(
     expected = {
         ("/api/v1/auth/wechat", "post"): "critical",
         ("/api/v1/auth/alipay", "post"): "critical",
+        ("/api/v1/auth/review", "post"): "critical",
         ("/api/v1/auth/logout", "post"): "normal",
         ("/api/v1/me", "get"): "normal",
         ("/api/v1/me/profile", "put"): "normal",
@@ -40,6 +41,13 @@ def test_every_api_route_is_described_with_its_traffic_class(
         ("/api/v1/me/link-requests/{request_id}/decline", "post"): "normal",
         ("/api/v1/me/holders/{holder_id}", "delete"): "normal",
         ("/api/v1/me/sessions/revoke", "post"): "normal",
+        ("/api/v1/legal", "get"): "normal",
+        ("/legal", "get"): "sheddable",
+        ("/legal/{name}", "get"): "sheddable",
+        ("/api/v1/me/consents", "post"): "normal",
+        ("/api/v1/me/consents/{document}", "delete"): "normal",
+        ("/api/v1/me", "delete"): "normal",
+        ("/api/v1/me/export", "get"): "sheddable",
     }
     assert {k: described.get(k) for k in expected} == expected
 

@@ -42,7 +42,8 @@ def test_read_only_refuses_writes_but_not_reads_or_login(
     assert int(refused.headers["Retry-After"]) >= 1
     assert {a["kind"] for a in body["detail"]["alternatives"]} >= {"saved_code", "h5_lookup"}
     assert resident.me()["self"] is None  # nothing was written
-    assert logged_in(ops_app, phone).token  # login is critical: it goes on
+    # Login is critical: it goes on (consenting is a write: it waits for the mode to end).
+    assert logged_in(ops_app, phone, consent=False).token
 
     set_controls(ops_client, operator_auth, read_only=False)
     assert resident.declare("张三", cn_id()).status_code == 200
