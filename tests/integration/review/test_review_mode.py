@@ -359,3 +359,26 @@ def test_the_platform_calls_of_the_screens_work_on_the_sandbox_channel(
     history = reviewer.get("/api/v1/results/history")
     assert history.status_code == 200
     assert len(history.get_json()["residents"]) == 3
+
+
+def test_a_reviewer_exports_and_deletes_the_sandbox_and_the_next_login_starts_afresh(
+    review_app: Flask, reviewer: ReviewerApp
+) -> None:
+    exported = reviewer.get("/api/v1/me/export")
+    assert exported.status_code == 200
+    numbers = [r["id_number"] for r in exported.get_json()["residents"]]
+    assert len(numbers) == 3
+    assert all(is_reserved(n) for n in numbers)
+
+    deleted = reviewer.client.delete(
+        "/api/v1/me", json={"confirm": "DELETE"}, headers=reviewer.auth
+    )
+    assert deleted.status_code == 200, deleted.get_json()
+    assert deleted.get_json()["residents_removed"] == 3
+    assert reviewer.get("/api/v1/me").status_code == 401
+    with committed(review_app) as session:
+        assert session.scalar(select(func.count()).select_from(Resident)) == 0
+
+    again = ReviewerApp(review_app.test_client())
+    assert again.login().status_code == 200
+    assert len(again.get("/api/v1/me").get_json()["dependents"]) == 2
