@@ -213,9 +213,12 @@ def progress(total: int, started: float) -> Callable[[int, Tally], None]:
     return report
 
 
-def run_processes(job: Job, procs: int, deadline: float) -> tuple[Tally, float]:
+def run_processes(
+    job: Job, procs: int, deadline: float, on_go: Callable[[], None] | None = None
+) -> tuple[Tally, float]:
     """``procs`` spawned workers take batch indexes from one queue. The clock starts once all
-    are connected (start-up is not measured) and stops when the last one is done."""
+    are connected (start-up is not measured) and stops when the last one is done; ``on_go``
+    runs just before the clock starts (bench/retention.py starts its purge there)."""
     ctx = multiprocessing.get_context("spawn")
     todo, ready, done, go = ctx.Queue(), ctx.Queue(), ctx.Queue(), ctx.Event()
     for index in range(len(job.bodies)):
@@ -234,6 +237,8 @@ def run_processes(job: Job, procs: int, deadline: float) -> tuple[Tally, float]:
                 ready.get(timeout=120)
         except queue.Empty:
             raise RuntimeError("the worker processes did not start within 120 s") from None
+        if on_go is not None:
+            on_go()
         started = time.monotonic()
         go.set()
         total, finished, last = Tally(), 0, started

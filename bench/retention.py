@@ -23,9 +23,7 @@ longest batch), whether the purge ran through all of B, checks, and as its last 
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
-import queue
 import sys
 import threading
 import time
@@ -50,7 +48,7 @@ import _ingest_world as world_mod  # noqa: E402  (after the sys.path line above)
 import _retention_seed as seed_mod  # noqa: E402
 import ingest as ingest_bench  # noqa: E402
 from _ingest_measure import RedisDb  # noqa: E402
-from _ingest_work import Job, Tally, worker_main  # noqa: E402
+from _ingest_work import Job  # noqa: E402
 from _procs import ScratchDatabase, guarded  # noqa: E402
 
 ADMIN_DATABASE_URL = os.environ.get(
@@ -107,48 +105,13 @@ class Phase:
 def run_phase(
     job: Job, procs: int, name: str, deadline: float, on_go: Callable[[], None] | None = None
 ) -> Phase:
-    """``procs`` spawned ingest workers over ``job``'s batches; the clock (and ``on_go``)
-    starts once all are connected, as in ``bench/ingest.py``."""
-    ctx = multiprocessing.get_context("spawn")
-    todo, ready, done, go = ctx.Queue(), ctx.Queue(), ctx.Queue(), ctx.Event()
-    for index in range(len(job.bodies)):
-        todo.put(index)
-    for _ in range(procs):
-        todo.put(None)
-    workers = [
-        ctx.Process(target=worker_main, args=(job, todo, ready, go, done), daemon=True)
-        for _ in range(procs)
-    ]
-    try:
-        for w in workers:
-            w.start()
-        for _ in workers:
-            ready.get(timeout=120)
-        if on_go is not None:
-            on_go()
-        started = time.monotonic()
-        go.set()
-        total, finished = Tally(), 0
-        while finished < procs:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"phase {name} did not finish within --max-seconds")
-            try:
-                found = done.get(timeout=1)
-            except queue.Empty:
-                continue
-            if isinstance(found, str):
-                raise RuntimeError(f"an ingest worker failed: {found}")
-            total.add(found)
-            finished += 1
-        ended = time.monotonic()
-        phase = Phase(name, total.people, ended - started, (started, ended))
-        say(f"  {name}: {phase.people:,} person results in {phase.seconds:.1f}s")
-        return phase
-    finally:
-        for w in workers:
-            if w.is_alive():
-                w.terminate()
-            w.join(timeout=10)
+    """``procs`` spawned ingest workers over ``job``'s batches (``bench/ingest.py``'s
+    ``run_processes``); the clock (and ``on_go``) starts once all are connected."""
+    tally, seconds = ingest_bench.run_processes(job, procs, deadline, on_go)
+    ended = time.monotonic()
+    phase = Phase(name, tally.people, seconds, (ended - seconds, ended))
+    say(f"  {name}: {phase.people:,} person results in {phase.seconds:.1f}s")
+    return phase
 
 
 @dataclass
