@@ -6,10 +6,12 @@ STAMP := $(VENV)/.installed-stamp
 .PHONY: run test lint bench-login bench-ingest bench-retention bench-overload bench-hotpath emulator migrate clean \
 	machine worker profile-hotpath vendor stack stack-stop
 
-$(STAMP): pyproject.toml requirements.lock
+# Development and CI: the dev lock (the runtime lock's tree plus the dev extra), then the package
+# editable. A production node installs requirements.lock and `pip install .` (README).
+$(STAMP): pyproject.toml requirements.lock requirements-dev.lock
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet -r requirements-dev.lock
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 

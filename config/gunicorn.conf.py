@@ -17,6 +17,16 @@ import tempfile
 
 from gunicorn.glogging import Logger
 
+from miniapp_api.settings import ConfigurationError, load_env_file
+
+# Before anything below reads the environment: .env in the working directory, or the file
+# MINIAPP_ENV_FILE names, never over variables already set. The master reads this file again
+# on a HUP, and with it the env file; the workers it forks inherit the result.
+try:
+    load_env_file()
+except ConfigurationError as error:
+    raise SystemExit(f"gunicorn: {error}") from None
+
 public_bind = os.environ.get("MINIAPP_BIND", "0.0.0.0:8000")
 # The internal listener (OPS.INTERNAL_BIND): /metrics, /readyz, /openapi.json without a token.
 internal_bind = os.environ.get("MINIAPP_OPS__INTERNAL_BIND", "")
@@ -132,6 +142,30 @@ def bind_port() -> str:
 
 
 _metrics_dir()
+
+
+def _control_socket() -> str:
+    """gunicorn's control socket (``gunicornc -s PATH``), one per instance like the metrics
+    directory: gunicorn's default ($XDG_RUNTIME_DIR/gunicorn.ctl) is one path for every
+    instance a user starts, so two nodes on one machine (`miniapp stack up`) would share it.
+    MINIAPP_CONTROL_SOCKET wins (the systemd unit puts it in its RuntimeDirectory)."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    directory = runtime if runtime and os.path.isdir(runtime) else tempfile.gettempdir()
+    default = os.path.join(directory, f"miniapp-gunicorn-{bind_port()}.ctl")
+    return os.environ.get("MINIAPP_CONTROL_SOCKET") or default
+
+
+control_socket = _control_socket()
+
+
+def when_ready(server: object) -> None:
+    """Warn (never refuse) when this node's connection pools could take more than their share
+    of PostgreSQL's max_connections. Here, once, in the master: it alone knows the worker
+    count (miniapp_api/ops/sizing.py)."""
+    from miniapp_api.ops.sizing import check_node
+
+    # The setting as gunicorn took it: a --workers on the command line wins over this file.
+    check_node(workers=server.cfg.workers, log=server.log)  # type: ignore[attr-defined]
 
 
 def post_fork(server: object, worker: object) -> None:

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from channels.base import LoginChannel, Platform
-
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
 def create_app(
@@ -35,10 +32,10 @@ def create_app(
     from miniapp_api.platforms import build_channels
     from miniapp_api.redis_client import make_redis
     from miniapp_api.review.views import install_reviewers
-    from miniapp_api.settings import load_config, validate
+    from miniapp_api.settings import load_config, templates_dir, validate
     from miniapp_api.wiring import EXTENSION_KEY, build_wiring
 
-    app = Flask(__name__, template_folder=str(TEMPLATES))
+    app = Flask(__name__, template_folder=str(templates_dir()))
     load_config(app.config, overrides)
     settings = validate(app.config)
     # Werkzeug refuses a larger body before reading it (413, errors.py); batch routes raise it.

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+from typing import IO, Any
 
 import click
-from flask.cli import FlaskGroup
+from flask import Flask
+from flask.cli import AppGroup, ScriptInfo
 
 from miniapp_api.audit.commands import audit
 from miniapp_api.edge.commands import edge
@@ -17,21 +19,82 @@ from miniapp_api.results.commands import readmodel
 from miniapp_api.retention.commands import retention, with_purge_schedule
 from miniapp_api.review.commands import review
 from miniapp_api.sampling.commands import labs, rounds, sites, staff
+from miniapp_api.settings import ENV_FILE_VARIABLE, ConfigurationError, load_env_file
 from miniapp_api.stack.commands import stack
+from miniapp_api.stack.emulator import emulator
 from miniapp_api.wiring import wiring
 
+# sysexits.h's EX_CONFIG: a systemd unit lists it in RestartPreventExitStatus= (no restart
+# loop on a setting only an operator can fix).
+EXIT_CONFIGURATION = 78
 
-def _create_app() -> object:
+
+class UnusableConfiguration(click.ClickException):
+    """The configuration is incomplete: the problems, one line each, and no traceback."""
+
+    exit_code = EXIT_CONFIGURATION
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"miniapp: {self.format_message()}", err=True, file=file)
+
+
+def _create_app() -> Flask:
     from miniapp_api import create_app
 
-    return create_app()
+    try:
+        return create_app()
+    except ConfigurationError as error:
+        raise UnusableConfiguration(str(error)) from None
 
 
-@click.group(
-    cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False
+class MiniappGroup(AppGroup):
+    """The commands added below and nothing else.
+
+    Flask's own ``FlaskGroup`` builds the app to list the app's commands, so ``--help`` failed
+    without configuration; ours are all here, and only a command that needs the app builds it
+    (``with_appcontext``).
+    """
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        # Tests pass their own ScriptInfo (FlaskCliRunner): their app, already configured.
+        extra.setdefault("obj", ScriptInfo(create_app=_create_app, set_debug_flag=False))
+        return super().make_context(info_name, args, parent, **extra)
+
+
+def _read_env_file(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    info = ctx.find_object(ScriptInfo)
+    if info is None or info.create_app is not _create_app:
+        return  # a caller's own app (tests): its configuration is set, the environment too
+    try:
+        load_env_file(value)
+    except ConfigurationError as error:
+        raise UnusableConfiguration(str(error)) from None
+
+
+@click.group(cls=MiniappGroup)
+@click.option(
+    "-e",
+    "--env-file",
+    type=click.Path(dir_okay=False),
+    envvar=ENV_FILE_VARIABLE,
+    is_eager=True,
+    expose_value=False,
+    callback=_read_env_file,
+    help=f"Read variables from this file (also ${ENV_FILE_VARIABLE}; default: ./.env if there "
+    "is one). Variables already in the environment win.",
 )
 def main() -> None:
-    """Operate the screening mini-program backend."""
+    """Operate the screening mini-program backend.
+
+    Configuration: MINIAPP_* variables (.env.example lists them all), from the environment or
+    an env file. Only commands that need the app read and check it.
+    """
 
 
 main.add_command(sites)
@@ -44,6 +107,7 @@ main.add_command(readmodel)
 main.add_command(ops)
 main.add_command(edge)
 main.add_command(stack)
+main.add_command(emulator)
 main.add_command(audit)
 main.add_command(retention)
 main.add_command(review)
@@ -98,20 +162,3 @@ def dev(port: int, emulator_port: int) -> None:
     from miniapp_api.devserver import run
 
     run(port, emulator_port)
-
-
-@main.command("emulator", with_appcontext=False)
-@click.option("--port", type=int, default=8765, show_default=True)
-def emulator(port: int) -> None:
-    """Run only the platform emulator, with the development apps registered."""
-    from flask import Config
-
-    from channels.emulator import start_in_thread
-    from miniapp_api.devserver import dev_secrets, emulator_config
-    from miniapp_api.settings import load_config
-
-    config = Config(".")
-    load_config(config)
-    running = start_in_thread(emulator_config(dev_secrets(), dict(config)), port=port)
-    click.echo(f"platform emulator on {running.base_url}; Ctrl-C stops it")
-    running.thread.join()

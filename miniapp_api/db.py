@@ -63,6 +63,17 @@ class Database:
 CONNECT_TIMEOUT_SECONDS = 3
 
 
+def max_connections_per_engine(pool_size: int) -> int:
+    """The most connections one engine opens at once: its pool plus as many overflow ones
+    (one per gunicorn thread at the defaults, 16 + 16). The start-up sizing check
+    (``miniapp_api.ops.sizing``) multiplies it by the workers."""
+    return pool_size + _max_overflow(pool_size)
+
+
+def _max_overflow(pool_size: int) -> int:
+    return pool_size
+
+
 def _make_engine(url: str, pool_size: int) -> Engine:
     # hide_parameters: a statement's parameters (openids, ciphertexts, blind indexes) stay out
     # of its errors' text, which tracebacks and the logs carry; the SQL itself still shows.
@@ -82,7 +93,7 @@ def _make_engine(url: str, pool_size: int) -> Engine:
         url,
         hide_parameters=True,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=_max_overflow(pool_size),
         pool_pre_ping=True,
         connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
     )

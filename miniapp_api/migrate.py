@@ -7,7 +7,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Where the scripts are is said once, beside the readiness check that compares revisions.
+from miniapp_api.ops.schema_revision import MIGRATIONS
 
 
 def alembic_config(database_url: str) -> Config:

@@ -20,8 +20,13 @@ from typing import Any, TypeVar
 
 from flask import Config
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 ENV_PREFIX = "MINIAPP"
+# The checkout this module was imported from: in a clone or an editable install it holds config/
+# and templates/; after `pip install .` it is site-packages, which holds neither (see home()).
+SOURCE_TREE = Path(__file__).resolve().parent.parent
+# The checkout's config/, for tests and tools; the app reads config_dir().
+CONFIG_DIR = SOURCE_TREE / "config"
+ENV_FILE_VARIABLE = f"{ENV_PREFIX}_ENV_FILE"
 
 
 class ConfigurationError(RuntimeError):
@@ -33,6 +38,9 @@ class DatabaseSettings:
     url: str
     # Per worker process, plus as many overflow connections: one per gunicorn thread (16).
     pool_size: int = 16
+    # The most of PostgreSQL's max_connections one app node may take before the start-up
+    # sizing check warns (miniapp_api/ops/sizing.py).
+    max_connections_share: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -285,11 +293,79 @@ class Settings:
         return f"Settings(env={self.env!r}, database_url=<set>, redis_url=<set>)"
 
 
+def home() -> Path:
+    """The release directory the app reads ``config/`` and ``templates/`` from.
+
+    ``MINIAPP_HOME`` if set; else the checkout this package was imported from (a clone, an
+    editable install); else the working directory: a ``pip install .`` is started from the
+    release directory, as gunicorn is (``wsgi.py`` and ``config/gunicorn.conf.py`` are there).
+    The wheel carries the code only: one copy of the pages and settings, the release's.
+    """
+    given = os.environ.get(f"{ENV_PREFIX}_HOME")
+    if given:
+        return Path(given).resolve()
+    if (SOURCE_TREE / "config" / "default.toml").is_file():
+        return SOURCE_TREE
+    return Path.cwd()
+
+
+def config_dir() -> Path:
+    """``config/`` of :func:`home`: the TOML layers, gunicorn's and HAProxy's files."""
+    return home() / "config"
+
+
+def templates_dir() -> Path:
+    """``templates/`` of :func:`home`: the pages the app renders or serves."""
+    return home() / "templates"
+
+
+# Variables an env file set in this process, with the value it gave: told apart from the real
+# environment when the file is read again (gunicorn reads its config anew on a HUP).
+_FROM_ENV_FILE: dict[str, str] = {}
+
+
+def load_env_file(path: str | os.PathLike[str] | None = None) -> Path | None:
+    """Set variables from an env file (python-dotenv's syntax), never over the real environment.
+
+    The file: ``path`` (``miniapp --env-file``), else ``$MINIAPP_ENV_FILE``, else ``.env`` in
+    the working directory when there is one. A file named but missing is a
+    :class:`ConfigurationError`. Read again, the file's new values replace the ones it gave
+    before and variables taken out of it are unset. Returns the file read, or ``None``.
+    """
+    from dotenv import dotenv_values
+
+    named = path or os.environ.get(ENV_FILE_VARIABLE)
+    chosen = Path(named) if named else Path(".env")
+    if not chosen.is_file():
+        if named:
+            raise ConfigurationError(f"env file {named} not found")
+        return None
+    given = {
+        key: value
+        for key, value in dotenv_values(chosen, encoding="utf-8").items()
+        if value is not None
+    }
+    for key in [key for key in _FROM_ENV_FILE if key not in given]:
+        if os.environ.get(key) == _FROM_ENV_FILE.pop(key):
+            del os.environ[key]
+    for key, value in given.items():
+        ours = key in _FROM_ENV_FILE and os.environ.get(key) == _FROM_ENV_FILE[key]
+        if key not in os.environ or ours:
+            os.environ[key] = _FROM_ENV_FILE[key] = value
+    return chosen
+
+
 def load_config(config: Config, overrides: Mapping[str, Any] | None = None) -> None:
     """Fill a Flask ``Config`` from the layers, lowest first."""
     env = os.environ.get(f"{ENV_PREFIX}_ENV", "development")
-    _deep_merge(config, _read_toml(CONFIG_DIR / "default.toml"))
-    env_file = CONFIG_DIR / f"{env}.toml"
+    layers = config_dir()
+    if not (layers / "default.toml").is_file():
+        raise ConfigurationError(
+            f"{layers / 'default.toml'} not found: start from the release directory (the one "
+            f"with config/ and templates/) or set {ENV_PREFIX}_HOME to it"
+        )
+    _deep_merge(config, _read_toml(layers / "default.toml"))
+    env_file = layers / f"{env}.toml"
     if env_file.exists():
         _deep_merge(config, _read_toml(env_file))
     config["ENV_NAME"] = env
@@ -344,6 +420,10 @@ def validate(config: Mapping[str, Any]) -> Settings:
     sampling = from_section(SamplingSettings, section("SAMPLING"))
     if sampling.scan_window_hours < 1:
         problems.append(f"{ENV_PREFIX}_SAMPLING__SCAN_WINDOW_HOURS must be at least 1")
+    if not 0 < database.max_connections_share <= 1:
+        problems.append(
+            f"{ENV_PREFIX}_DATABASE__MAX_CONNECTIONS_SHARE must be above 0 and at most 1"
+        )
     settings = Settings(
         env=str(config.get("ENV_NAME", "development")),
         public_base_url=app.public_base_url.rstrip("/"),

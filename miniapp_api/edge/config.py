@@ -9,7 +9,7 @@ from pathlib import Path
 import jinja2
 from flask import Flask
 
-from miniapp_api.settings import CONFIG_DIR
+from miniapp_api.settings import config_dir
 from miniapp_api.wiring import wiring_of
 
 from .bodies import NODE_FAILED, QUOTA, SHEDDING, alternatives_map, edge_body
@@ -87,13 +87,13 @@ def traffic_map(app: Flask) -> str:
 def gunicorn_slots() -> int:
     """Requests one node serves at once as config/gunicorn.conf.py sets it (workers x threads,
     from MINIAPP_WORKERS and MINIAPP_THREADS): the default of ``--threads``."""
-    found = runpy.run_path(str(CONFIG_DIR / "gunicorn.conf.py"))
+    found = runpy.run_path(str(config_dir() / "gunicorn.conf.py"))
     return int(found["workers"]) * int(found["threads"])
 
 
 def _template() -> jinja2.Template:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(CONFIG_DIR),
+        loader=jinja2.FileSystemLoader(config_dir()),
         autoescape=False,  # noqa: S701 (an HAProxy config, not HTML)
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,

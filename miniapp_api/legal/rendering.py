@@ -19,14 +19,17 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from miniapp_api.legal import content
 from miniapp_api.legal.documents import DOCUMENTS
+from miniapp_api.settings import templates_dir
 
-TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates" / "legal"
+
+def _templates() -> Path:
+    return templates_dir() / "legal"
 
 
 @cache
 def _environment() -> Environment:
     return Environment(
-        loader=FileSystemLoader(TEMPLATES),
+        loader=FileSystemLoader(_templates()),
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,  # a misspelt name fails the render, never shows as ""
         trim_blocks=True,
@@ -38,7 +41,7 @@ def _environment() -> Environment:
 @cache
 def stylesheet() -> str:
     """The one stylesheet, inlined in every page and allowed by its hash in the CSP."""
-    return (TEMPLATES / "legal.css").read_text(encoding="utf-8")
+    return (_templates() / "legal.css").read_text(encoding="utf-8")
 
 
 def render(name: str) -> bytes:

@@ -13,7 +13,8 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, render_template
 from flask.typing import ResponseReturnValue
-from sqlalchemy import text
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from miniapp_api.api import TrafficClass, operation, parse_body
 from miniapp_api.notify.backlog import OutboxBacklog
@@ -22,6 +23,12 @@ from miniapp_api.ops import service
 from miniapp_api.ops.auth import require_operator
 from miniapp_api.ops.edge_metrics import reader_of
 from miniapp_api.ops.internal import require_internal_or_operator
+from miniapp_api.ops.schema_revision import (
+    SchemaStatus,
+    code_revisions,
+    compare,
+    database_revisions,
+)
 from miniapp_api.ops.schemas import ControlsIn, ControlsOut, EdgeOut
 from miniapp_api.overload.metrics import exposition
 from miniapp_api.wiring import wiring
@@ -37,22 +44,39 @@ def healthz() -> ResponseReturnValue:
 
 @bp.get("/readyz")
 def readyz() -> ResponseReturnValue:
+    """Ready for traffic: the database answers at the code's schema revision (or a newer one:
+    expand before deploy) and Redis answers; else 503, each check saying what is wrong."""
     wire = wiring()
     require_internal_or_operator(wire.settings.ops)
     checks: dict[str, str] = {}
-    try:
-        with wire.db.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as exc:  # noqa: BLE001  readiness reports any failure, whatever it is
-        checks["database"] = type(exc).__name__
+    checks["database"], schema = _database_and_schema(wire.db.engine)
+    if schema is not None:
+        checks["migrations"] = schema.summary
     try:
         wire.redis.ping()
         checks["redis"] = "ok"
     except Exception as exc:  # noqa: BLE001
         checks["redis"] = type(exc).__name__
-    ready = all(v == "ok" for v in checks.values())
+    ready = checks["database"] == checks["redis"] == "ok" and schema is not None and schema.ready
     return jsonify(status="ready" if ready else "not_ready", checks=checks), 200 if ready else 503
+
+
+def _database_and_schema(engine: Engine) -> tuple[str, SchemaStatus | None]:
+    """The database check, and its schema revision against the code's (``None`` when the
+    database does not answer). One query; a second only when ``alembic_version`` is missing."""
+    code = code_revisions()  # outside the try: several heads is a bug of the code, not the db
+    try:
+        with engine.connect() as connection:
+            try:
+                found = database_revisions(connection)
+            except DBAPIError:
+                # No alembic_version (never migrated), or the database is gone: SELECT 1 tells.
+                connection.rollback()
+                connection.execute(text("SELECT 1"))
+                found = frozenset()
+    except Exception as exc:  # noqa: BLE001  readiness reports any failure, whatever it is
+        return type(exc).__name__, None
+    return "ok", compare(found, code)
 
 
 @bp.get("/metrics")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from pathlib import Path
 
 from flask import Blueprint, current_app, render_template, send_from_directory
 from flask.typing import ResponseReturnValue
@@ -13,13 +12,14 @@ from miniapp_api.legal.labels import AUDIENCE
 from miniapp_api.notify.service import notice_template_ids, template_ids
 from miniapp_api.review.accounts import DEMO_PASSWORD, DEMO_REVIEWER
 from miniapp_api.review.views import EXTENSION_KEY as REVIEWERS_KEY
+from miniapp_api.settings import templates_dir
 from miniapp_api.simulator.demo import DEMO_EXTENSION_KEY, DemoOperators
 from miniapp_api.wiring import wiring
 
 bp = Blueprint("simulator", __name__)
 
-# The page's script and style files, next to its template. Only these are served.
-ASSET_DIR = Path(__file__).resolve().parent.parent.parent / "templates" / "simulator"
+# The page's script and style files, next to its template (templates/simulator/). Only these
+# are served.
 ASSETS = {
     "simulator.css": "text/css",
     "common.js": "text/javascript",
@@ -64,4 +64,5 @@ def asset(name: str) -> ResponseReturnValue:
     if mimetype is None:
         raise NotFound("No such simulator file.")
     # A development page: always revalidate, so an edited file shows on the next reload.
-    return send_from_directory(ASSET_DIR, name, mimetype=mimetype, max_age=0)
+    folder = templates_dir() / "simulator"
+    return send_from_directory(folder, name, mimetype=mimetype, max_age=0)

@@ -33,7 +33,7 @@ def test_federation_works_on_sqlite_and_the_stand_in(
     assert wechat.me()["self"]["id"] == alipay.me()["self"]["id"]
     internal = give_internal_bind(embedded_app, monkeypatch)
     ready = client.get("/readyz", environ_overrides=internal).get_json()
-    assert ready["checks"] == {"database": "ok", "redis": "ok"}
+    assert ready["checks"] == {"database": "ok", "redis": "ok", "migrations": "ok"}
 
 
 def test_the_embedded_migrations_round_trip(tmp_path: Path) -> None:

@@ -48,9 +48,12 @@ def test_the_internal_bind_answers_without_a_token(app: Flask, path: str) -> Non
     assert client.get(path, environ_overrides=ON_PUBLIC).status_code == 401  # the port did it
 
 
-def test_readiness_on_the_internal_bind_checks_the_database_and_redis(app: Flask) -> None:
+def test_readiness_on_the_internal_bind_checks_the_database_redis_and_migrations(
+    app: Flask,
+) -> None:
     answer = app.test_client().get("/readyz", environ_overrides=ON_INTERNAL).get_json()
-    assert answer == {"status": "ready", "checks": {"database": "ok", "redis": "ok"}}
+    expected = {"database": "ok", "redis": "ok", "migrations": "ok"}
+    assert answer == {"status": "ready", "checks": expected}
 
 
 def test_without_an_internal_bind_no_port_is_internal(make_app: MakeApp) -> None:
