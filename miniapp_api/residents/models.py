@@ -135,7 +135,11 @@ class Consent(Base):
     account_id: Mapped[int] = mapped_column(
         ForeignKey("accounts.id", ondelete="CASCADE"), index=True
     )
-    resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"))
+    # Indexed: deleting a resident (account deletion, the review sandbox's reset) finds the
+    # guardian consents given for them through it, instead of scanning every consent.
+    resident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("residents.id", ondelete="CASCADE"), index=True
+    )
     # A document's name (miniapp_api/legal/documents.py) or "guardian" (for ``resident_id``).
     kind: Mapped[str] = mapped_column(String(32))
     document_version: Mapped[str] = mapped_column(String(32))
