@@ -35,6 +35,7 @@ from channels.base import (
 from miniapp_api.overload.rejection import Rejected, Rejection, channel_of, jittered_retry_after
 from miniapp_api.overload.renderer import RejectionRenderer
 from miniapp_api.redis_client import REDIS_DOWN
+from miniapp_api.security.passwords import HashingBusy
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +168,12 @@ def register_error_handlers(app: Flask, rejections: RejectionRenderer) -> None:
     @app.errorhandler(ApiError)
     def handle_api_error(error: ApiError) -> Response:
         return error_response(error.status, error.code, error.message, error.detail, error.headers)
+
+    @app.errorhandler(HashingBusy)
+    def handle_hashing_busy(error: HashingBusy) -> Response:
+        # Every argon2 slot of this process stayed taken (security/passwords.py): a login
+        # flood; the caller tries again shortly, elsewhere if it can.
+        return rejection_response(Rejection(503, "local_concurrency", 2.0))
 
     @app.errorhandler(Rejected)
     def handle_rejected(error: Rejected) -> Response:

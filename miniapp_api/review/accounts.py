@@ -13,7 +13,6 @@ client network (``security/passwords.py``), so guessing is refused (429) before 
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import secrets
@@ -21,8 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from miniapp_api.overload.rejection import Rejected, Rejection
-from miniapp_api.security.passwords import HASHER, HashingBusy, verify
+from miniapp_api.security.passwords import HASHER, verify, verify_known
 
 NAME_PATTERN = re.compile(r"[a-z0-9_-]{1,32}")
 MAX_PASSWORD_CHARS = 128  # argon2 over a megabyte of "password" would be a cheap way to burn CPU
@@ -71,22 +69,10 @@ def has_demo_password(reviewer: Reviewer) -> bool:
     return verify(reviewer.password_hash, DEMO_PASSWORD)
 
 
-@functools.cache
-def _dummy_hash() -> str:
-    """A hash no password matches, computed on first use (no import-time work)."""
-    return HASHER.hash(secrets.token_urlsafe(24))
-
-
 def check_password(reviewers: Mapping[str, Reviewer], name: str, password: str) -> bool:
-    """Whether ``password`` is ``name``'s: one argon2 check, unknown names included.
-
-    503 ``local_concurrency`` when every argon2 slot of the process stays busy.
-    """
+    """Whether ``password`` is ``name``'s: one argon2 check, unknown names included
+    (``HashingBusy`` when every slot stays taken: 503, ``errors.py``)."""
     reviewer = reviewers.get(name)
-    try:
-        matches = verify(
-            reviewer.password_hash if reviewer else _dummy_hash(), password[:MAX_PASSWORD_CHARS]
-        )
-    except HashingBusy:
-        raise Rejected(Rejection(503, "local_concurrency", 2.0)) from None
-    return matches and reviewer is not None and len(password) <= MAX_PASSWORD_CHARS
+    known = reviewer.password_hash if reviewer else None
+    matches = verify_known(known, password[:MAX_PASSWORD_CHARS])
+    return matches and len(password) <= MAX_PASSWORD_CHARS

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import re
-import secrets
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -14,7 +12,7 @@ from miniapp_api.overload.rejection import Rejected, Rejection
 from miniapp_api.sampling.models import Site, Staff
 from miniapp_api.sampling.schemas import SiteOut, StaffLoginOut
 from miniapp_api.sampling.setup import SetupRefused, find_site
-from miniapp_api.security.passwords import HASHER, FailedLogins, HashingBusy, hash_secret, verify
+from miniapp_api.security.passwords import HASHER, FailedLogins, hash_secret, verify_known
 from miniapp_api.sessions import SessionStore
 
 STAFF_PLATFORM = "staff"  # the ``platform`` of a staff session
@@ -30,20 +28,6 @@ def normalize_username(raw: str) -> str:
 
 def hash_password(password: str) -> str:
     return hash_secret(password)
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    """A hash nobody knows the password of, computed on first use (no import-time work)."""
-    return HASHER.hash(secrets.token_urlsafe(24))
-
-
-def _verify(password_hash: str, password: str) -> bool:
-    """argon2 within the process's few slots (``security/passwords.py``): 503 when none frees."""
-    try:
-        return verify(password_hash, password)
-    except HashingBusy:
-        raise Rejected(Rejection(503, "local_concurrency", 2.0)) from None
 
 
 def create_staff(session: Session, username: str, *, password: str, site_name: str) -> Staff:
@@ -88,11 +72,11 @@ def login(
     # Argon2 runs outside the transaction: it is slow on purpose and must not hold a connection
     # busy. An unknown user costs the same hash as a known one, so timing tells nothing.
     if row is None:
-        _verify(_dummy_hash(), password)
+        verify_known(None, password)
         failures.failed(name, address)
         raise Unauthorized(REFUSED, code="invalid_credentials")
     staff, site = row
-    if not _verify(staff.password_hash, password) or not staff.active:
+    if not verify_known(staff.password_hash, password) or not staff.active:
         failures.failed(name, address)
         raise Unauthorized(REFUSED, code="invalid_credentials")
     failures.succeeded(name, address)

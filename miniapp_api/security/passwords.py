@@ -4,8 +4,8 @@ argon2 is slow on purpose (tens of milliseconds of CPU and 64 MiB of memory per 
 staff login and the operators' API run it for callers who are not known yet. Two bounds:
 
 * **At most :data:`CONCURRENT_CHECKS` checks at once per process** (:func:`verify`): a flood of
-  logins queues here for at most :data:`WAIT_SECONDS`, then :class:`HashingBusy` (the callers
-  answer 503), instead of every thread of every worker hashing at once.
+  logins queues here for at most :data:`WAIT_SECONDS`, then :class:`HashingBusy` (answered 503
+  ``local_concurrency`` by ``errors.py``), instead of every thread of every worker hashing at once.
 * **Failures are counted** per username and per client network (:class:`FailedLogins`, in
   Redis, so across every node): past :data:`MAX_FAILURES_PER_NAME` wrong passwords for a name,
   or :data:`MAX_FAILURES_PER_NETWORK` from one IPv4 address or IPv6 /64, within
@@ -14,6 +14,8 @@ staff login and the operators' API run it for callers who are not known yet. Two
 
 from __future__ import annotations
 
+import functools
+import secrets
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -37,6 +39,20 @@ _checks = threading.BoundedSemaphore(CONCURRENT_CHECKS)
 
 class HashingBusy(Exception):
     """Every argon2 slot of this process stayed taken for :data:`WAIT_SECONDS`."""
+
+
+@functools.cache
+def dummy_hash() -> str:
+    """A hash no secret matches, made on first use (no import-time work)."""
+    return HASHER.hash(secrets.token_urlsafe(24))
+
+
+def verify_known(secret_hash: str | None, secret: str) -> bool:
+    """Whether ``secret`` matches ``secret_hash``; with ``None`` (an unknown name) the secret
+    is checked against :func:`dummy_hash` and refused, so an unknown name takes as long as a
+    wrong secret and tells nothing. :class:`HashingBusy` if no slot frees up."""
+    matches = verify(secret_hash or dummy_hash(), secret)
+    return matches and secret_hash is not None
 
 
 def hash_secret(secret: str) -> str:

@@ -382,3 +382,22 @@ def test_a_reviewer_exports_and_deletes_the_sandbox_and_the_next_login_starts_af
     again = ReviewerApp(review_app.test_client())
     assert again.login().status_code == 200
     assert len(again.get("/api/v1/me").get_json()["dependents"]) == 2
+
+
+def test_a_reviewer_login_is_refused_503_while_every_argon2_slot_is_taken(
+    review_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from miniapp_api.security import passwords
+
+    monkeypatch.setattr(passwords, "WAIT_SECONDS", 0.2)
+    held = [passwords._checks.acquire(timeout=1) for _ in range(passwords.CONCURRENT_CHECKS)]
+    try:
+        busy = ReviewerApp(review_app.test_client()).login()
+    finally:
+        for taken in held:
+            if taken:
+                passwords._checks.release()
+    assert all(held)
+    assert busy.status_code == 503
+    assert busy.get_json()["detail"]["reason"] == "local_concurrency"
+    assert "Retry-After" in busy.headers
