@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import random
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import astuple, dataclass
 
 import redis
@@ -72,13 +72,21 @@ class Holding:
 
 
 def holdings(
-    session: Session, client: redis.Redis, account_id: str, seen: ViewSnapshot | None = None
+    session: Session,
+    client: redis.Redis,
+    account_id: str,
+    seen: ViewSnapshot | None = None,
+    *,
+    before_database: Callable[[], None] | None = None,
 ) -> list[Holding]:
     """Self first, then dependents in the order added; 401 if the account is gone.
 
     From the Redis copy when there is one (in ``seen``, the account's snapshot read with the
     session, if given), else from the database (read-only), then cached; :class:`Rejected`
-    (``cache_only``) instead of the database while ``cache_only`` is on.
+    (``cache_only``) instead of the database while ``cache_only`` is on. ``before_database``
+    runs just before the database is read and may refuse (results: a withdrawn consent). It
+    guards every copy: a copy is filled only after it passed, under the generation read
+    before it, and whatever makes it refuse must drop the copy (``forget_links``).
     """
     if seen is None or seen.account_id != account_id:
         seen = AccountViews(client).snapshot(account_id, ())
@@ -86,6 +94,8 @@ def holdings(
         return [Holding(*entry) for entry in json.loads(seen.links)]
     if load_modes(client).cache_only:
         raise Rejected(Rejection(503, "cache_only", 5.0))
+    if before_database is not None:
+        before_database()
     held = _holdings_from_database(session, account_id)
     encoded = json.dumps([astuple(h) for h in held], ensure_ascii=False)
     client.register_script(_FILL_UNLESS_FORGOTTEN)(

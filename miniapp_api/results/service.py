@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from miniapp_api.accountview import ViewSnapshot
 from miniapp_api.errors import ServiceUnavailable
 from miniapp_api.readmodel import ResultEntry, ResultReadModel
+from miniapp_api.residents import consents
 from miniapp_api.residents.holdings import holdings
 from miniapp_api.residents.models import Relation
 from miniapp_api.results.schemas import ResidentResultsOut, ResultOut, ResultsOut
@@ -52,9 +53,18 @@ def account_results(
     account's snapshot, read with the session, if there is one).
 
     An unreachable Redis propagates: the app answers with the overload contract (503, what
-    works instead), as for every path that needs Redis.
+    works instead), as for every path that needs Redis. While a required consent is withdrawn,
+    409 ``consent_required``: checked only when the account's links copy must be read from the
+    database, since a withdrawal drops that copy (``residents/consents.py``); a screen built
+    from the copy sends no SQL.
     """
-    held = holdings(session, client, account_id, seen)
+    held = holdings(
+        session,
+        client,
+        account_id,
+        seen,
+        before_database=lambda: consents.refuse_if_withdrawn(session, account_id),
+    )
     # The account watches its residents: this answer is kept in its view (accountview.py).
     found = read_results(readmodel, [h.resident_id for h in held], watcher=account_id)
     overdue_after = timedelta(hours=settings.overdue_hours)

@@ -14,9 +14,6 @@ from flask.typing import ResponseReturnValue
 
 from miniapp_api.accountview import RESULTS_SCREEN, ViewSnapshot
 from miniapp_api.api import TrafficClass, kept_answer, operation
-from miniapp_api.overload.controls import load_modes
-from miniapp_api.overload.rejection import Rejected, Rejection
-from miniapp_api.residents import consents
 from miniapp_api.results import service
 from miniapp_api.results.schemas import HistoryOut, ResidentHistoryOut, ResultsOut
 from miniapp_api.sessions import require_session
@@ -38,7 +35,6 @@ def get_results() -> ResponseReturnValue:
     caller = require_session(wire.sessions)
 
     def build(seen: ViewSnapshot) -> tuple[bytes, float]:
-        _refuse_if_withdrawn(seen)
         now = datetime.now(UTC)
         out = _account_results(caller.account_id, seen, now)
         body = cast(Response, current_app.json.response(out.model_dump(mode="json"))).get_data()
@@ -56,12 +52,7 @@ def get_results() -> ResponseReturnValue:
     errors=(401, 409, 503),
 )
 def get_history() -> ResponseReturnValue:
-    wire = wiring()
-    caller = require_session(wire.sessions)
-    # Read before the check: a withdrawal after it moves the generation and so refuses the
-    # links copy this request would otherwise fill (see _refuse_if_withdrawn).
-    seen = wire.views.snapshot(caller.account_id, ())
-    _refuse_if_withdrawn(seen)
+    caller = require_session(wiring().sessions)
     residents = [
         ResidentHistoryOut(
             id=person.id,
@@ -69,29 +60,9 @@ def get_history() -> ResponseReturnValue:
             name_masked=person.name_masked,
             samplings=([person.latest] if person.latest else []) + person.history,
         )
-        for person in _account_results(caller.account_id, seen).residents
+        for person in _account_results(caller.account_id).residents
     ]
     return HistoryOut(residents=residents).model_dump(mode="json")
-
-
-def _refuse_if_withdrawn(seen: ViewSnapshot) -> None:
-    """409 ``consent_required`` while a required consent of the account is withdrawn
-    (residents/consents.py); checked only when the account's links copy is missing.
-
-    Results are usually built from Redis alone, and stay so: the check is made only when the
-    build reads the database anyway (to fill the links copy). That is enough because the copy
-    is filled only after this check, under the generation ``seen`` read before it, and a
-    withdrawal drops the copy with the kept screens and moves the generation: an account whose
-    copy exists passed the check since its last withdrawal. While ``cache_only`` is on, such a
-    build is refused as ``holdings()`` would refuse it, without the database.
-    """
-    if seen.links is not None:
-        return
-    wire = wiring()
-    if load_modes(wire.redis).cache_only:
-        raise Rejected(Rejection(503, "cache_only", 5.0))
-    with wire.db.session() as session:
-        consents.refuse_if_withdrawn(session, seen.account_id)
 
 
 def _account_results(
