@@ -3,7 +3,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench-login bench-ingest bench-retention bench-overload bench-hotpath emulator migrate clean \
+.PHONY: run test lint bench-login bench-ingest bench-retention bench-keyrotation bench-overload bench-hotpath emulator \
+	migrate clean \
 	machine worker profile-hotpath vendor stack stack-stop
 
 # Development and CI: the dev lock (the runtime lock's tree plus the dev extra), then the package
@@ -62,6 +63,11 @@ bench-ingest: $(STAMP) machine
 ## throughput with the purge / without, purge rows/s, longest batch (about 3 minutes)
 bench-retention: $(STAMP) machine
 	$(PY) bench/retention.py
+
+## bench-keyrotation: `miniapp keys rotate` over 100,000 residents vs a plain rewrite of the same
+## rows in the same batches; rows/s and the ratio (about a minute)
+bench-keyrotation: $(STAMP)
+	$(PY) bench/keyrotation.py
 
 ## bench-overload: open-loop load at 1x/3x/10x capacity, protected vs unprotected, side by side
 ## (OVERLOAD_ARGS passes options, e.g. OVERLOAD_ARGS="--quick --configs front,front-nodoor")

@@ -15,6 +15,7 @@ from miniapp_api.edge.commands import edge
 from miniapp_api.legal.commands import legal
 from miniapp_api.notify.commands import worker
 from miniapp_api.ops.commands import ops
+from miniapp_api.rekeying.commands import keys
 from miniapp_api.results.commands import readmodel
 from miniapp_api.retention.commands import retention, with_purge_schedule
 from miniapp_api.review.commands import review
@@ -112,6 +113,7 @@ main.add_command(audit)
 main.add_command(retention)
 main.add_command(review)
 main.add_command(legal)
+main.add_command(keys)
 
 
 @main.group()

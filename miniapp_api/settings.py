@@ -20,6 +20,9 @@ from typing import Any, TypeVar
 
 from flask import Config
 
+KEY_BYTES = 32
+LEGACY_KEY_ID = 1  # the id of a key configured alone, without one
+
 ENV_PREFIX = "MINIAPP"
 # The checkout this module was imported from: in a clone or an editable install it holds config/
 # and templates/; after `pip install .` it is site-packages, which holds neither (see home()).
@@ -195,7 +198,12 @@ class SessionSettings:
 
 @dataclass(frozen=True)
 class LoggingSettings:
+    """``[LOGGING]``: the root level, and whether answered health probes are logged."""
+
     level: str = "INFO"
+    # Access lines of /healthz, /readyz and /metrics answered below 400: HAProxy's checks and
+    # Prometheus's scrapes would be most of the log. Failed probes are always logged.
+    probes: bool = False
 
 
 @dataclass(frozen=True)
@@ -273,6 +281,7 @@ class Settings:
     wechat: WechatSettings | None
     alipay: AlipaySettings | None
     log_level: str
+    log_probes: bool  # [LOGGING] PROBES: access lines of answered health probes too
     timezone: str
     trusted_proxies: int
     max_body_bytes: int
@@ -286,11 +295,78 @@ class Settings:
     review: ReviewSettings
     retention: RetentionSettings
     simulator_emulator_url: str
-    data_key: bytes = field(repr=False)
-    index_key: bytes = field(repr=False)
+    data_keys: KeyRing = field(repr=False)
+    index_keys: KeyRing = field(repr=False)
 
     def __repr__(self) -> str:
         return f"Settings(env={self.env!r}, database_url=<set>, redis_url=<set>)"
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """Keys by id, and the id of the key new values are written with."""
+
+    keys: Mapping[int, bytes]
+    current: int
+
+    def __post_init__(self) -> None:
+        if not self.keys and self.current == 0:
+            return  # UNSET_KEYS
+        if self.current not in self.keys:
+            raise ValueError(f"key {self.current} is to write but is not among the keys")
+        for key_id, key in self.keys.items():
+            if not 1 <= key_id <= 255:
+                raise ValueError(f"key ids are 1 to 255, not {key_id}")
+            if len(key) != KEY_BYTES:
+                raise ValueError(f"key {key_id} must be {KEY_BYTES} bytes")
+
+    @classmethod
+    def single(cls, key: bytes) -> KeyRing:
+        """One key, id 1: the configuration before any rotation."""
+        return cls({LEGACY_KEY_ID: key}, LEGACY_KEY_ID)
+
+    @property
+    def current_key(self) -> bytes:
+        return self.keys[self.current]
+
+    def others(self) -> list[int]:
+        """The ids of the keys kept only to read, newest first."""
+        return sorted((k for k in self.keys if k != self.current), reverse=True)
+
+
+# What an unset or unusable key setting leaves while the problems are gathered (the load then
+# fails with all of them): never used.
+_UNSET_KEYS = KeyRing({}, 0)
+
+
+def _parse_keys(raw: str) -> dict[int, bytes] | str:
+    """``base64`` or ``id:base64,id:base64``: the keys by id, or what is wrong (a phrase)."""
+    if not raw.strip():
+        return {}
+    entries = [entry.strip() for entry in raw.split(",")]
+    if len(entries) == 1 and ":" not in entries[0]:
+        alone = _decoded_key(entries[0])
+        return {LEGACY_KEY_ID: alone} if alone else f"must be base64 of {KEY_BYTES} random bytes"
+    keys: dict[int, bytes] = {}
+    for entry in entries:
+        key_id, _, encoded = entry.partition(":")
+        if not key_id.isdigit() or not 1 <= int(key_id) <= 255:
+            return "must be one base64 key, or id:base64 pairs (ids 1 to 255) joined by commas"
+        if int(key_id) in keys:
+            return f"names key {int(key_id)} twice"
+        decoded = _decoded_key(encoded)
+        if decoded is None:
+            return f"key {int(key_id)} must be base64 of {KEY_BYTES} random bytes"
+        keys[int(key_id)] = decoded
+    return keys
+
+
+def _decoded_key(encoded: str) -> bytes | None:
+    try:
+        decoded = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return decoded if len(decoded) == KEY_BYTES else None
 
 
 def home() -> Path:
@@ -389,19 +465,27 @@ def validate(config: Mapping[str, Any]) -> Settings:
             return ""
         return str(value)
 
-    def key_bytes(key: str) -> bytes:
-        raw = required("SECURITY", key)
-        if not raw:
-            return b""
-        try:
-            decoded = base64.b64decode(raw, validate=True)
-        except (binascii.Error, ValueError):
-            decoded = b""
-        if len(decoded) != 32:
-            problems.append(f"{ENV_PREFIX}_SECURITY__{key} must be base64 of 32 random bytes")
-        return decoded
+    def key_ring(key: str) -> KeyRing:
+        """``[SECURITY] <key>``: one base64 key (id 1), or ``id:base64`` pairs separated by
+        commas while a rotation is under way; ``<key>_ID`` names the one to write with
+        (default: the highest id)."""
+        name = f"{ENV_PREFIX}_SECURITY__{key}"
+        parsed = _parse_keys(required("SECURITY", key))
+        if isinstance(parsed, str):
+            problems.append(f"{name} {parsed}")
+            return _UNSET_KEYS
+        if not parsed:
+            return _UNSET_KEYS
+        chosen = str(section("SECURITY").get(f"{key}_ID", "") or "").strip()
+        if not chosen:
+            return KeyRing(parsed, max(parsed))
+        if not chosen.isdigit() or int(chosen) not in parsed:
+            problems.append(f"{name}_ID must be the id of one of the keys in {name}")
+            return _UNSET_KEYS
+        return KeyRing(parsed, int(chosen))
 
     app_cfg = section("APP")
+    logs = from_section(LoggingSettings, section("LOGGING"))
     app = from_section(AppSettings, app_cfg)
     database = from_section(DatabaseSettings, section("DATABASE"), url=required("DATABASE", "URL"))
     sessions = from_section(SessionSettings, section("SESSION"))
@@ -434,7 +518,8 @@ def validate(config: Mapping[str, Any]) -> Settings:
         residents=from_section(ResidentSettings, section("RESIDENTS")),
         wechat=_wechat(section("WECHAT"), required),
         alipay=_alipay(section("ALIPAY"), required),
-        log_level=from_section(LoggingSettings, section("LOGGING")).level.upper(),
+        log_level=logs.level.upper(),
+        log_probes=logs.probes,
         timezone=app.timezone,
         trusted_proxies=app.trusted_proxies,
         max_body_bytes=app.max_body_bytes,
@@ -448,15 +533,15 @@ def validate(config: Mapping[str, Any]) -> Settings:
         review=from_section(ReviewSettings, section("REVIEW")),
         retention=from_section(RetentionSettings, section("RETENTION")),
         simulator_emulator_url=simulator.emulator_url.rstrip("/"),
-        data_key=key_bytes("DATA_KEY"),
-        index_key=key_bytes("INDEX_KEY"),
+        data_keys=key_ring("DATA_KEY"),
+        index_keys=key_ring("INDEX_KEY"),
     )
     if settings.wechat is None and settings.alipay is None:
         problems.append(f"set {ENV_PREFIX}_WECHAT__APP_ID or {ENV_PREFIX}_ALIPAY__APP_ID")
-    if settings.data_key and settings.data_key == settings.index_key:
+    if set(settings.data_keys.keys.values()) & set(settings.index_keys.keys.values()):
         problems.append(
             f"{ENV_PREFIX}_SECURITY__DATA_KEY and {ENV_PREFIX}_SECURITY__INDEX_KEY are the same "
-            "key: generate two"
+            "key (or share one): generate a key for each"
         )
     if settings.env == "production":
         problems += production_problems(

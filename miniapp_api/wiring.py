@@ -65,7 +65,7 @@ def build_wiring(
         settings=settings,
         db=Database(settings.database_url, pool_size=settings.database_pool_size),
         redis=client,
-        crypto=PersonalDataCrypto(settings.data_key, settings.index_key),
+        crypto=PersonalDataCrypto(settings.data_keys, settings.index_keys),
         sessions=SessionStore(client, settings.session_ttl_seconds),
         channels=dict(channels),
         readmodel=ResultReadModel(client),
@@ -77,7 +77,13 @@ def build_wiring(
             controls=controls,
             client=client,
         ),
-        waiting_room=WaitingRoom(client, ticket_key(settings.index_key)),
+        waiting_room=WaitingRoom(
+            client,
+            ticket_key(settings.index_keys.current_key),
+            also_accepted=[
+                ticket_key(settings.index_keys.keys[k]) for k in settings.index_keys.others()
+            ],
+        ),
     )
 
 

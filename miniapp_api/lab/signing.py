@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -64,6 +65,7 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from miniapp_api.db import as_utc
 from miniapp_api.errors import ServiceUnavailable, Unauthorized
 from miniapp_api.redis_client import REDIS_ERRORS
 from miniapp_api.sampling.models import Lab
@@ -75,6 +77,8 @@ _NONCE = re.compile(r"[A-Za-z0-9_-]{8,64}")
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _SIGNATURE = re.compile(r"[0-9a-fA-F]{64}")
 _LAB_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -131,7 +135,7 @@ def authenticate(
         signed.method, signed.path, signed.timestamp, signed.nonce, signed.body
     )
     # An unknown lab is answered exactly like a wrong signature: ids cannot be probed.
-    if lab is None or not _signature_matches(crypto, lab, expected, signed.signature):
+    if lab is None or not _signature_matches(crypto, lab, expected, signed.signature, now):
         raise Unauthorized(
             "The request signature does not verify: check X-Lab-Id, the secret and the string "
             "to sign (METHOD, PATH, X-Timestamp, X-Nonce, hex SHA-256 of the body, joined by "
@@ -163,8 +167,29 @@ def _check_format(signed: SignedRequest) -> None:
         )
 
 
-def _signature_matches(crypto: PersonalDataCrypto, lab: Lab, expected: str, sent: str) -> bool:
-    secret = crypto.decrypt(LAB_SECRET_PURPOSE, lab.secret_enc)
+def _signature_matches(
+    crypto: PersonalDataCrypto, lab: Lab, expected: str, sent: str, now: datetime
+) -> bool:
+    """Whether ``sent`` is the signature under the lab's secret, or under its previous one
+    while a rotation's overlap lasts (``miniapp labs rotate-secret``)."""
+    if _signed_with(crypto, lab.secret_enc, expected, sent):
+        return True
+    until = lab.previous_secret_until
+    if lab.previous_secret_enc is None or until is None or as_utc(until) <= now:
+        return False
+    if not _signed_with(crypto, lab.previous_secret_enc, expected, sent):
+        return False
+    # What tells the operator the lab has not switched yet (the overlap is ending).
+    log.warning(
+        "lab %s signed with its previous secret, accepted until %s",
+        lab.lab_id,
+        as_utc(until).isoformat(),
+    )
+    return True
+
+
+def _signed_with(crypto: PersonalDataCrypto, secret_enc: bytes, expected: str, sent: str) -> bool:
+    secret = crypto.decrypt(LAB_SECRET_PURPOSE, secret_enc)
     good = hmac.new(secret.encode(), expected.encode(), hashlib.sha256).hexdigest()
     return hmac.compare_digest(good.encode(), sent.lower().encode())
 

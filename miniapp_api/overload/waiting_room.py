@@ -22,7 +22,7 @@ import hashlib
 import hmac
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -64,13 +64,23 @@ def ticket_key(secret: bytes) -> bytes:
 
 
 class WaitingRoom:
-    """Hands out places and checks tickets; one per app (no state of its own but the key)."""
+    """Hands out places and checks tickets; one per app (no state of its own but the keys).
+
+    ``key`` signs; ``also_accepted`` are checked too: while the index key rotates, a ticket
+    signed by a node on the other key still holds its place.
+    """
 
     def __init__(
-        self, client: redis.Redis, key: bytes, clock: Callable[[], float] = time.time
+        self,
+        client: redis.Redis,
+        key: bytes,
+        clock: Callable[[], float] = time.time,
+        *,
+        also_accepted: Sequence[bytes] = (),
     ) -> None:
         self._redis = client
         self._key = key
+        self._keys = (key, *also_accepted)
         self._clock = clock
 
     def admit(
@@ -130,12 +140,13 @@ class WaitingRoom:
         version, _, millis = body.partition(".")
         if version != "w1" or not millis.isdigit():
             return None
-        if not hmac.compare_digest(mac, self._mac(account_id, body)):
+        if not any(hmac.compare_digest(mac, self._mac(account_id, body, k)) for k in self._keys):
             return None
         return int(millis) / 1000
 
-    def _mac(self, account_id: str, body: str) -> str:
-        digest = hmac.new(self._key, f"{account_id}\n{body}".encode(), hashlib.sha256).digest()
+    def _mac(self, account_id: str, body: str, key: bytes | None = None) -> str:
+        message = f"{account_id}\n{body}".encode()
+        digest = hmac.new(key or self._key, message, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest[:18]).decode()
 
     def _next_slot(self, now: float, rate: float) -> float:

@@ -248,6 +248,11 @@ LABS = Table(
         Column("lab_id", NotPersonal(ORGANISATION)),
         Column("name", NotPersonal(ORGANISATION)),
         Column("secret_enc", NotPersonal("the lab's upload secret (encrypted): an organisation's")),
+        Column(
+            "previous_secret_enc",
+            NotPersonal("the lab's previous upload secret (encrypted), during a rotation"),
+        ),
+        Column("previous_secret_until", NotPersonal(ORGANISATION)),
         Column("created_at", NotPersonal(ORGANISATION)),
     ),
 )

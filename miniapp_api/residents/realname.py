@@ -85,8 +85,9 @@ def confirms(
     if "certify_id" in proof:
         key = _binding_key(proof["certify_id"])
         bound = client.get(key)
-        expected = _binding(crypto, account_id, doc, name).encode()
-        if not isinstance(bound, bytes) or not hmac.compare_digest(bound, expected):
+        # Any index key: the index key may have rotated since the check started.
+        expected = _bindings(crypto, account_id, doc, name)
+        if not isinstance(bound, bytes) or not any(hmac.compare_digest(bound, e) for e in expected):
             return False
     verdict = channel.check_real_name(subject, claim, proof)
     if verdict is not RealNameVerdict.MATCH:
@@ -113,5 +114,15 @@ def _binding_key(certify_id: str) -> str:
 
 
 def _binding(crypto: PersonalDataCrypto, account_id: str, doc: IdDocument, name: str) -> str:
-    subject = f"{account_id}|{doc.id_type.value}:{doc.number}|{normalize_name(name)}"
-    return crypto.blind_index(BINDING_PURPOSE, subject)
+    return crypto.blind_index(BINDING_PURPOSE, _binding_subject(account_id, doc, name))
+
+
+def _bindings(
+    crypto: PersonalDataCrypto, account_id: str, doc: IdDocument, name: str
+) -> list[bytes]:
+    subject = _binding_subject(account_id, doc, name)
+    return [index.encode() for index in crypto.blind_indexes(BINDING_PURPOSE, subject)]
+
+
+def _binding_subject(account_id: str, doc: IdDocument, name: str) -> str:
+    return f"{account_id}|{doc.id_type.value}:{doc.number}|{normalize_name(name)}"

@@ -31,19 +31,25 @@ class HasPhone(Protocol):
 
 
 def id_index(crypto: PersonalDataCrypto, doc: IdDocument, *, sandbox: str | None = None) -> str:
-    """The blind index of an ID number. ``sandbox``: a review sandbox's namespace
-    (``accounts.sandbox_scope``): what a reviewer types can neither find nor be found by the
-    index of a real resident, nor another reviewer's."""
+    """The blind index of an ID number, as a row stores it. ``sandbox``: a review sandbox's
+    namespace (``accounts.sandbox_scope``): what a reviewer types can neither find nor be found
+    by the index of a real resident, nor another reviewer's."""
+    return crypto.blind_index(ID_PURPOSE, id_subject(doc.id_type.value, doc.number, sandbox))
+
+
+def id_subject(id_type: str, number: str, sandbox: str | None) -> str:
+    """What the ID index is the HMAC of (``miniapp keys rotate`` recomputes it from a row)."""
     scope = f"sandbox:{sandbox}:" if sandbox is not None else ""
-    return crypto.blind_index(ID_PURPOSE, f"{scope}{doc.id_type.value}:{doc.number}")
+    return f"{scope}{id_type}:{number}"
 
 
 def find_by_id(
     session: Session, crypto: PersonalDataCrypto, doc: IdDocument, *, sandbox: str | None = None
 ) -> Resident | None:
-    return session.scalars(
-        select(Resident).where(Resident.id_index == id_index(crypto, doc, sandbox=sandbox))
-    ).one_or_none()
+    """The resident with this ID number, whichever index key indexed them (while the index
+    key rotates, rows not yet re-indexed still carry the old key's index)."""
+    indexes = crypto.blind_indexes(ID_PURPOSE, id_subject(doc.id_type.value, doc.number, sandbox))
+    return session.scalars(select(Resident).where(Resident.id_index.in_(indexes))).one_or_none()
 
 
 def normalize_name(name: str) -> str:
@@ -98,6 +104,21 @@ def set_phone(target: HasPhone, crypto: PersonalDataCrypto, phone: str) -> None:
     target.phone_enc = crypto.encrypt(PHONE_PURPOSE, phone)
     target.phone_index = phone_index(crypto, phone)
     target.phone_masked = mask_phone(phone)
+
+
+def same_phone(crypto: PersonalDataCrypto, one: HasPhone, other: HasPhone) -> bool:
+    """Whether both have a phone and it is the same. Equal indexes say so at once; different
+    ones may be one phone under two index keys (a rotation under way), so the phones are
+    decrypted and compared."""
+    if one.phone_index is None or other.phone_index is None:
+        return False
+    if one.phone_index == other.phone_index:
+        return True
+    if one.phone_enc is None or other.phone_enc is None:
+        return False
+    mine = crypto.decrypt(PHONE_PURPOSE, one.phone_enc).encode()
+    theirs = crypto.decrypt(PHONE_PURPOSE, other.phone_enc).encode()
+    return hmac.compare_digest(mine, theirs)
 
 
 def copy_phone(source: HasPhone, target: HasPhone) -> None:

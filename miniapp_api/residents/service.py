@@ -224,11 +224,7 @@ def _check_claim(
 ) -> None:
     if any(link.resident_id == resident.id for link in links_of(session, account)):
         raise Conflict("This person is already one of your family members.", code="already_linked")
-    phone_ok = (
-        account.phone_index is not None
-        and resident.phone_index is not None
-        and resident.phone_index == account.phone_index
-    )
+    phone_ok = records.same_phone(crypto, account, resident)
     # Both are checked whatever the first says: the answer and its cost say nothing more.
     name_ok = records.name_matches(resident, crypto, name)
     if not (phone_ok and name_ok):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
@@ -90,6 +90,40 @@ def labs_create(name: str) -> None:
     click.echo(f"lab id: {lab.lab_id}")
     click.echo(f"secret: {lab.secret}")
     click.echo("Give the secret to the lab now: it is stored encrypted and never shown again.")
+
+
+@labs.command("rotate-secret")
+@click.argument("lab_id")
+@click.option(
+    "--overlap-hours",
+    type=click.FloatRange(min=0),
+    default=24.0,
+    show_default=True,
+    help="how long the current secret stays valid beside the new one; 0 ends it at once "
+    "(a leaked secret)",
+)
+@_refusals_exit
+def labs_rotate_secret(lab_id: str, overlap_hours: float) -> None:
+    """Give the lab LAB_ID a new upload secret; prints it, once."""
+    wire = wiring()
+    with wire.db.session() as session:
+        rotated = setup.rotate_lab_secret(
+            session,
+            lab_id,
+            overlap=timedelta(hours=overlap_hours),
+            crypto=wire.crypto,
+            now=utcnow(),
+        )
+    click.echo(f"lab id: {rotated.lab_id}")
+    click.echo(f"new secret: {rotated.secret}")
+    if rotated.previous_until is None:
+        click.echo("The previous secret no longer works.")
+    else:
+        click.echo(
+            f"The previous secret works until {_local(rotated.previous_until)}; uploads signed "
+            "with it are logged as a warning until the lab switches."
+        )
+    click.echo("Give the new secret to the lab now: it is stored encrypted and never shown again.")
 
 
 @click.group("rounds", cls=AppGroup)

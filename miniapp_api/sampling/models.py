@@ -32,6 +32,10 @@ class Lab(Base):
     lab_id: Mapped[str] = mapped_column(String(32), unique=True)  # sent as X-Lab-Id
     name: Mapped[str] = mapped_column(String(128), unique=True)
     secret_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    # While a secret rotates (``miniapp labs rotate-secret``): the old secret, still accepted
+    # until ``previous_secret_until``.
+    previous_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    previous_secret_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

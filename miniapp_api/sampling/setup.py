@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -69,6 +69,41 @@ def create_lab(session: Session, name: str, *, crypto: PersonalDataCrypto) -> Ne
             )
         )
     return NewLab(lab_id=lab_id, name=lab_name, secret=secret)
+
+
+@dataclass(frozen=True)
+class RotatedSecret:
+    """A lab's new secret, the only moment it is known in plaintext, and until when the old
+    one is still accepted (``None``: not at all)."""
+
+    lab_id: str
+    secret: str
+    previous_until: datetime | None
+
+
+def rotate_lab_secret(
+    session: Session,
+    lab_id: str,
+    *,
+    overlap: timedelta,
+    crypto: PersonalDataCrypto,
+    now: datetime,
+) -> RotatedSecret:
+    """Give the lab a new upload secret; its current one stays valid for ``overlap`` (zero:
+    the old secret stops at once, for a leaked one). A secret still in its overlap from an
+    earlier rotation is dropped: at most two are ever valid."""
+    secret = secrets.token_urlsafe(32)
+    with session.begin():
+        lab = session.scalars(
+            select(Lab).where(Lab.lab_id == lab_id).with_for_update()
+        ).one_or_none()
+        if lab is None:
+            raise SetupRefused(f"no lab with id {lab_id!r}")
+        until = now + overlap if overlap > timedelta(0) else None
+        lab.previous_secret_enc = lab.secret_enc if until is not None else None
+        lab.previous_secret_until = until
+        lab.secret_enc = crypto.encrypt(LAB_SECRET_PURPOSE, secret)
+    return RotatedSecret(lab_id=lab_id, secret=secret, previous_until=until)
 
 
 # --- sites ----------------------------------------------------------------------------------

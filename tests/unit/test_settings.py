@@ -158,3 +158,51 @@ def test_what_no_layer_sets_falls_back_to_the_dataclass_default() -> None:
     assert found.overload.user_burst == settings.OverloadSettings.user_burst
     assert found.wechat is not None
     assert found.wechat.api_base_url == settings.WechatSettings.api_base_url
+
+
+def _with_keys(monkeypatch: pytest.MonkeyPatch, data: str, index: str, **more: str) -> Config:
+    monkeypatch.setenv("MINIAPP_SECURITY__DATA_KEY", data)
+    monkeypatch.setenv("MINIAPP_SECURITY__INDEX_KEY", index)
+    for name, value in more.items():
+        monkeypatch.setenv(f"MINIAPP_SECURITY__{name}", value)
+    monkeypatch.setenv("MINIAPP_WECHAT__APP_SECRET", "x")
+    monkeypatch.setenv("MINIAPP_CODES__SIGNING_KEYS", code_signing_keys())
+    config = Config(".")
+    load_config(config, {"ALIPAY": {"APP_ID": ""}})
+    return config
+
+
+def test_keys_under_rotation_are_id_base64_pairs_and_the_highest_writes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    old, new, index = key(), key(), key()
+    loaded = validate(_with_keys(monkeypatch, f"1:{old}, 2:{new}", index))
+    assert loaded.data_keys.keys == {1: base64.b64decode(old), 2: base64.b64decode(new)}
+    assert loaded.data_keys.current == 2
+    assert loaded.index_keys.keys == {1: base64.b64decode(index)}  # alone: key 1
+    chosen = validate(_with_keys(monkeypatch, f"1:{old},2:{new}", index, DATA_KEY_ID="1"))
+    assert chosen.data_keys.current == 1  # step 1 of a rollout: read 2, write 1
+
+
+@pytest.mark.parametrize(
+    ("data", "more", "problem"),
+    [
+        ("1:{k},1:{k2}", {}, "DATA_KEY names key 1 twice"),
+        ("0:{k}", {}, "DATA_KEY must be one base64 key, or id:base64 pairs"),
+        ("1:{k},2:c2hvcnQ=", {}, "DATA_KEY key 2 must be base64 of 32 random bytes"),
+        ("1:{k}", {"DATA_KEY_ID": "3"}, "DATA_KEY_ID must be the id of one of the keys"),
+    ],
+)
+def test_a_key_list_that_cannot_work_is_refused_with_its_reason(
+    monkeypatch: pytest.MonkeyPatch, data: str, more: dict[str, str], problem: str
+) -> None:
+    config = _with_keys(monkeypatch, data.format(k=key(), k2=key()), key(), **more)
+    with pytest.raises(ConfigurationError, match=problem):
+        validate(config)
+
+
+def test_a_key_in_both_lists_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    shared = key()
+    config = _with_keys(monkeypatch, f"1:{key()},2:{shared}", shared)
+    with pytest.raises(ConfigurationError, match="are the same key"):
+        validate(config)

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import secrets
 from contextlib import nullcontext
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import fakeredis
@@ -162,3 +162,35 @@ def test_the_signature_is_an_hmac_keyed_with_the_secret_as_printed() -> None:
         hashlib.sha256,
     )
     assert signing.sign(SECRET, "GET", "/", "1", "abcdefgh", b"") == expected.hexdigest()
+
+
+def rotated(lab: Lab, crypto: PersonalDataCrypto, *, until: datetime) -> Lab:
+    """``lab`` after ``miniapp labs rotate-secret``: a new secret, SECRET kept until ``until``."""
+    return Lab(
+        id=lab.id,
+        lab_id=lab.lab_id,
+        name=lab.name,
+        secret_enc=crypto.encrypt("lab.secret", "the-new-secret-0123456789"),
+        previous_secret_enc=lab.secret_enc,
+        previous_secret_until=until,
+    )
+
+
+def test_the_previous_secret_works_until_its_overlap_ends(
+    lab: Lab, crypto: PersonalDataCrypto
+) -> None:
+    during = rotated(lab, crypto, until=NOW + timedelta(hours=1))
+    assert run(signed(), OneLab(during), crypto) is during
+    ended = rotated(lab, crypto, until=NOW)
+    with pytest.raises(Unauthorized) as refused:
+        run(signed(), OneLab(ended), crypto)
+    assert refused.value.code == "invalid_signature"
+
+
+def test_the_new_secret_works_during_the_overlap(lab: Lab, crypto: PersonalDataCrypto) -> None:
+    during = rotated(lab, crypto, until=NOW + timedelta(hours=1))
+    fields = signed()
+    new = signing.sign(
+        "the-new-secret-0123456789", "POST", fields.path, fields.timestamp, fields.nonce, BODY
+    )
+    assert run(signed(signature=new), OneLab(during), crypto) is during

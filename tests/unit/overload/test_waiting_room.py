@@ -129,3 +129,14 @@ def test_float_noise_does_not_push_a_place_back(room: WaitingRoom, clock: Clock)
     first = room.enter("a", None, rate=1.0)
     assert first is not None
     assert first.position == 1
+
+
+def test_a_ticket_signed_under_the_previous_index_key_keeps_its_place() -> None:
+    clock = Clock()
+    old = WaitingRoom(fakeredis.FakeRedis(), KEY, clock)
+    new_key = ticket_key(b"n" * 32)
+    new = WaitingRoom(fakeredis.FakeRedis(), new_key, clock, also_accepted=[KEY])
+    ticket = old.sign("a_1", 1000.0)
+    assert new.slot_of("a_1", ticket) == 1000.0
+    assert WaitingRoom(fakeredis.FakeRedis(), new_key, clock).slot_of("a_1", ticket) is None
+    assert new.slot_of("a_1", new.sign("a_1", 5.0)) == 5.0
