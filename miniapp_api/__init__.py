@@ -50,7 +50,7 @@ def create_app(
 
     install_operator_auth(app)
     install_reviewers(app, production=settings.env == "production")
-    register_request_logging(app)
+    register_request_logging(app, probes=settings.log_probes)
     register_security_headers(app)
     register_blueprints(app, simulator=bool(settings.simulator_emulator_url))
     register_error_handlers(app, wire.rejections)

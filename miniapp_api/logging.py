@@ -21,6 +21,10 @@ from flask import Flask, Response, g, has_request_context, request
 
 REQUEST_ID_HEADER = "X-Request-ID"
 HANDLER_NAME = "miniapp-json"
+# Liveness, readiness and Prometheus scrapes (ops/views.py): every few seconds from HAProxy and
+# Prometheus, so they write no access line unless [LOGGING] PROBES, or they failed (400 and up:
+# a 503 from /readyz, a scrape without its token).
+PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 GUNICORN_LOGGERS = ("gunicorn.error", "gunicorn.access")
 _REQUEST_ID_OK = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
@@ -172,13 +176,29 @@ class RequestIdFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, request id, message, extras."""
+    """One JSON object per line: time (ISO 8601, UTC), level, logger, request id, message,
+    extras."""
 
     _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "request_id"}
+    # The last second formatted, and its text: most lines share their second with the one
+    # before. One tuple, replaced whole, so threads never see a second beside another's text.
+    _second: tuple[int, str] = (-1, "")
+
+    def timestamp(self, created: float) -> str:
+        """``created`` (Unix time) in ISO 8601, UTC, to the millisecond:
+        ``2026-12-07T04:12:33.123+00:00``."""
+        # Milliseconds from the one float, truncated as logging's own msecs are: never a
+        # ".1000", and the second and its milliseconds always agree.
+        whole, millis = divmod(int(created * 1000), 1000)
+        second = self._second
+        if second[0] != whole:
+            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+            second = self._second = (whole, text)
+        return f"{second[1]}.{millis:03d}+00:00"
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": round(record.created, 3),
+            "ts": self.timestamp(record.created),
             "level": record.levelname,
             "logger": record.name,
             "request_id": getattr(record, "request_id", "-"),
@@ -233,22 +253,33 @@ def request_id_from(incoming: str) -> str:
 
 
 def log_access(
-    method: str, path: str, status: int, started: float, request_id: str | None = None
+    method: str,
+    path: str,
+    *,
+    status: int,
+    started: float,
+    client: str,
+    request_id: str | None = None,
 ) -> None:
-    """The one access line of a request (``started``: its ``time.perf_counter()``)."""
+    """The one access line of a request (``started``: its ``time.perf_counter()``; ``client``:
+    its address once trusted proxies are seen through, as the rate limits count it)."""
     extra: dict[str, Any] = {
         "status": status,
         "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+        "client": client,
+        "method": method,
+        "path": path,
     }
     if request_id is not None:
         extra["request_id"] = request_id
-    # Formatted here, not as arguments: the redaction then scans the path once, not twice
-    # (once as an argument, once in the message), on the one line every request writes.
+    # Formatted here, not as arguments: the redaction then scans the message once (and the
+    # path field once more), not the arguments too, on the one line every request writes.
     _access.info(f"{method} {path} {status}", extra=extra)
 
 
-def register_request_logging(app: Flask) -> None:
-    """Give each request an id (ours or a sane client one), echo it, log one access line."""
+def register_request_logging(app: Flask, *, probes: bool = False) -> None:
+    """Give each request an id (ours or a sane client one), echo it, log one access line;
+    ``probes``: log the answered probes of :data:`PROBE_PATHS` too (failed ones always are)."""
 
     @app.before_request
     def assign_request_id() -> None:
@@ -258,6 +289,16 @@ def register_request_logging(app: Flask) -> None:
     @app.after_request
     def after(response: Response) -> Response:
         response.headers[REQUEST_ID_HEADER] = g.get("request_id", "-")
-        started = g.get("started_at", time.perf_counter())
-        log_access(request.method, request.path, response.status_code, started)
+        status = response.status_code
+        if not probes and status < 400 and request.path in PROBE_PATHS:
+            return response
+        log_access(
+            request.method,
+            request.path,
+            status=status,
+            started=g.get("started_at", time.perf_counter()),
+            # ProxyFix (create_app, [APP] TRUSTED_PROXIES) has already put the client from
+            # X-Forwarded-For here when a trusted proxy sent the request.
+            client=request.remote_addr or "-",
+        )
         return response

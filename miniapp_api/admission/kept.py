@@ -55,5 +55,14 @@ class KeptAnswers:
             (REQUEST_ID_HEADER, request_id),
         ]
         start_response("200 OK", headers)
-        log_access("GET", get_path_info(environ), 200, started, request_id)
+        log_access(
+            "GET",
+            get_path_info(environ),
+            status=200,
+            started=started,
+            # The client's address: ProxyFix, outermost (create_app), has already taken it from
+            # a trusted proxy's X-Forwarded-For, as for the gate's per-address limits.
+            client=environ.get("REMOTE_ADDR") or "-",
+            request_id=request_id,
+        )
         return [body]

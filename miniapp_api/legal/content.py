@@ -47,10 +47,10 @@ def unique(items: Iterable[T]) -> tuple[T, ...]:
 
 @dataclass(frozen=True)
 class Entry:
-    """One personal entry of the inventory: a column, or a Redis key family."""
+    """One personal entry of the inventory: a column, a Redis key family or a log field."""
 
-    where: str  # "residents.id_enc", or a Redis family's key shapes
-    about: Text  # the table or the key family
+    where: str  # "residents.id_enc", a Redis family's key shapes, a log field's name
+    about: Text  # the table, the key family or the field
     use: Personal
 
     @property
@@ -146,6 +146,15 @@ def redis_entries() -> tuple[Entry, ...]:
     )
 
 
+def log_entries() -> tuple[Entry, ...]:
+    """The log fields that hold personal information (the client's address)."""
+    return tuple(
+        Entry(field.name, field.about, field.holds)
+        for field in LOG_FIELDS
+        if isinstance(field.holds, Personal)
+    )
+
+
 def tables() -> tuple[TableView, ...]:
     """Tables holding personal columns, with those columns (the data-inventory page)."""
     views = (
@@ -201,19 +210,22 @@ class Counts:
     redis_families: int
     personal_redis_families: int
     log_fields: int
+    personal_log_fields: int
 
 
 @cache
 def context() -> dict[str, Any]:
     """The names every legal template may use."""
-    columns, cached = column_entries(), redis_entries()
-    everything = columns + cached
+    columns, cached, logged = column_entries(), redis_entries(), log_entries()
+    everything = columns + cached + logged
     return {
         "operator": labels.OPERATOR,
         "audience": labels.AUDIENCE,
         "tables": tables(),
         "redis": cached,
         "log_fields": LOG_FIELDS,
+        "personal_log_fields": logged,
+        "plain_log_fields": tuple(f for f in LOG_FIELDS if not isinstance(f.holds, Personal)),
         "log_redaction": REDACTION,
         "log_retention": LOG_RETENTION,
         "categories": by_category(everything),
@@ -227,6 +239,7 @@ def context() -> dict[str, Any]:
             redis_families=len(REDIS_FAMILIES),
             personal_redis_families=len(cached),
             log_fields=len(LOG_FIELDS),
+            personal_log_fields=len(logged),
         ),
         # The rules the pages state, from the settings' defaults (their one place).
         "residents": ResidentSettings(),

@@ -33,7 +33,7 @@ DOCUMENTS: dict[str, Document] = {
     d.name: d
     for d in (
         Document(
-            "privacy", "2026-12-07", "用户隐私保护指引", "Privacy guide", ConsentUse.AGREEMENT
+            "privacy", "2026-12-07.2", "用户隐私保护指引", "Privacy guide", ConsentUse.AGREEMENT
         ),
         Document("terms", "2026-12-07", "用户服务协议", "Terms of service", ConsentUse.AGREEMENT),
         Document(
@@ -45,7 +45,7 @@ DOCUMENTS: dict[str, Document] = {
         ),
         Document(
             "data-inventory",
-            "2026-12-07",
+            "2026-12-07.2",
             "个人信息收集清单",
             "Personal data inventory",
             ConsentUse.NOTICE,

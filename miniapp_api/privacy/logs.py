@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from miniapp_api.privacy.terms import NotPersonal, Text
+from miniapp_api.privacy.terms import Basis, Category, NotPersonal, Personal, Protection, Text
 
 
 @dataclass(frozen=True)
 class LogField:
     name: str
     about: Text
-    holds: NotPersonal  # every field: the redaction is the last line of defence
+    # Personal: the client's address alone. In every other field personal data is not meant
+    # to appear, and the redaction is the last line of defence.
+    holds: Personal | NotPersonal
 
 
 REDACTION = Text(
@@ -39,8 +41,47 @@ LOG_FIELDS: tuple[LogField, ...] = (
         ),
         NotPersonal("paths carry public ids only; anything shaped like personal data is masked"),
     ),
-    LogField("status", Text("状态码", "HTTP status"), NotPersonal("a number")),
+    LogField(
+        "status",
+        Text("状态码；推送行：推送状态", "HTTP status; push lines: the message's state"),
+        NotPersonal("a number, or a state such as sent"),
+    ),
     LogField("duration_ms", Text("耗时", "Duration"), NotPersonal("milliseconds")),
+    LogField(
+        "client",
+        Text("访问行：客户端IP地址", "Access line: the client's IP address"),
+        # The address the rate limits count (a trusted proxy's X-Forwarded-For), whole: an
+        # operator tracing an attack or a complaint must find that one client's requests.
+        Personal(
+            Category.NETWORK,
+            Text(
+                "排查故障、攻击和滥用（如哪个地址触发了限流）",
+                "Investigating faults, attacks and abuse (e.g. which address met the rate limits)",
+            ),
+            (Basis.CONTRACT,),
+            RETENTION,
+            frozenset(),
+            Protection.PLAIN,
+        ),
+    ),
+    LogField(
+        "method", Text("访问行：请求方法", "Access line: HTTP method"), NotPersonal("GET, ...")
+    ),
+    LogField(
+        "path",
+        Text("访问行：路径（已屏蔽）", "Access line: path (redacted)"),
+        NotPersonal("as in the message: public ids only, anything like personal data masked"),
+    ),
+    # The push worker's lines (notify/worker.py, notify/notices.py).
+    LogField("outbox_id", Text("推送消息编号", "Push message id"), NotPersonal("a surrogate key")),
+    LogField("notice_id", Text("家庭通知编号", "Family notice id"), NotPersonal("a surrogate key")),
+    LogField("attempts", Text("推送尝试次数", "Push attempts"), NotPersonal("a count")),
+    LogField(
+        "platform_code",
+        Text("平台错误码", "The platform's error code"),
+        NotPersonal("e.g. 40029, isv.code-invalid"),
+    ),
+    LogField("batch_size", Text("推送批量", "Push batch size"), NotPersonal("a setting")),
     LogField(
         "exc",
         Text("异常堆栈（已屏蔽）", "Traceback (redacted)"),
