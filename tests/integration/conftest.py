@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, make_url, text
@@ -17,7 +18,8 @@ from sqlalchemy import create_engine, make_url, text
 from channels.emulator import RunningEmulator
 from miniapp_api import create_app
 from miniapp_api.migrate import upgrade
-from tests.conftest import DATABASE_URL, PlatformKeys, app_overrides
+from tests.conftest import DATABASE_URL, REDIS_URL, PlatformKeys, app_overrides
+from tests.support.apps import MakeApp, app_factory
 from tests.support.clients import LabClient
 from tests.support.factories import Desk, LabKey, make_desk, make_lab
 from tests.support.sql import recorded_statements
@@ -87,3 +89,18 @@ def scratch_postgresql() -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def make_app(
+    platform_keys: PlatformKeys,
+    emulator: RunningEmulator,
+    postgres_url: str,
+    redis_client: redis.Redis,
+) -> Iterator[MakeApp]:
+    """``make_app(SECTION={...}, ...)``: an app on the session's services with these sections
+    overridden (tests/integration/ops has its own, with an operator)."""
+    with app_factory(
+        app_overrides(platform_keys, emulator.base_url, postgres_url, REDIS_URL)
+    ) as make:
+        yield make

@@ -14,12 +14,10 @@ import pytest
 import redis
 from flask import Flask
 
-from channels.emulator import RunningEmulator
 from miniapp_api.logging import build_handler
 from miniapp_api.wiring import wiring_of
-from tests.conftest import REDIS_URL, PlatformKeys, app_overrides
 from tests.integration.ops.conftest import give_internal_bind
-from tests.support.apps import MakeApp, app_factory
+from tests.support.apps import MakeApp
 
 Lines = Callable[[], list[dict[str, Any]]]
 BALANCER = {"REMOTE_ADDR": "10.0.0.2"}
@@ -35,19 +33,6 @@ def access_lines() -> Iterator[Lines]:
     logger.addHandler(handler)
     yield lambda: [json.loads(line) for line in written.getvalue().splitlines()]
     logger.removeHandler(handler)
-
-
-@pytest.fixture
-def make_app(
-    platform_keys: PlatformKeys,
-    emulator: RunningEmulator,
-    postgres_url: str,
-    redis_client: redis.Redis,
-) -> Iterator[MakeApp]:
-    with app_factory(
-        app_overrides(platform_keys, emulator.base_url, postgres_url, REDIS_URL)
-    ) as make:
-        yield make
 
 
 def test_behind_a_trusted_proxy_the_client_is_the_forwarded_address(

@@ -10,32 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
-from channels.emulator import RunningEmulator
 from miniapp_api.edge import write_config
-from tests.conftest import REDIS_URL, PlatformKeys, app_overrides
 from tests.integration.edge.running import HAProxy, running_haproxy
-from tests.support.apps import MakeApp, app_factory
+from tests.support.apps import MakeApp
 from tests.support.redis_servers import free_port
 
 if shutil.which("haproxy") is None:  # pragma: no cover (make machine installs it)
     raise RuntimeError("haproxy is not on PATH: run `make machine` (Debian's haproxy 2.6)")
 
 StartEdge = Callable[..., AbstractContextManager[tuple[HAProxy, str]]]
-
-
-@pytest.fixture
-def make_app(
-    platform_keys: PlatformKeys,
-    emulator: RunningEmulator,
-    postgres_url: str,
-    redis_client: redis.Redis,
-) -> Iterator[MakeApp]:
-    with app_factory(
-        app_overrides(platform_keys, emulator.base_url, postgres_url, REDIS_URL)
-    ) as make:
-        yield make
 
 
 @pytest.fixture
