@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench-login bench-ingest bench-retention bench-keyrotation bench-overload bench-hotpath emulator \
+.PHONY: run test lint contract bench-login bench-ingest bench-retention bench-keyrotation bench-overload bench-hotpath emulator \
 	migrate clean \
 	machine worker profile-hotpath vendor stack stack-stop
 
@@ -16,14 +16,35 @@ $(STAMP): pyproject.toml requirements.lock requirements-dev.lock
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
+# The contract's tools (redocly, openapi-typescript, tsc): package-lock.json's devDependencies.
+NPM_STAMP := node_modules/.installed-stamp
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NPM_STAMP)
+
 ## run: the embedded default (SQLite, in-process Redis stand-in, platform emulator, simulator page)
 run: $(STAMP)
 	$(VENV)/bin/miniapp dev
 
-## test: the whole suite against real PostgreSQL and Redis, the emulator, headless Chromium
-test: $(STAMP) machine
+## test: the contract, then the whole suite against real PostgreSQL and Redis, the emulator,
+## headless Chromium
+test: $(STAMP) machine contract
 	$(PY) -m pytest
 	node --test tests/js/
+
+## contract: the OpenAPI document as /openapi.json serves it, linted (redocly, no errors), turned
+## into TypeScript (openapi-typescript) and a client type-checked against it (tsc --noEmit);
+## the files land in instance/contract/; and a page written against the client module's
+## declarations (static/miniapp-client.d.ts) type-checked too
+CONTRACT := instance/contract
+contract: export REDOCLY_TELEMETRY := off
+contract: export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
+contract: $(STAMP) $(NPM_STAMP)
+	$(PY) tests/ts/openapi_document.py $(CONTRACT)/openapi.json
+	npx --no-install redocly lint $(CONTRACT)/openapi.json
+	npx --no-install openapi-typescript $(CONTRACT)/openapi.json -o $(CONTRACT)/api.d.ts
+	npx --no-install tsc --noEmit -p tests/ts/tsconfig.json
+	npx --no-install tsc --noEmit -p tests/ts/tsconfig.sdk.json
 
 ## machine: make sure Redis, PostgreSQL and Chromium are there (starts/installs what is missing)
 machine:
@@ -86,14 +107,16 @@ profile-hotpath: $(STAMP) machine
 	$(PY) bench/profile_hotpath.py $(PROFILE_ARGS)
 
 ## vendor: reinstall the browser code of package-lock.json from npm into miniapp_api/static/vendor
-## (jsQR for the H5 lookup page); then update JSQR_SHA256 in tests/integration/lookup/test_page.py
+## (jsQR for the H5 lookup page, qrcode-generator for the client module); then update the digests
+## in tests/integration/lookup/test_page.py and tests/integration/test_client_module.py
 vendor:
 	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	cp package.json package-lock.json "$$tmp"/; \
 	(cd "$$tmp" && npm ci --ignore-scripts --no-audit --no-fund); \
 	cp "$$tmp"/node_modules/jsqr/dist/jsQR.js miniapp_api/static/vendor/jsQR.js; \
-	cp "$$tmp"/node_modules/jsqr/LICENSE miniapp_api/static/vendor/jsQR.LICENSE
-	sha256sum miniapp_api/static/vendor/jsQR.js
+	cp "$$tmp"/node_modules/jsqr/LICENSE miniapp_api/static/vendor/jsQR.LICENSE; \
+	cp "$$tmp"/node_modules/qrcode-generator/dist/qrcode.js miniapp_api/static/vendor/qrcode.js
+	sha256sum miniapp_api/static/vendor/jsQR.js miniapp_api/static/vendor/qrcode.js
 
 migrate: $(STAMP)
 	$(VENV)/bin/miniapp db upgrade
@@ -102,4 +125,4 @@ emulator: $(STAMP)
 	$(VENV)/bin/miniapp emulator
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache node_modules

@@ -67,6 +67,7 @@ def create_app(
 
 def register_blueprints(app: Flask, *, simulator: bool) -> None:
     """Every blueprint, listed explicitly. The simulator page exists only where configured."""
+    from miniapp_api.appconfig.views import bp as appconfig_bp
     from miniapp_api.auth.views import bp as auth_bp
     from miniapp_api.codes.views import bp as codes_bp
     from miniapp_api.lab.views import bp as lab_bp
@@ -93,6 +94,7 @@ def register_blueprints(app: Flask, *, simulator: bool) -> None:
         lookup_bp,
         legal_bp,
         notify_bp,
+        appconfig_bp,
         ops_bp,
     )
     for blueprint in blueprints:

@@ -5,14 +5,17 @@ depend on one account only, change rarely (a result arrives, a code is re-issued
 again and again while people wait in line. So the answer itself is kept, already encoded:
 
     view:{<account id>}   a hash
-      results             "<valid until>|<version>|<JSON body of GET /api/v1/results>"
-      code:<resident>     "<valid until>|<version>|<JSON body of GET .../<resident>/code>"
-      png:<resident>      "<valid until>|<version>|<PNG of that code>"   (svg:<resident> likewise)
+      results             "<valid until>|<version>|<tag>|<JSON body of GET /api/v1/results>"
+      results@en          the same in English (``Accept-Language``; guidance is worded)
+      code:<resident>     "<valid until>|<version>|<tag>|<JSON body of GET .../<resident>/code>"
+      png:<resident>      "<valid until>|<version>|<tag>|<PNG of that code>"   (svg: likewise)
 
 ``<valid until>`` is a Unix second after which the body would be wrong even if nothing changed:
 a code's expiry, or the moment a pending result turns overdue. ``<version>`` is what else the
 body was made with that a deployment can change (a code screen: the signing key's id, so a
-key rotation re-signs at once); a body of another version is not used.
+key rotation re-signs at once); a body of another version is not used. ``<tag>`` is the
+body's entity tag (:func:`entity_tag`: a hash of the body, computed once when it is kept), so
+the gate answers ``If-None-Match`` with a 304 by comparing strings, never hashing per request.
 
 The key shares the ``{account id}`` hash tag with the caller's session, quota and links copy
 (``sessions.py``, ``residents/holdings.py``), so the admission gate reads all of them with ONE
@@ -25,6 +28,7 @@ Correctness rests on two rules, the same as the links copy's:
   account holding the resident concerned: links changes drop the whole view, a re-issued code
   drops that resident's code and images, and the results read model drops ``results`` for the
   accounts that built it from the residents written (``readmodel.py``, "watchers").
+  Dropping a field drops it in every language (``results`` drops ``results@en`` too).
   ``forget`` also moves the account's generation (``links:{<account id>}:generation``), if
   it has one.
 * **A fill is written only if the generation it saw before reading is still there, unmoved**
@@ -52,11 +56,13 @@ import hashlib
 import logging
 import random
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cache, cached_property
 from typing import Any
 
 import redis
 
+from miniapp_api.messages.language import CONTENT_LANGUAGE, DEFAULT, LANGUAGES, Language
 from miniapp_api.redis_client import REDIS_ERRORS
 
 log = logging.getLogger(__name__)
@@ -141,24 +147,58 @@ class KeptScreen:
     mimetype: str
     filename: str | None = None  # an image: named for a "save image" in a browser
     signed: bool = False  # made with today's code signing key (its id is the version)
+    # A screen with words: kept once per language, this one's. The default language's
+    # field is ``field``, another's ``field@<language>`` (:meth:`in_`). None: no words.
+    language: Language | None = None
 
     def field_for(self, arguments: Mapping[str, Any]) -> str:
-        return self.field.format_map(arguments)
+        name = self.field.format_map(arguments)
+        if self.language is None or self.language == DEFAULT:
+            return name
+        return f"{name}@{self.language}"
+
+    def in_(self, language: Language) -> KeptScreen:
+        """This screen as kept for ``language`` (itself when it has no words)."""
+        if self.language is None or self.language == language:
+            return self
+        return _in_language(self, language)
 
     def version(self, signing_kid: str) -> str:
         return signing_kid if self.signed else ""
 
-    def headers(self) -> dict[str, str]:
-        """The headers besides the content type and length."""
+    def headers(self) -> Mapping[str, str]:
+        """The headers besides the content type and length (made once; not to be changed)."""
+        return self._headers
+
+    def unchanged_headers(self) -> Mapping[str, str]:
+        """The headers of a 304: without ``Content-Language``, which describes a body (RFC
+        9110, 15.4.5; Werkzeug drops it from Flask's 304s likewise)."""
+        return self._unchanged_headers
+
+    @cached_property
+    def _headers(self) -> dict[str, str]:
         headers = {"Cache-Control": NO_STORE, **SECURITY_HEADERS}
         if self.filename:
             headers["Content-Disposition"] = f"inline; filename={self.filename}"
+        if self.language is not None:
+            headers["Content-Language"] = CONTENT_LANGUAGE[self.language]
+            headers["Vary"] = "Accept-Language"
         return headers
+
+    @cached_property
+    def _unchanged_headers(self) -> dict[str, str]:
+        return {k: v for k, v in self._headers.items() if k != "Content-Language"}
+
+
+@cache
+def _in_language(screen: KeptScreen, language: Language) -> KeptScreen:
+    # Made once per (screen, language): the gate asks for it on every request.
+    return replace(screen, language=language)
 
 
 # The kept screens, declared once: the routes name them (``@operation(kept=...)``) and the
 # writers that make them stale drop their fields (:func:`code_fields`, ``RESULTS_SCREEN.field``).
-RESULTS_SCREEN = KeptScreen("results", "application/json")
+RESULTS_SCREEN = KeptScreen("results", "application/json", language=DEFAULT)
 CODE_SCREEN = KeptScreen("code:{resident_id}", "application/json", signed=True)
 PNG_SCREEN = KeptScreen("png:{resident_id}", "image/png", "code.png", signed=True)
 SVG_SCREEN = KeptScreen("svg:{resident_id}", "image/svg+xml", "code.svg", signed=True)
@@ -186,20 +226,56 @@ class ViewSnapshot:
     def body(self, name: str, now: float, version: str = "") -> bytes | None:
         """The kept body of ``name`` if it is there, of ``version``, and still valid at Unix
         time ``now``."""
+        found = self.kept(name, now, version)
+        return None if found is None else found[0]
+
+    def kept(self, name: str, now: float, version: str = "") -> tuple[bytes, str] | None:
+        """The kept body of ``name`` and its entity tag (as the ``ETag`` header sends it), if
+        it is there, of ``version``, and still valid at Unix time ``now``."""
         stored = self.fields.get(name)
         if not stored:
             return None
         until, _, rest = stored.partition(_SEP)
-        made_with, sep, body = rest.partition(_SEP)
+        made_with, sep, rest = rest.partition(_SEP)
         if not sep or not until.isdigit() or now >= int(until) or made_with != version.encode():
             return None
-        return body
+        tag, sep, body = rest.partition(_SEP)
+        # A value kept before tags were (``<until>|<version>|<body>``) has its body here, which
+        # never starts with a letter or digit (JSON, PNG, SVG): it is rebuilt, not misread.
+        if not sep or len(tag) != _TAG_CHARS or not tag.isalnum():
+            return None
+        return body, f'"{tag.decode("ascii")}"'
 
 
-def encode(body: bytes, valid_until: float, version: str = "") -> bytes:
+# Entity tags: 96 bits of BLAKE2b over the body, in hex. Strong tags: each names these very
+# bytes, which the gate and the view send alike (a proxy that compresses them weakens them).
+_TAG_BYTES = 12
+_TAG_CHARS = 2 * _TAG_BYTES
+
+
+def entity_tag(body: bytes) -> str:
+    """The ``ETag`` of ``body`` (quoted)."""
+    return f'"{hashlib.blake2b(body, digest_size=_TAG_BYTES).hexdigest()}"'
+
+
+def encode(body: bytes, valid_until: float, version: str = "", tag: str | None = None) -> bytes:
     """A field's value: ``body``, valid until Unix time ``valid_until``, made with ``version``
-    (no ``|`` in it)."""
-    return b"%d|%s|%s" % (int(valid_until), version.encode(), body)
+    (no ``|`` in it), with its entity ``tag`` (:func:`entity_tag`; hashed here if not given:
+    once per fill, never per read)."""
+    bare = (tag or entity_tag(body)).strip('"').encode("ascii")
+    return b"%d|%s|%s|%s" % (int(valid_until), version.encode(), bare, body)
+
+
+def not_modified(if_none_match: str, tag: str) -> bool:
+    """Whether an ``If-None-Match`` header value matches ``tag`` (quoted): ``*``, or a list
+    of tags compared weakly (RFC 9110, 13.1.2: a ``W/`` tag matches its strong twin)."""
+    if not if_none_match:
+        return False
+    if tag not in if_none_match:  # the usual miss: one substring search
+        return if_none_match.strip() == "*"
+    return any(
+        candidate.strip().removeprefix("W/") == tag for candidate in if_none_match.split(",")
+    )
 
 
 class AccountViews:
@@ -252,6 +328,14 @@ class AccountViews:
             log.warning("could not keep an account view; the next request builds it again")
 
 
+def every_language(fields: Sequence[str]) -> list[str]:
+    """``fields`` and their twins in the other languages (:meth:`KeptScreen.in_`): a screen
+    that is dropped is dropped in every language. Fields without words have no twins to
+    find, which costs an HDEL argument each."""
+    others = [f"@{language}" for language in LANGUAGES if language != DEFAULT]
+    return [*fields, *(f"{name}{suffix}" for name in fields for suffix in others)]
+
+
 # KEYS: (generation, view, links) of each account; ARGV: the view fields to drop (none: the
 # whole view and the links copy). A generation is moved only where one exists.
 _FORGET = """
@@ -287,6 +371,7 @@ def forget(client: redis.Redis, account_ids: Iterable[str], fields: Sequence[str
     ]
     if not keys:
         return
+    fields = every_language(fields)
     step = 3 if isinstance(client, redis.RedisCluster) else 3 * _FORGET_CHUNK
     try:
         for attempt in range(2):

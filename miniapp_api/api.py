@@ -17,7 +17,14 @@ from flask import Response, request
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from miniapp_api.accountview import AccountViews, KeptScreen, ViewSnapshot, encode
+from miniapp_api.accountview import (
+    AccountViews,
+    KeptScreen,
+    ViewSnapshot,
+    encode,
+    entity_tag,
+    not_modified,
+)
 from miniapp_api.errors import BadRequest, UnsupportedMediaType, ValidationFailed
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,6 +50,8 @@ class Operation:
     errors: tuple[int, ...] = ()
     abusable: bool = False
     kept: KeptScreen | None = None
+    codes: tuple[str, ...] = ()
+    queued: bool = False
 
 
 def operation(
@@ -56,6 +65,8 @@ def operation(
     errors: tuple[int, ...] = (),
     abusable: bool = False,
     kept: KeptScreen | None = None,
+    codes: tuple[str, ...] = (),
+    queued: bool = False,
 ) -> Callable[[F], F]:
     """Describe a view: what it takes, what it returns, and its traffic class.
 
@@ -65,11 +76,15 @@ def operation(
     ``kept`` says how the answer is kept in the caller's account view
     (``miniapp_api/accountview.py``): the admission gate reads it with the session and answers
     with it while it is valid; the view builds and keeps it otherwise.
+
+    ``codes`` narrows the error codes the OpenAPI document lists for this route (by default,
+    every code of the catalogue with each status it may answer: ``miniapp_api/messages``);
+    ``queued`` marks routes behind the waiting room (``X-Queue-Ticket``).
     """
 
     def attach(view: F) -> F:
         view.api_operation = Operation(  # type: ignore[attr-defined]
-            summary, traffic, body, response, status, auth, errors, abusable, kept
+            summary, traffic, body, response, status, auth, errors, abusable, kept, codes, queued
         )
         return view
 
@@ -136,18 +151,32 @@ def kept_answer(
     From the account view while it is valid (the gate usually answers those before Flask:
     ``admission/kept.py``; this serves them when admission is off or the gate could not), else
     ``build(snapshot)`` gives the body and the Unix time it is valid until, and it is kept.
+    Either way with its ``ETag``, and a 304 without the body when ``If-None-Match`` names it.
     """
     field = screen.field_for(request.view_args or {})
     seen = views.seen(request.environ, account_id, (field,))
     version = screen.version(signing_kid)
-    body = seen.body(field, time.time(), version)
-    if body is None:
+    found = seen.kept(field, time.time(), version)
+    if found is None:
         body, valid_until = build(seen)
-        views.fill(seen, {field: encode(body, valid_until, version)})
+        tag = entity_tag(body)
+        views.fill(seen, {field: encode(body, valid_until, version, tag)})
+        found = body, tag
+    return _kept_response(screen, *found)
+
+
+def _kept_response(screen: KeptScreen, body: bytes, tag: str) -> Response:
+    """A kept screen as the gate sends it (``admission/kept.py``): 200, or 304 when the
+    client holds this very body."""
+    headers = {**screen.headers(), "ETag": tag}
+    if not_modified(request.headers.get("If-None-Match", ""), tag):
+        unchanged = Response(status=304, headers=headers)
+        del unchanged.headers["Content-Type"]  # a 304 describes no content of its own
+        return unchanged
     return Response(
         body,
         mimetype=screen.mimetype,
-        headers=screen.headers(),
+        headers=headers,
         # An image is sent as it is (as send_file would); only text is ever read back.
         direct_passthrough=screen.filename is not None,
     )

@@ -24,8 +24,9 @@ def apply_process_timezone(zone: str) -> None:
 
 
 def _as_utc(moment: datetime) -> datetime:
-    # SQLite hands timestamps back naive; we store UTC only, so naive means UTC.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    # SQLite hands timestamps back naive; we store UTC only, so naive means UTC. PostgreSQL
+    # hands them back in the session's time zone (a server set to Asia/Shanghai: +08:00).
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 # A timestamp in a response: always with its offset (RFC 3339 ``date-time``), whichever

@@ -252,6 +252,19 @@ def request_id_from(incoming: str) -> str:
     return incoming if _REQUEST_ID_OK.fullmatch(incoming) else os.urandom(16).hex()
 
 
+# Paths that are credentials themselves: a code image's signed link opens the image (and the
+# code token in it) for minutes without a session (codes/image_links.py).
+SIGNED_LINKS = "/api/v1/code-images/"
+
+
+def _without_signature(path: str) -> str:
+    """``/api/v1/code-images/<resident>.<code>.<expiry>.<MAC>.png`` with the MAC masked: the
+    line still says whose image was fetched, and nobody can open it from the log."""
+    signed, dot, suffix = path[len(SIGNED_LINKS) :].rpartition(".")
+    head, _, _mac = signed.rpartition(".")
+    return f"{SIGNED_LINKS}{head}.***{dot}{suffix}" if head else f"{SIGNED_LINKS}***"
+
+
 def log_access(
     method: str,
     path: str,
@@ -263,6 +276,8 @@ def log_access(
 ) -> None:
     """The one access line of a request (``started``: its ``time.perf_counter()``; ``client``:
     its address once trusted proxies are seen through, as the rate limits count it)."""
+    if path.startswith(SIGNED_LINKS):
+        path = _without_signature(path)
     extra: dict[str, Any] = {
         "status": status,
         "duration_ms": round((time.perf_counter() - started) * 1000, 1),

@@ -15,7 +15,12 @@ def build_channels(settings: Settings, client: redis.Redis) -> dict[Platform, Lo
     if settings.wechat is not None:
         w = settings.wechat
         channels[Platform.WECHAT] = WechatChannel(
-            w.app_id, w.app_secret, w.api_base_url, client, timeout=w.timeout
+            w.app_id,
+            w.app_secret,
+            w.api_base_url,
+            client,
+            timeout=w.timeout,
+            miniprogram_state=settings.notify.miniprogram_state,
         )
     if settings.alipay is not None:
         a = settings.alipay

@@ -141,6 +141,13 @@ class NotifySettings:
     max_attempts: int = 8
     backoff_base_seconds: float = 2.0
     batch_size: int = 100
+    # WeChat: which build of the mini-program a message opens (``miniprogram_state`` of
+    # subscribeMessage.send): formal (released), trial or developer. Production allows all
+    # three: a trial deployment pushes to testers' trial builds.
+    miniprogram_state: str = "formal"
+
+
+MINIPROGRAM_STATES = ("formal", "trial", "developer")
 
 
 @dataclass(frozen=True)
@@ -504,6 +511,11 @@ def validate(config: Mapping[str, Any]) -> Settings:
     sampling = from_section(SamplingSettings, section("SAMPLING"))
     if sampling.scan_window_hours < 1:
         problems.append(f"{ENV_PREFIX}_SAMPLING__SCAN_WINDOW_HOURS must be at least 1")
+    notify = from_section(NotifySettings, section("NOTIFY"))
+    if notify.miniprogram_state not in MINIPROGRAM_STATES:
+        problems.append(
+            f"{ENV_PREFIX}_NOTIFY__MINIPROGRAM_STATE must be one of {', '.join(MINIPROGRAM_STATES)}"
+        )
     if not 0 < database.max_connections_share <= 1:
         problems.append(
             f"{ENV_PREFIX}_DATABASE__MAX_CONNECTIONS_SHARE must be above 0 and at most 1"
@@ -527,7 +539,7 @@ def validate(config: Mapping[str, Any]) -> Settings:
         sampling=sampling,
         lab=from_section(LabSettings, section("LAB")),
         results=from_section(ResultSettings, section("RESULTS")),
-        notify=from_section(NotifySettings, section("NOTIFY")),
+        notify=notify,
         overload=from_section(OverloadSettings, section("OVERLOAD")),
         ops=ops,
         review=from_section(ReviewSettings, section("REVIEW")),

@@ -30,6 +30,8 @@ LOGIN_CODE = "wechat_login"
 PHONE_CODE = "wechat_phone"
 REAL_NAME_CODE = "wechat_real_name"
 ID_CARD = "1"  # checkrealnameinfo's cred_type for a mainland ID card, the only one it takes
+# subscribeMessage.send: the builds a message may open (released, trial, developer).
+MINIPROGRAM_STATES = frozenset({"formal", "trial", "developer"})
 
 ERRMSG = {
     -1: "system error",
@@ -226,6 +228,10 @@ def blueprint(state: EmulatorState, config: EmulatorConfig) -> Blueprint:
             isinstance(v, dict) and "value" in v for v in data.values()
         ):
             return error(47003, "argument invalid! data.value")
+        # WeChat's default is the released build; anything but its three builds is refused.
+        miniprogram_state = body.get("miniprogram_state", "formal")
+        if miniprogram_state not in MINIPROGRAM_STATES:
+            return error(47003, "argument invalid! miniprogram_state")
         with lock:
             is_refused = touser in refused
         if is_refused:
@@ -240,6 +246,7 @@ def blueprint(state: EmulatorState, config: EmulatorConfig) -> Blueprint:
                 "template_id": template_id,
                 "page": body.get("page"),
                 "data": data,
+                "miniprogram_state": miniprogram_state,
                 "msgid": msgid,
             }
         )

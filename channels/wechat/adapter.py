@@ -35,7 +35,8 @@ class WechatChannel:
     """:class:`channels.base.LoginChannel` for a WeChat mini-program.
 
     ``api_base_url`` is ``https://api.weixin.qq.com`` in production and the emulator's URL in
-    development and tests; ``redis`` holds the access token shared by every worker.
+    development and tests; ``redis`` holds the access token shared by every worker;
+    ``miniprogram_state`` is the build (formal, trial, developer) subscribe messages open.
     """
 
     def __init__(
@@ -45,8 +46,11 @@ class WechatChannel:
         api_base_url: str,
         redis: redis.Redis,
         timeout: float = 3.0,
+        miniprogram_state: str = "formal",
     ) -> None:
         self._app_id = app_id
+        # Which build a subscribe message opens: formal, trial or developer.
+        self._miniprogram_state = miniprogram_state
         self._client = RebasedWeChatClient(app_id, app_secret, api_base_url, timeout)
         # Long enough for one fetch (connect + read timeouts) before waiters give up on the holder.
         self._tokens = AccessTokenCache(
@@ -122,6 +126,7 @@ class WechatChannel:
             "touser": recipient,
             "template_id": template_id,
             "data": {name: {"value": value} for name, value in data.items()},
+            "miniprogram_state": self._miniprogram_state,
         }
         if page is not None:
             body["page"] = page

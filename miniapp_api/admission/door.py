@@ -8,9 +8,10 @@ everything else (bench/overload.py measured rejections at ~1 s p99 that way).
 :class:`SheddingThreadWorker` bounds that queue. When ``threads + max_queued`` requests are
 already in the pool, the next readable connection is answered on the worker's main thread,
 without parsing the request: the usual 503 contract (``reason: "queue_full"``, a jittered
-``Retry-After`` and the alternatives), then the connection is closed. Critical requests keep
-``critical_queue`` more places: the door peeks at the request line (``MSG_PEEK``, nothing is
-consumed) and classifies it as the gate would, so sheddable traffic is turned away first.
+``Retry-After``, the alternatives and a new ``X-Request-ID``), then the connection is closed.
+Critical requests keep ``critical_queue`` more places: the door peeks at the request line
+(``MSG_PEEK``, nothing is consumed) and classifies it as the gate would, so sheddable traffic
+is turned away first.
 Shedding costs tens of microseconds instead of a request's worth of parsing and dispatching,
 so a worker at 10x its capacity still spends its CPU on the requests it admitted.
 
@@ -32,6 +33,7 @@ from gunicorn.workers.gthread import ThreadWorker
 from miniapp_api.admission.gate import AdmissionGate
 from miniapp_api.admission.install import gate_of
 from miniapp_api.api import TrafficClass
+from miniapp_api.logging import REQUEST_ID_HEADER, request_id_from
 from miniapp_api.overload import metrics
 from miniapp_api.overload.rejection import Rejection
 from miniapp_api.overload.renderer import RejectionRenderer
@@ -87,8 +89,9 @@ class SheddingThreadWorker(ThreadWorker):  # type: ignore[misc]
         """Answer 503 with the contract and close, on the main thread, reading nothing."""
         assert self.rejections is not None
         status, headers, body = self.rejections.render(QUEUE_FULL, "other")
+        sent = {**headers, REQUEST_ID_HEADER: request_id_from("")}  # the request is not read
         head = f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n" + "".join(
-            f"{name}: {value}\r\n" for name, value in headers.items()
+            f"{name}: {value}\r\n" for name, value in sent.items()
         )
         sock: socket.socket = conn.sock
         try:

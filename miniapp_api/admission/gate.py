@@ -157,7 +157,8 @@ class AdmissionGate:
         share = _share(traffic, controls.limits)
         if not self.concurrency.try_acquire(share):
             return self._refuse(traffic, channel, Rejection(503, "local_concurrency", 1.0))
-        fields = route.view_fields(arguments)
+        kept = route.kept_for(environ, arguments)
+        fields = [kept[1]] if kept else []
         started = self._clock()
         try:
             asking = _Asking(environ, route, fields, channel, share, token)
@@ -168,7 +169,6 @@ class AdmissionGate:
         if rejection is not None:
             self.concurrency.release(self._clock() - started)
             return self._refuse(traffic, channel, rejection)
-        kept = (route.kept, fields[0]) if route.kept else None
         return Admitted(traffic, channel, started, holds_slot=True, kept=kept)
 
     def _refresh_controls_alone(self) -> None:

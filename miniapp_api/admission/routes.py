@@ -12,6 +12,7 @@ from werkzeug.wsgi import get_path_info
 
 from miniapp_api.accountview import KeptScreen
 from miniapp_api.api import TrafficClass, operation_of
+from miniapp_api.messages.language import language_of
 
 # Probes and metrics must answer during overload; they are never admission-controlled.
 EXEMPT_ENDPOINTS = frozenset({"ops.healthz", "ops.readyz", "ops.metrics"})
@@ -28,9 +29,18 @@ class Route:
     kept: KeptScreen | None = None  # its answer as kept in the caller's account view
     staff: bool = False  # takes a staff session (the staff quota), not a resident's
 
-    def view_fields(self, arguments: Mapping[str, Any]) -> list[str]:
-        """The account view fields this request reads (none, or its kept screen's)."""
-        return [self.kept.field_for(arguments)] if self.kept else []
+    def kept_for(
+        self, environ: dict[str, Any], arguments: Mapping[str, Any]
+    ) -> tuple[KeptScreen, str] | None:
+        """The request's kept screen and its field in the account view, if the route has
+        one: a screen with words in the caller's language (``Accept-Language``: the results'
+        guidance), kept in a field of its own (``results``, ``results@en``)."""
+        screen = self.kept
+        if screen is None:
+            return None
+        if screen.language is not None:
+            screen = screen.in_(language_of(environ))  # no I/O: cached per header value
+        return screen, screen.field_for(arguments)
 
 
 UNCLASSIFIED = Route(TrafficClass.SHEDDABLE)

@@ -17,10 +17,16 @@ class CodeOut(BaseModel):
     """
 
     token: str = Field(description="compact JWS (EdDSA, Ed25519): what the QR symbol holds")
-    code_id: str = Field(description="the token's random jti; changes when the code is re-issued")
+    code_id: str = Field(
+        description="c_ and the token's random jti; changes when the code is re-issued"
+    )
     expires_at: UtcDateTime
     png_url: str = Field(description="the QR symbol as PNG; send the same Bearer session")
     svg_url: str = Field(description="the QR symbol as SVG; send the same Bearer session")
+    image_url: str = Field(
+        description="the QR symbol as PNG for <image src>: a signed link, no session needed; "
+        "lapses after 10 to 15 minutes (410) and when the code is re-issued"
+    )
     name_masked: str
 
 

@@ -42,6 +42,18 @@ def short_masked_name(name_masked: str) -> str:
     return short
 
 
+# The API shows a code's id with the prefix of its kind, as it does a resident's (``r_``) or an
+# account's (``a_``). Only at the boundary: the token's signed ``jti`` and the database keep the
+# bare id, so every code issued before keeps verifying and scanning unchanged.
+# No request takes a code id today; one that does must accept it with and without the prefix.
+CODE_ID_PREFIX = "c_"
+
+
+def public_code_id(code_id: str) -> str:
+    """The id the API shows for the bare ``code_id`` (the token's ``jti``)."""
+    return CODE_ID_PREFIX + code_id
+
+
 @dataclass(frozen=True)
 class CodeClaims:
     code_id: str

@@ -25,9 +25,10 @@ from miniapp_api.accountview import (
     ViewSnapshot,
 )
 from miniapp_api.api import TrafficClass, kept_answer, operation
-from miniapp_api.codes import images, qr, service
+from miniapp_api.codes import image_links, images, qr, service
 from miniapp_api.codes.jwks import CACHE_CONTROL, jwks_json
 from miniapp_api.codes.schemas import CodeOut, JwksOut
+from miniapp_api.codes.tokens import public_code_id
 from miniapp_api.residents import consents
 from miniapp_api.sessions import require_session
 from miniapp_api.wiring import wiring
@@ -153,10 +154,43 @@ def _code_body(issued: service.IssuedCode) -> Response:
     claims = issued.claims
     out = CodeOut(
         token=issued.token,
-        code_id=claims.code_id,
+        code_id=public_code_id(claims.code_id),
         expires_at=claims.expires_at,
         png_url=base + url_for("codes.get_code_png", resident_id=issued.resident_id),
         svg_url=base + url_for("codes.get_code_svg", resident_id=issued.resident_id),
+        image_url=base + url_for("codes.get_code_image", signed=_image_link(issued)),
         name_masked=claims.name_masked,
     )
     return cast(Response, current_app.json.response(out.model_dump(mode="json")))
+
+
+# --- the signed image link, for <image src> (no headers): codes/image_links.py ---------------
+
+
+@bp.get("/code-images/<signed>.png")
+@operation(
+    "The code as a PNG QR symbol by the short-lived signed link of its image_url (no session)",
+    traffic=TrafficClass.CRITICAL,
+    auth=False,
+    errors=(404, 410),  # 410 code_image_link_expired: lapsed, or the code was re-issued
+)
+def get_code_image(signed: str) -> ResponseReturnValue:
+    wire = wiring()
+    codes, now = wire.settings.codes, datetime.now(UTC)
+    linked = image_links.verify(codes, signed, now=now.timestamp())
+    with wire.db.session() as session:
+        token = image_links.live_token(session, linked, codes=codes, now=now)
+    # The headers of the Bearer route's PNG (no-store, nosniff, the file name); sent as it is.
+    body = images.png(wire.redis, token)
+    return Response(
+        body, mimetype="image/png", headers=PNG_SCREEN.headers(), direct_passthrough=True
+    )
+
+
+def _image_link(issued: service.IssuedCode) -> str:
+    return image_links.sign(
+        wiring().settings.codes,
+        resident_id=issued.resident_id,
+        code_id=issued.claims.code_id,
+        now=datetime.now(UTC).timestamp(),
+    )

@@ -39,7 +39,8 @@ def edge_body(renderer: RejectionRenderer, rejection: Rejection, alternatives_ma
     doc = json.loads(raw)
     doc["detail"]["retry_after"] = _RETRY_HOLE
     doc["detail"]["alternatives"] = _ALTERNATIVES_HOLE
-    text = json.dumps(doc).replace("%", "%%")  # '%' starts a log-format expression
+    # Not ASCII-escaped: the Chinese messages as UTF-8 keep the body under 1 KB.
+    text = json.dumps(doc, ensure_ascii=False).replace("%", "%%")  # '%' starts an expression
     text = text.replace(json.dumps(_RETRY_HOLE), f"%[var({RETRY_VAR})]")
     text = text.replace(
         json.dumps(_ALTERNATIVES_HOLE), f"%[var({CHANNEL_VAR}),map({alternatives_map})]"
@@ -53,5 +54,5 @@ def alternatives_map(renderer: RejectionRenderer) -> str:
     for channel in CHANNELS:
         _, _, raw = renderer.render(SHEDDING, channel)
         found = json.loads(raw)["detail"]["alternatives"]
-        lines.append(f"{channel} {json.dumps(found)}\n")
+        lines.append(f"{channel} {json.dumps(found, ensure_ascii=False)}\n")
     return "".join(lines)

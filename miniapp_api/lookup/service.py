@@ -33,6 +33,7 @@ from miniapp_api.codes.tokens import CodeClaims, ExpiredCodeToken, InvalidCodeTo
 from miniapp_api.errors import ApiError, NotFound
 from miniapp_api.lookup import limits
 from miniapp_api.lookup.schemas import LookupIn, LookupOut
+from miniapp_api.messages.language import DEFAULT, Language
 from miniapp_api.overload.rejection import Rejected, Rejection
 from miniapp_api.readmodel import ResultReadModel
 from miniapp_api.residents.models import Resident
@@ -95,8 +96,10 @@ def look_up(
     codes: CodeSettings,
     results: ResultSettings,
     now: datetime,
+    language: Language = DEFAULT,
 ) -> LookupOut:
-    """The results of the person the code belongs to, if the ID number matches.
+    """The results of the person the code belongs to, if the ID number matches (guidance in
+    ``language``).
 
     Raises :class:`Rejected` (a hard limit: 429 with the overload contract),
     :class:`CodeExpired`, :class:`LookupLocked` or ``NotFound``; Redis connection errors
@@ -129,7 +132,7 @@ def look_up(
                 client, code_id=claims.code_id, expires_at=claims.expires_at, counts=live
             )
         raise NotFound(NO_MATCH)
-    return _results_of(readmodel, results, person, now)
+    return _results_of(readmodel, results, person, now, language)
 
 
 def _matching_person(
@@ -158,11 +161,15 @@ def _digest(text: str) -> bytes:
 
 
 def _results_of(
-    readmodel: ResultReadModel, settings: ResultSettings, person: Person, now: datetime
+    readmodel: ResultReadModel,
+    settings: ResultSettings,
+    person: Person,
+    now: datetime,
+    language: Language,
 ) -> LookupOut:
     entries = read_results(readmodel, [person.public_id]).get(person.public_id, [])
     overdue_after = timedelta(hours=settings.overdue_hours)
-    shown = [result_out(e, now, overdue_after) for e in entries[: HISTORY_LIMIT + 1]]
+    shown = [result_out(e, now, overdue_after, language) for e in entries[: HISTORY_LIMIT + 1]]
     return LookupOut(
         name_masked=person.name_masked,
         latest=shown[0] if shown else None,

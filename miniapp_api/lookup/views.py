@@ -14,6 +14,7 @@ from flask.typing import ResponseReturnValue
 from miniapp_api.api import TrafficClass, operation, parse_body
 from miniapp_api.lookup import service
 from miniapp_api.lookup.schemas import LookupIn, LookupOut
+from miniapp_api.messages import CONTENT_LANGUAGE, language_of
 from miniapp_api.wiring import wiring
 
 bp = Blueprint("lookup", __name__)
@@ -80,6 +81,7 @@ def jsqr() -> ResponseReturnValue:
 )
 def post_lookup() -> ResponseReturnValue:
     attempt = parse_body(LookupIn)
+    language = language_of(request.environ)  # of the guidance
     wire = wiring()
     with wire.db.session() as session:
         found = service.look_up(
@@ -92,8 +94,14 @@ def post_lookup() -> ResponseReturnValue:
             codes=wire.settings.codes,
             results=wire.settings.results,
             now=datetime.now(UTC),
+            language=language,
         )
-    return found.model_dump(mode="json"), 200, {"Cache-Control": "no-store"}
+    headers = {
+        "Cache-Control": "no-store",
+        "Content-Language": CONTENT_LANGUAGE[language],
+        "Vary": "Accept-Language",
+    }
+    return found.model_dump(mode="json"), 200, headers
 
 
 def _sha256(text: str) -> str:

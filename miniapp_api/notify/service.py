@@ -19,7 +19,12 @@ from sqlalchemy.orm import Session
 from channels.base import Platform
 from miniapp_api.dialects import insert_for
 from miniapp_api.notify.models import Subscription
-from miniapp_api.notify.schemas import SubscriptionOut, SubscriptionsOut
+from miniapp_api.notify.schemas import (
+    MessageKind,
+    SubscriptionOut,
+    SubscriptionsHeld,
+    SubscriptionsOut,
+)
 from miniapp_api.residents.accounts import load_account
 from miniapp_api.settings import NotifySettings
 
@@ -55,33 +60,74 @@ def record_acceptances(
     templates: Mapping[Platform, str],
     now: datetime,
     notice_templates: Mapping[Platform, str] = NONE,
+    named: Sequence[str] = (),
 ) -> SubscriptionsOut:
     """Add one acceptance (up to :data:`MAX_REMAINING`) per accepted template we send.
 
     ``templates`` are the result templates, ``notice_templates`` the notice ones; each is
-    counted on its own. Templates this service does not send on the account's platform are
-    reported as ignored. A template listed twice in one report counts once: one prompt accepts
-    a template once.
+    counted on its own. Templates the report names (``accepted`` and ``named``: those it
+    rejected too) that this service does not send on the account's platform are reported as
+    ignored. A template listed twice in one report counts once: one prompt accepts a template
+    once.
     """
     with session.begin():
         account = load_account(session, account_id)
-        ours = {
-            tid
-            for configured in (templates, notice_templates)
-            for p, tid in configured.items()
-            if p.value == account.platform
-        }
-        counted = sorted(ours.intersection(accepted))
-        ignored = sorted(set(accepted) - ours)
+        ours = _offered(account.platform, templates, notice_templates)
+        counted = sorted(set(ours).intersection(accepted))
+        ignored = sorted({*accepted, *named} - set(ours))
         for template_id in counted:
             _add_one(session, account.id, template_id, now)
-        rows = session.scalars(
-            select(Subscription)
-            .where(Subscription.account_id == account.id)
-            .order_by(Subscription.template_id)
+        held = _held(session, account.id, ours)
+    return SubscriptionsOut(subscriptions=held, counted=counted, ignored=ignored)
+
+
+def held_subscriptions(
+    session: Session,
+    account_id: str,
+    *,
+    templates: Mapping[Platform, str],
+    notice_templates: Mapping[Platform, str] = NONE,
+) -> SubscriptionsHeld:
+    """The one-time accepts the account has left, per template we send on its platform."""
+    with session.begin():
+        account = load_account(session, account_id)
+        ours = _offered(account.platform, templates, notice_templates)
+        return SubscriptionsHeld(subscriptions=_held(session, account.id, ours))
+
+
+def _offered(
+    platform: str, templates: Mapping[Platform, str], notice_templates: Mapping[Platform, str]
+) -> dict[str, MessageKind]:
+    """The templates we send on ``platform``, result template first, with what each carries.
+
+    Should one id be configured as both, it counts once and is shown as the result template.
+    """
+    offered: dict[str, MessageKind] = {}
+    for kind, configured in (
+        (MessageKind.RESULT, templates),
+        (MessageKind.NOTICE, notice_templates),
+    ):
+        for p, tid in configured.items():
+            if p.value == platform:
+                offered.setdefault(tid, kind)
+    return offered
+
+
+def _held(
+    session: Session, account_id: int, ours: Mapping[str, MessageKind]
+) -> list[SubscriptionOut]:
+    """Each of ``ours`` with its remaining accepts (0 without a row)."""
+    rows = session.execute(
+        select(Subscription.template_id, Subscription.remaining).where(
+            Subscription.account_id == account_id,
+            Subscription.template_id.in_(list(ours)),
         )
-        held = [SubscriptionOut(template_id=s.template_id, remaining=s.remaining) for s in rows]
-    return SubscriptionsOut(subscriptions=held, ignored=ignored)
+    )
+    remaining = {template_id: count for template_id, count in rows}
+    return [
+        SubscriptionOut(template_id=tid, kind=kind, remaining=remaining.get(tid, 0))
+        for tid, kind in ours.items()
+    ]
 
 
 def _add_one(session: Session, account_id: int, template_id: str, now: datetime) -> None:

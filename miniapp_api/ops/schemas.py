@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from pydantic import BaseModel, ConfigDict, Field
 
+from miniapp_api.clock import UtcDateTime
 from miniapp_api.overload.controls import Controls, Limits, Modes
 
 
@@ -19,13 +22,31 @@ class ControlsIn(BaseModel):
     version: int | None = Field(default=None, ge=0)
 
 
-class ControlsOut(Controls):
+class ControlsOut(BaseModel):
     """The controls every worker applies (within a second of a change), and the platforms'
     status as the workers see it (``busy`` or ``down`` for a while after a throttled login)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    limits: Limits
+    modes: Modes
+    version: int
+    updated_by: str = Field(description="the operator who saved them; empty: start-up settings")
+    # The shared document keeps Unix time (overload/controls.py); the API shows RFC 3339.
+    updated_at: UtcDateTime | None = Field(description="null: never saved, start-up settings")
     platforms: dict[str, str] = Field(default_factory=dict)
+
+    @classmethod
+    def of(cls, controls: Controls, platforms: dict[str, str]) -> ControlsOut:
+        saved = controls.updated_at
+        return cls(
+            limits=controls.limits,
+            modes=controls.modes,
+            version=controls.version,
+            updated_by=controls.updated_by,
+            updated_at=datetime.fromtimestamp(saved, UTC) if saved else None,
+            platforms=platforms,
+        )
 
 
 # --- the front door, as HAProxy counts it (GET /api/v1/ops/edge) ----------------------------

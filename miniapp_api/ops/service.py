@@ -84,4 +84,4 @@ def _audit_change(session: Session, *, operator: str, version: int, request_id: 
 
 def _out(client: redis.Redis, controls: Controls) -> ControlsOut:
     platforms = parse_platform_status(client.hgetall(PLATFORM_STATUS_KEY))
-    return ControlsOut(**controls.model_dump(), platforms=platforms)
+    return ControlsOut.of(controls, platforms)

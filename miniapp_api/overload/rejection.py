@@ -9,7 +9,9 @@ a jittered ``Retry-After`` and, in the common error shape, what works *right now
 - ``push``: the result will be pushed when it arrives, so there is nothing to refresh.
 
 Building one touches no database, renders no template and stays well under 1 KB: the
-alternatives are JSON fragments cached per (channel, platform status).
+alternatives are JSON fragments cached per (channel, platform status, language). Messages are
+in Simplified Chinese or English (``miniapp_api/messages``), as the caller's ``Accept-Language``
+picks.
 """
 
 from __future__ import annotations
@@ -21,49 +23,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from miniapp_api.messages import rejections as words
+from miniapp_api.messages.language import CONTENT_LANGUAGE, DEFAULT, Language
 from miniapp_api.security.session_tokens import bearer_token, platform_hint
 
-PLATFORM_NAMES = {"wechat": "WeChat", "alipay": "Alipay"}
 # The platforms a session token may name that are channels of their own (staff: "other").
 TOKEN_CHANNELS = frozenset({"wechat", "alipay"})
 
-SAVED_CODE = {
-    "kind": "saved_code",
-    "offline": True,
-    "message": "Your registration code works offline: show the saved code or a screenshot "
-    "of it at the sampling site.",
-}
-PUSH = {
-    "kind": "push",
-    "message": "No need to refresh: your result is sent to you as a message when it arrives.",
-}
-
-MESSAGES = {
-    "user_quota": "Too many requests from you in a short time.",
-    "too_many_failures": "Too many wrong passwords for this login or from your network; wait "
-    "before trying again.",
-    "channel_quota": "This mini-program is very busy right now.",
-    "site_quota": "Your sampling site has sent very many requests in a short time; scans "
-    "you made are kept, send the rest again after a moment.",
-    "system_quota": "The service is very busy right now.",
-    "local_concurrency": "The service is very busy right now.",
-    "queue_full": "The service is very busy right now.",
-    "redis_unavailable": "The service is partly unavailable right now.",
-    "database_unavailable": "The service is partly unavailable right now.",
-    "read_only": "Changes are paused for a while; viewing still works.",
-    "class_quota": "The service is very busy right now.",
-    "cache_only": "Results can only be shown from the fast copy right now, and yours is not "
-    "in it yet.",
-    "waiting_room": "Many people are changing their details right now: you have a place in "
-    "the queue. Send the request again, with your ticket, after the estimated wait.",
-    "platform_throttled": "The platform is busy. You are not logged out: sessions and saved "
-    "codes keep working.",
-    "platform_unavailable": "The platform is not answering. You are not logged out: sessions "
-    "and saved codes keep working.",
-    # The edge's answer when a node failed mid-request (502) or did not answer in time (504).
-    "node_failed": "The server handling your request stopped before answering. Please try "
-    "again in a moment.",
-}
 # The error ``code`` of each reason; every other reason is system shedding, "overloaded".
 CODES = {
     "user_quota": "rate_limited",
@@ -76,6 +42,10 @@ CODES = {
     "node_failed": "temporarily_unavailable",
     "platform_throttled": "platform_throttled",
     "platform_unavailable": "platform_unavailable",
+    # 503s raised by services (``errors.ServiceUnavailable``): the reason is their code.
+    "results_unavailable": "results_unavailable",
+    "lab_auth_unavailable": "lab_auth_unavailable",
+    "service_unavailable": "service_unavailable",
 }
 
 
@@ -89,7 +59,7 @@ class Rejection:
     """Why a request was refused; rendered by :func:`render`."""
 
     status: int  # 429 or 503 (the edge also 502 and 504)
-    reason: str  # a key of MESSAGES
+    reason: str  # a key of messages.rejections.REASONS
     retry_after: float  # base seconds, before jitter
     extra: Mapping[str, Any] | None = None  # more detail fields (e.g. a waiting-room ticket)
 
@@ -114,20 +84,23 @@ class Context:
     platforms: tuple[str, ...]  # the platforms enabled here
     platform_status: Mapping[str, str]
     lookup_url: str
+    language: Language = DEFAULT  # of the message and the alternatives (Accept-Language)
 
 
 def render(rejection: Rejection, context: Context) -> tuple[int, dict[str, str], bytes]:
     """Status, headers and body of the rejection."""
     retry = jittered_retry_after(rejection.retry_after)
     status = tuple(sorted(context.platform_status.items()))
+    language = context.language
     alternatives = _alternatives_json(
-        context.channel, context.platforms, status, context.lookup_url
+        context.channel, context.platforms, status, context.lookup_url, language
     )
     extra = "".join(
         f", {json.dumps(k)}: {json.dumps(v)}" for k, v in (rejection.extra or {}).items()
     )
+    message = _message_json(rejection.reason, language)
     body = (
-        f'{{"code": "{rejection.code}", "message": {json.dumps(MESSAGES[rejection.reason])}, '
+        f'{{"code": "{rejection.code}", "message": {message}, '
         f'"detail": {{"reason": "{rejection.reason}", "retry_after": {retry}{extra}, '
         f'"alternatives": {alternatives}}}}}'
     ).encode()
@@ -136,50 +109,58 @@ def render(rejection: Rejection, context: Context) -> tuple[int, dict[str, str],
         "Retry-After": str(retry),
         "Content-Length": str(len(body)),
         "Cache-Control": "no-store",
+        "Content-Language": CONTENT_LANGUAGE[language],
     }
     return rejection.status, headers, body
 
 
 def alternatives(
-    channel: str, platforms: Iterable[str], platform_status: Mapping[str, str], lookup_url: str
+    channel: str,
+    platforms: Iterable[str],
+    platform_status: Mapping[str, str],
+    lookup_url: str,
+    language: Language = DEFAULT,
 ) -> list[dict[str, Any]]:
     """What works instead, most useful first."""
-    found: list[dict[str, Any]] = [SAVED_CODE]
+    found: list[dict[str, Any]] = [
+        {"kind": "saved_code", "offline": True, "message": words.SAVED_CODE.in_(language)}
+    ]
     for platform in platforms:
         if platform == channel:
             continue
         status = platform_status.get(platform, "ok")
-        name = PLATFORM_NAMES.get(platform, platform)
         found.append(
             {
                 "kind": "other_platform",
                 "platform": platform,
                 "status": status,
-                "message": f"The {name} mini-program shows the same code and results"
-                + (" and is working normally." if status == "ok" else f" but is {status} too."),
+                "message": words.other_platform_message(platform, status, language),
             }
         )
     if channel != "h5":
         found.append(
-            {
-                "kind": "h5_lookup",
-                "url": lookup_url,
-                "message": "Look up results in any browser with a screenshot of your "
-                "registration code and your ID number.",
-            }
+            {"kind": "h5_lookup", "url": lookup_url, "message": words.H5_LOOKUP.in_(language)}
         )
-    found.append(PUSH)
+    found.append({"kind": "push", "message": words.PUSH.in_(language)})
     return found
 
 
-@lru_cache(maxsize=256)
+# Not ASCII-escaped: Chinese as UTF-8 takes half the bytes of \uXXXX (bodies stay under 1 KB).
+@lru_cache(maxsize=512)
 def _alternatives_json(
     channel: str,
     platforms: tuple[str, ...],
     platform_status: tuple[tuple[str, str], ...],
     lookup_url: str,
+    language: Language,
 ) -> str:
-    return json.dumps(alternatives(channel, platforms, dict(platform_status), lookup_url))
+    found = alternatives(channel, platforms, dict(platform_status), lookup_url, language)
+    return json.dumps(found, ensure_ascii=False)
+
+
+@lru_cache(maxsize=128)
+def _message_json(reason: str, language: Language) -> str:
+    return json.dumps(words.reason_message(reason, language), ensure_ascii=False)
 
 
 def channel_of(environ: Mapping[str, Any]) -> str:

@@ -14,6 +14,7 @@ import contextlib
 
 import redis
 
+from miniapp_api.messages.language import DEFAULT, Language
 from miniapp_api.overload.controls import ControlsCache, PlatformStatus, record_platform_status
 from miniapp_api.overload.rejection import Context, Rejection, render
 from miniapp_api.redis_client import REDIS_DOWN
@@ -33,9 +34,14 @@ class RejectionRenderer:
         self._controls = controls
         self._redis = client
 
-    def render(self, rejection: Rejection, channel: str) -> tuple[int, dict[str, str], bytes]:
-        """Status, headers and body of ``rejection`` for a caller on ``channel``."""
-        context = Context(channel, self.platforms, self._controls.platforms, self.lookup_url)
+    def render(
+        self, rejection: Rejection, channel: str, language: Language = DEFAULT
+    ) -> tuple[int, dict[str, str], bytes]:
+        """Status, headers and body of ``rejection`` for a caller on ``channel``, worded in
+        ``language`` (``messages.language_of(environ)``: the caller's ``Accept-Language``)."""
+        context = Context(
+            channel, self.platforms, self._controls.platforms, self.lookup_url, language
+        )
         return render(rejection, context)
 
     def platform_failed(self, platform: str, status: PlatformStatus) -> None:

@@ -136,12 +136,16 @@ def post_real_name() -> ResponseReturnValue:
     body=ProfileIn,
     response=ResidentOut,
     errors=(400, 401, 409, 415, 422, 429, 502, 503),
+    queued=True,  # the waiting room (_wait_your_turn): X-Queue-Ticket
 )
 def put_profile() -> ResponseReturnValue:
     wire = wiring()
     caller = require_session(wire.sessions)
     _wait_your_turn(wire, caller)
     profile = parse_body(ProfileIn)
+    if profile.real_name_proof is not None:
+        # Of a shape this platform takes, or 422 (as the schema's own checks).
+        profile.real_name_proof.proof_for(caller.platform, "real_name_proof")
     with wire.db.session() as session:
         out = service.declare_profile(
             session,
@@ -162,13 +166,13 @@ def put_profile() -> ResponseReturnValue:
     traffic=TrafficClass.NORMAL,
     body=PhoneIn,
     response=PhoneOut,
-    errors=(400, 401, 415, 502, 503),
+    errors=(400, 401, 415, 422, 502, 503),
     abusable=True,  # each call spends the platform's quota of phone-number calls
 )
 def post_phone() -> ResponseReturnValue:
     wire = wiring()
     caller = require_session(wire.sessions)
-    proof = parse_body(PhoneIn).proof()
+    proof = parse_body(PhoneIn).proof_for(caller.platform)
     with wire.db.session() as session:
         masked = service.bind_phone(
             session,
@@ -189,6 +193,7 @@ def post_phone() -> ResponseReturnValue:
     response=DependentAddedOut,
     status=201,
     errors=(401, 409, 415, 422, 503),
+    queued=True,  # the waiting room (_wait_your_turn): X-Queue-Ticket
 )
 def post_dependent() -> ResponseReturnValue:
     wire = wiring()

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from miniapp_api.accountview import ViewSnapshot
 from miniapp_api.errors import ServiceUnavailable
+from miniapp_api.messages import DEFAULT, Language, guidance_code, guidance_text
 from miniapp_api.readmodel import ResultEntry, ResultReadModel
 from miniapp_api.residents import consents
 from miniapp_api.residents.holdings import holdings
@@ -25,18 +26,6 @@ from miniapp_api.results.schemas import ResidentResultsOut, ResultOut, ResultsOu
 from miniapp_api.settings import ResultSettings
 
 log = logging.getLogger(__name__)
-
-OVERDUE_GUIDANCE = (
-    "No result yet, more than {hours} hours after sampling. Please ask the sampling site "
-    "({site}) about your sample; you may need to be sampled again."
-)
-GUIDANCE = {
-    "positive": "Your sample tested positive. Stay where you are; health staff will contact "
-    "you. Follow their instructions.",
-    "retest_required": "Your pooled tube tested positive, which does not mean you are. Stay "
-    "where you are and wait for a single-tube re-test; staff will contact you.",
-    "invalid": "Your sample could not be tested. Please get sampled again at any sampling site.",
-}
 
 
 def account_results(
@@ -48,9 +37,10 @@ def account_results(
     settings: ResultSettings,
     now: datetime,
     seen: ViewSnapshot | None = None,
+    language: Language = DEFAULT,
 ) -> ResultsOut:
     """Latest result and history of self and each dependent of the account (``seen``: the
-    account's snapshot, read with the session, if there is one).
+    account's snapshot, read with the session, if there is one), guidance in ``language``.
 
     An unreachable Redis propagates: the app answers with the overload contract (503, what
     works instead), as for every path that needs Redis. While a required consent is withdrawn,
@@ -70,7 +60,8 @@ def account_results(
     overdue_after = timedelta(hours=settings.overdue_hours)
     residents = []
     for h in held:
-        shown = [result_out(e, now, overdue_after) for e in found.get(h.resident_id, [])]
+        entries = found.get(h.resident_id, [])
+        shown = [result_out(e, now, overdue_after, language) for e in entries]
         residents.append(
             ResidentResultsOut(
                 id=h.resident_id,
@@ -96,13 +87,16 @@ def valid_until(out: ResultsOut, settings: ResultSettings, now: datetime) -> dat
     return min(turns, default=now + timedelta(days=1))
 
 
-def result_out(entry: ResultEntry, now: datetime, overdue_after: timedelta) -> ResultOut:
+def result_out(
+    entry: ResultEntry, now: datetime, overdue_after: timedelta, language: Language = DEFAULT
+) -> ResultOut:
+    """One entry as shown, its guidance (if any) in ``language``."""
     overdue = entry.state == "pending" and now - entry.sampled_at > overdue_after
-    if overdue:
+    code = guidance_code(entry.state, overdue=overdue)
+    guidance = None
+    if code is not None:
         hours = int(overdue_after.total_seconds() // 3600)
-        guidance: str | None = OVERDUE_GUIDANCE.format(hours=hours, site=entry.site_name)
-    else:
-        guidance = GUIDANCE.get(entry.state)
+        guidance = guidance_text(code, language, hours=hours, site=entry.site_name)
     return ResultOut(
         state=entry.state,  # type: ignore[arg-type]  # written by fan-out and sampling only
         tube_no=entry.tube_no,
@@ -111,6 +105,7 @@ def result_out(entry: ResultEntry, now: datetime, overdue_after: timedelta) -> R
         sampled_at=entry.sampled_at,
         tested_at=entry.tested_at,
         overdue=overdue,
+        guidance_code=code,
         guidance=guidance,
     )
 

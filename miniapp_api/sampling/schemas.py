@@ -118,11 +118,15 @@ class FirstScanOut(BaseModel):
 
 
 class ScanAnswer(BaseModel):
-    """The answer to one item; a re-sent ``client_id`` gets exactly the same answer again."""
+    """The answer to one item; a re-sent ``client_id`` gets exactly the same answer again
+    (its message in the language asked for then)."""
 
     client_id: str
-    status: ScanStatus
-    message: str
+    status: ScanStatus = Field(description="what happened, for the app: a stable code")
+    message: str = Field(
+        description="the same for the staff member, in the language of Content-Language "
+        "(Accept-Language: zh by default, or en)"
+    )
     tube_no: str
     person: PersonOut | None = None
     tube: TubeOut | None = None

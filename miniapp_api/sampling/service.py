@@ -34,6 +34,8 @@ from miniapp_api.codes.models import RegistrationCode
 from miniapp_api.codes.tokens import ExpiredCodeToken, InvalidCodeToken, verify_code
 from miniapp_api.db import as_utc
 from miniapp_api.errors import Conflict
+from miniapp_api.messages.language import DEFAULT, Language
+from miniapp_api.messages.scans import scan_message
 from miniapp_api.readmodel import ResultEntry, ResultReadModel
 from miniapp_api.redis_client import READ_MODEL_FAILURES
 from miniapp_api.residents.models import Resident
@@ -85,21 +87,6 @@ _CODE_AND_FIRST_SAMPLING = (
 _INSERT_SAMPLING = insert(cast(Table, Sampling.__table__))
 _INSERT_RECEIPT = insert(cast(Table, ScanReceipt.__table__))
 
-_MESSAGES = {
-    ScanStatus.BOUND: "Bound to tube {tube_no}.",
-    ScanStatus.DUPLICATE: "Already sampled in this round at {site}, {time}.",
-    ScanStatus.INVALID: "Not a valid registration code; ask the person to show it again.",
-    ScanStatus.EXPIRED: "The code has expired; the person needs a new code in the mini-program.",
-    ScanStatus.REVOKED: "This code was replaced by a newer one; ask for the current code.",
-    ScanStatus.STALE_SCAN: (
-        "The scan time is before this round opened or over {hours} hours ago; "
-        "check the device's clock and scan the code again."
-    ),
-    ScanStatus.TUBE_FULL: "Tube {tube_no} is full; use a new tube.",
-    ScanStatus.TUBE_CLOSED: "Tube {tube_no} is closed; use a new tube.",
-    ScanStatus.TUBE_UNAVAILABLE: "Tube {tube_no} cannot be used here; use a new tube.",
-}
-
 
 @dataclass(frozen=True)
 class _Desk:
@@ -135,8 +122,10 @@ def record_scans(
     settings: SamplingSettings,
     now: datetime,
     request_id: str,
+    language: Language = DEFAULT,
 ) -> ScansOut:
-    """Answer every item, in order; each answer that shows a person is an audit event.
+    """Answer every item, in order, its message in ``language``; each answer that shows a
+    person is an audit event.
 
     409 ``no_open_round`` when items need a round and none is open; a batch answered before
     gets its stored answers whatever happened to the round since. An item dated before the
@@ -146,7 +135,8 @@ def record_scans(
         _, site = load_staff(session, staff_id)
         answered = _stored_answers(session, staff_id, {item.client_id for item in items})
         if all(item.client_id in answered for item in items):
-            return ScansOut(items=[answered[item.client_id] for item in items])
+            stored = [answered[item.client_id] for item in items]
+            return _spoken(stored, language, settings.scan_window_hours)
         desk = _desk(
             session, site, keys, staff_id, settings=settings, now=now, request_id=request_id
         )
@@ -164,7 +154,31 @@ def record_scans(
     finally:
         # Also when an item fails half way: what is committed so far shows as pending.
         _record_pending(readmodel, bound)
-    return ScansOut(items=answers)
+    return _spoken(answers, language, settings.scan_window_hours)
+
+
+def _spoken(answers: Sequence[ScanAnswer], language: Language, hours: int) -> ScansOut:
+    """The answers with their messages in ``language``. Said again for every answer, fresh or
+    stored: a receipt keeps its answer in the language of the request that made it (or
+    English, before there were two), and a re-send may ask for the other (microseconds per
+    item, next to an item's transaction)."""
+    return ScansOut(
+        items=[
+            answer.model_copy(update={"message": _message(answer, language, hours)})
+            for answer in answers
+        ]
+    )
+
+
+def _message(answer: ScanAnswer, language: Language, hours: int | None) -> str:
+    """What ``answer`` says to the staff member (``hours``: the scan window, of a
+    ``stale_scan``)."""
+    values = {"tube_no": answer.tube_no, "hours": str(hours)}
+    if answer.first_scan is not None:
+        # Local (Beijing) time, as the process runs in it (miniapp_api/clock.py).
+        local = answer.first_scan.scanned_at.astimezone()
+        values |= {"site": answer.first_scan.site, "time": f"{local:%Y-%m-%d %H:%M}"}
+    return scan_message(answer.status.value, language, **values)
 
 
 def _desk(
@@ -334,22 +348,19 @@ def _answer(
     first_scan: FirstScanOut | None = None,
     window_hours: int | None = None,
 ) -> ScanAnswer:
-    details = {"tube_no": item.tube_no}
-    if window_hours is not None:
-        details["hours"] = str(window_hours)
-    if first_scan is not None:
-        # Local (Beijing) time, as the process runs in it (miniapp_api/clock.py).
-        local = first_scan.scanned_at.astimezone()
-        details |= {"site": first_scan.site, "time": f"{local:%Y-%m-%d %H:%M}"}
-    return ScanAnswer(
+    """The answer to ``item``, its message in the default language (as its receipt keeps
+    it; :func:`_spoken` says it in the caller's)."""
+    answer = ScanAnswer(
         client_id=item.client_id,
         status=status,
-        message=_MESSAGES[status].format(**details),
+        message="",
         tube_no=item.tube_no,
         person=person,
         tube=tube,
         first_scan=first_scan,
     )
+    answer.message = _message(answer, DEFAULT, window_hours)
+    return answer
 
 
 def _record_pending(readmodel: ResultReadModel, bound: Sequence[_Bound]) -> None:

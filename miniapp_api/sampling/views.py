@@ -13,6 +13,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from miniapp_api.api import TrafficClass, operation, parse_body
 from miniapp_api.db import utcnow
 from miniapp_api.errors import ApiError
+from miniapp_api.messages import CONTENT_LANGUAGE, language_of
 from miniapp_api.sampling import service, staff, tubes
 from miniapp_api.sampling.guard import require_staff, staff_sessions
 from miniapp_api.sampling.schemas import (
@@ -80,6 +81,7 @@ def post_scans() -> ResponseReturnValue:
     wire = wiring()
     staff_id = require_staff(staff_sessions(wire.redis))
     batch = _parse_scans()
+    language = language_of(request.environ)  # of the messages: staff apps send zh or nothing
     with wire.db.session() as session:
         out = service.record_scans(
             session,
@@ -90,8 +92,10 @@ def post_scans() -> ResponseReturnValue:
             settings=wire.settings.sampling,
             now=utcnow(),
             request_id=g.get("request_id", ""),
+            language=language,
         )
-    return out.model_dump(mode="json")
+    headers = {"Content-Language": CONTENT_LANGUAGE[language], "Vary": "Accept-Language"}
+    return out.model_dump(mode="json"), 200, headers
 
 
 @bp.post("/sampling/tubes/<tube_no>/close")

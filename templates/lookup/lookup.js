@@ -175,7 +175,9 @@
     try {
       const response = await fetch(form.action, {
         method: "POST",
-        headers: { "Content-Type": "application/json" },
+        // The page writes each error in Chinese itself (ERRORS, by code) and the server's
+        // message as its English line, so it asks for English whatever the browser prefers.
+        headers: { "Content-Type": "application/json", "Accept-Language": "en" },
         body: JSON.stringify(payload),
         credentials: "omit",
         cache: "no-store",

@@ -6,6 +6,10 @@ const path = require('node:path');
 
 const api = require(path.join(__dirname, '..', '..', 'miniapp_api', 'static', 'miniapp-client.js'));
 
+// Session tokens as the server issues them: <account id>.<platform>.<secret>.
+const TOKEN = 'a_first.wechat.secret-bearer-token';
+const OTHER_TOKEN = 'a_second.wechat.another-secret';
+
 /** A rejection body in the server's common error shape. */
 function rejection(code, retryAfter, extra) {
   return {
@@ -15,16 +19,30 @@ function rejection(code, retryAfter, extra) {
   };
 }
 
-/** wx: steps are {statusCode, header, data} or {fail: {errMsg}}. */
+/** The next step of a script: the last one repeats; a function step answers from the request. */
+function nextStep(steps, opts) {
+  const step = steps.length > 1 ? steps.shift() : steps[0];
+  return typeof step === 'function' ? step(opts) : step;
+}
+
+/** A RequestTask: records abort(); {hang: true} steps never answer (a network that hangs). */
+function answer(platform, opts, step) {
+  const task = { aborted: false, abort: () => { task.aborted = true; } };
+  platform.tasks.push(task);
+  if (!step.hang) setImmediate(() => (step.fail ? opts.fail(step.fail) : opts.success(step)));
+  return task;
+}
+
+/** wx: steps are {statusCode, header, data}, {fail: {errMsg}}, {hang: true} or opts => step. */
 function fakeWx(steps) {
   const store = {};
   const wx = {
     calls: [],
+    tasks: [],
     store,
     request(opts) {
       wx.calls.push(opts);
-      const step = steps.length > 1 ? steps.shift() : steps[0];
-      setImmediate(() => (step.fail ? opts.fail(step.fail) : opts.success(step)));
+      return answer(wx, opts, nextStep(steps, opts));
     },
     getStorageSync: (key) => (key in store ? JSON.parse(store[key]) : ''),
     setStorageSync: (key, value) => {
@@ -37,16 +55,16 @@ function fakeWx(steps) {
   return wx;
 }
 
-/** my: steps are {status, headers, data} (success) or {fail: {...}}. */
+/** my: steps are {status, headers, data} (success), {fail: {...}}, {hang: true} or opts => step. */
 function fakeMy(steps) {
   const store = {};
   const my = {
     calls: [],
+    tasks: [],
     store,
     request(opts) {
       my.calls.push(opts);
-      const step = steps.length > 1 ? steps.shift() : steps[0];
-      setImmediate(() => (step.fail ? opts.fail(step.fail) : opts.success(step)));
+      return answer(my, opts, nextStep(steps, opts));
     },
     getStorageSync: ({ key }) => ({ data: key in store ? JSON.parse(store[key]) : null }),
     setStorageSync: ({ key, data }) => {
@@ -84,7 +102,7 @@ function clientFor(adapter, time, overrides) {
       {
         adapter,
         baseUrl: 'https://api.example.cn/',
-        token: 'secret-bearer-token',
+        token: TOKEN,
         now: time.now,
         sleep: time.sleep,
         random: () => 0.5,
@@ -94,4 +112,4 @@ function clientFor(adapter, time, overrides) {
   );
 }
 
-module.exports = { api, rejection, fakeWx, fakeMy, fakeTime, clientFor };
+module.exports = { api, TOKEN, OTHER_TOKEN, rejection, fakeWx, fakeMy, fakeTime, clientFor };

@@ -4,7 +4,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 
-const { api, rejection, fakeWx, fakeMy, fakeTime, clientFor } = require('./fakes.js');
+const { api, TOKEN, rejection, fakeWx, fakeMy, fakeTime, clientFor } = require('./fakes.js');
 
 const OK = { statusCode: 200, header: {}, data: { ok: true } };
 
@@ -181,7 +181,7 @@ test('every request carries the bearer token (the channel is the token\'s), neve
 
   assert.equal(wx.calls[0].url, 'https://api.example.cn/api/v1/me');
   assert.equal(wx.calls[0].method, 'GET');
-  assert.equal(wx.calls[0].header.Authorization, 'Bearer secret-bearer-token');
+  assert.equal(wx.calls[0].header.Authorization, `Bearer ${TOKEN}`);
   assert.equal(wx.calls[0].header['X-Client-Channel'], undefined);
   assert.equal(lines.length, 1);
   assert.match(lines[0], /retry GET \/api\/v1\/me/);

@@ -140,3 +140,21 @@ def test_an_id_number_in_the_path_is_masked_in_the_message_and_the_path_field(
     assert line["message"] == "GET /api/v1/lookup/310***********123X 404"
     assert "31011519900307123X" not in json.dumps(line)
     assert line["client"] == "2001:db8::1"
+
+
+def test_a_signed_code_image_link_is_logged_without_its_signature(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.INFO, logger="miniapp_api.access"):
+        log_access(
+            "GET",
+            "/api/v1/code-images/r_abc.c_def.1765080000.Zm9vYmFyYmF6cXV4.png",
+            status=200,
+            started=time.perf_counter(),
+            client="203.0.113.7",
+        )
+        log_access("GET", "/api/v1/code-images/garbage", status=404, started=0.0, client="-")
+    first, second = caplog.records
+    assert first.path == "/api/v1/code-images/r_abc.c_def.1765080000.***.png"  # type: ignore[attr-defined]
+    assert "Zm9vYmFyYmF6cXV4" not in first.getMessage()
+    assert second.path == "/api/v1/code-images/***"  # type: ignore[attr-defined]

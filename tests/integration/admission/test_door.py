@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 from typing import Any
 
@@ -62,6 +63,8 @@ def test_a_full_pool_answers_the_contract_and_closes_without_reading_the_request
     assert head.startswith(b"HTTP/1.1 503 Service Unavailable")
     assert b"Connection: close" in head
     assert b"Retry-After: " in head
+    # A request id of ours (the request is not read, so none of the client's).
+    assert re.search(rb"\r\nX-Request-ID: [0-9a-f]{32}\r\n", head)
     parsed = json.loads(body)
     assert parsed["detail"]["reason"] == "queue_full"
     assert {a["kind"] for a in parsed["detail"]["alternatives"]} >= {"saved_code", "h5_lookup"}

@@ -71,6 +71,7 @@ def test_client_sent_openid_is_ignored(client: FlaskClient, phone: EmulatorPhone
 
 def test_wrong_check_digit_is_422_and_saves_nothing(wechat_user: MiniProgramUser) -> None:
     wechat_user.login()
+    wechat_user.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # the raise site's reason
     response = wechat_user.declare("张三", with_wrong_check_digit(cn_id()))
     body = assert_error(response, 422, "invalid_id_number")
     assert "check digit" in body["message"]
@@ -102,12 +103,12 @@ def test_unknown_route_is_404_in_the_error_shape(client: FlaskClient) -> None:
     assert_error(client.get("/api/v1/nothing-here"), 404, "not_found")
 
 
-def test_phone_proof_of_the_wrong_shape_is_400(wechat_user: MiniProgramUser) -> None:
+def test_phone_proof_of_the_wrong_shape_is_422(wechat_user: MiniProgramUser) -> None:
     wechat_user.login()
     response = wechat_user.client.post(
         "/api/v1/me/phone", json={"response": "alipay-style"}, headers=wechat_user.auth
     )
-    assert_error(response, 400, "invalid_payload")
+    assert_error(response, 422, "validation_failed")
     assert wechat_user.me()["account"]["phone_masked"] is None
 
 

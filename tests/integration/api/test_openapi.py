@@ -58,7 +58,7 @@ def test_request_schemas_come_from_the_pydantic_models(client: FlaskClient) -> N
     assert set(profile["required"]) == {"name", "id_type", "id_number"}
     assert profile["additionalProperties"] is False
     login = doc["paths"]["/api/v1/auth/wechat"]["post"]
-    assert "security" not in login
+    assert login["security"] == []  # public: explicitly no credentials
     assert "503" in login["responses"]
     assert doc["paths"]["/api/v1/me"]["get"]["security"] == [{"bearer": []}]
 

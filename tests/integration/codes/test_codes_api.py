@@ -75,6 +75,12 @@ def verify_with_jwks(client: FlaskClient, token: str) -> tuple[dict[str, Any], d
     return dict(decoded.header), dict(decoded.claims)
 
 
+def bare(code_id: str) -> str:
+    """The token's jti and the row's id behind a code id the API shows (``c_`` + it)."""
+    assert code_id.startswith("c_"), code_id
+    return code_id.removeprefix("c_")
+
+
 def code_rows(app: Flask) -> list[RegistrationCode]:
     with app.extensions["miniapp"].db.session() as session:
         return list(session.scalars(select(RegistrationCode).order_by(RegistrationCode.id)))
@@ -115,7 +121,7 @@ def test_own_code_verifies_with_the_published_keys_and_holds_masked_data_only(
     assert header == {"alg": "EdDSA", "kid": "t1"}
     expires = datetime.fromisoformat(body["expires_at"])
     assert claims == {
-        "jti": body["code_id"],
+        "jti": bare(body["code_id"]),
         "exp": int(expires.timestamp()),
         "n": "张*丰",
     }
@@ -138,7 +144,15 @@ def test_nothing_of_the_id_number_is_on_the_code_screen(
 
     assert reissued.status_code == 201
     for body in (shown, reissued.get_json()):
-        assert set(body) == {"token", "code_id", "expires_at", "png_url", "svg_url", "name_masked"}
+        assert set(body) == {
+            "token",
+            "code_id",
+            "expires_at",
+            "png_url",
+            "svg_url",
+            "image_url",
+            "name_masked",
+        }
         assert body["name_masked"] == "张*丰"
 
 
@@ -149,7 +163,7 @@ def test_showing_the_code_again_gives_the_same_token_and_stores_one_row(
     first, again = show(wechat_user, resident_id), show(wechat_user, resident_id)
     assert again == first
     rows = code_rows(app)
-    assert [(r.code_id, r.revoked_at) for r in rows] == [(first["code_id"], None)]
+    assert [(r.code_id, r.revoked_at) for r in rows] == [(bare(first["code_id"]), None)]
 
 
 def test_a_dependent_has_a_code_of_their_own(app: Flask, wechat_user: MiniProgramUser) -> None:
@@ -180,8 +194,8 @@ def test_an_expired_code_is_replaced_when_shown(app: Flask, wechat_user: MiniPro
     assert new["code_id"] != old["code_id"]
     verify_with_jwks(wechat_user.client, new["token"])
     voided = {r.code_id: r.revoked_at for r in code_rows(app)}
-    assert voided[old["code_id"]] is not None
-    assert voided[new["code_id"]] is None
+    assert voided[bare(old["code_id"])] is not None
+    assert voided[bare(new["code_id"])] is None
 
 
 # --- re-issue -----------------------------------------------------------------------------------
@@ -199,8 +213,8 @@ def test_reissue_voids_the_previous_code(app: Flask, wechat_user: MiniProgramUse
     assert show(wechat_user, resident_id) == new
 
     rows = {r.code_id: r for r in code_rows(app)}
-    assert rows[old["code_id"]].revoked_at is not None
-    assert rows[new["code_id"]].revoked_at is None
+    assert rows[bare(old["code_id"])].revoked_at is not None
+    assert rows[bare(new["code_id"])].revoked_at is None
 
 
 def test_reissue_without_a_previous_code_issues_one(
@@ -209,7 +223,7 @@ def test_reissue_without_a_previous_code_issues_one(
     resident_id = declared(wechat_user)
     response = wechat_user.client.post(code_path(resident_id), headers=wechat_user.auth)
     assert response.status_code == 201
-    assert [r.code_id for r in code_rows(app)] == [response.get_json()["code_id"]]
+    assert [r.code_id for r in code_rows(app)] == [bare(response.get_json()["code_id"])]
 
 
 def run_together(count: int, work: Callable[[], str]) -> list[str]:
@@ -265,7 +279,7 @@ def test_concurrent_reissues_each_void_the_one_before(
 ) -> None:
     resident_id = declared(wechat_user)
     account_id = wechat_user.me()["account"]["id"]
-    first = show(wechat_user, resident_id)["code_id"]
+    first = bare(show(wechat_user, resident_id)["code_id"])
     issued = run_together(6, lambda: call_service(app, service.reissue, account_id, resident_id))
     assert len(set(issued)) == 6
     rows = code_rows(app)
@@ -273,7 +287,7 @@ def test_concurrent_reissues_each_void_the_one_before(
     live = [r.code_id for r in rows if r.revoked_at is None]
     assert len(live) == 1
     assert live[0] in issued
-    assert show(wechat_user, resident_id)["code_id"] == live[0]
+    assert bare(show(wechat_user, resident_id)["code_id"]) == live[0]
 
 
 # --- who may see which code ---------------------------------------------------------------------
@@ -439,13 +453,13 @@ def test_after_a_key_rotation_the_jwks_lists_every_key_and_album_codes_stay_vali
     assert shown["expires_at"] == in_album["expires_at"]
     assert verify_with_jwks(rotated.client, shown["token"])[0]["kid"] == "t2"
     header, claims = verify_with_jwks(rotated.client, in_album["token"])
-    assert (header["kid"], claims["jti"]) == ("t1", in_album["code_id"])
+    assert (header["kid"], claims["jti"]) == ("t1", bare(in_album["code_id"]))
 
     reissued = rotated.client.post(code_path(resident_id), headers=rotated.auth).get_json()
     assert verify_with_jwks(rotated.client, reissued["token"])[0]["kid"] == "t2"
     assert {r.code_id: r.kid for r in code_rows(app)} == {
-        in_album["code_id"]: "t1",
-        reissued["code_id"]: "t2",
+        bare(in_album["code_id"]): "t1",
+        bare(reissued["code_id"]): "t2",
     }
 
 
@@ -461,12 +475,13 @@ def test_openapi_describes_the_code_routes_with_their_traffic_class(
     }
     assert found == {
         ("/api/v1/codes/keys", "get"): "critical",
+        ("/api/v1/code-images/{signed}.png", "get"): "critical",
         ("/api/v1/residents/{resident_id}/code", "get"): "critical",
         ("/api/v1/residents/{resident_id}/code", "post"): "normal",
         ("/api/v1/residents/{resident_id}/code.png", "get"): "critical",
         ("/api/v1/residents/{resident_id}/code.svg", "get"): "critical",
     }
-    assert "security" not in paths["/api/v1/codes/keys"]["get"]
+    assert paths["/api/v1/codes/keys"]["get"]["security"] == []
     assert paths["/api/v1/residents/{resident_id}/code.png"]["get"]["security"] == [{"bearer": []}]
 
 
@@ -486,5 +501,5 @@ def test_codes_work_on_sqlite_where_times_come_back_naive(
     reissued = user.client.post(code_path(resident_id), headers=user.auth).get_json()
     assert reissued["code_id"] != first["code_id"]
     rows = {r.code_id: r.revoked_at for r in code_rows(embedded_app)}
-    assert rows[first["code_id"]] is not None
-    assert rows[reissued["code_id"]] is None
+    assert rows[bare(first["code_id"])] is not None
+    assert rows[bare(reissued["code_id"])] is None

@@ -122,7 +122,7 @@ def test_the_index_links_every_document_with_its_version(client: FlaskClient) ->
 
 
 def test_an_unknown_document_is_a_404_in_the_error_shape(client: FlaskClient) -> None:
-    response = client.get("/legal/cookies")
+    response = client.get("/legal/cookies", headers={"Accept-Language": "en"})
 
     assert response.status_code == 404
     assert response.get_json() == {

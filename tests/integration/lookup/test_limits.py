@@ -169,6 +169,7 @@ def fail(
 def test_ten_failures_lock_the_code_even_for_the_right_id_number(
     app: Flask, client: FlaskClient, redis_client: redis.Redis
 ) -> None:
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # the raise site's English sentence
     person = make_person(app)
     fail(app, client, redis_client, person.token, limits.LIFETIME_FAILURES - 1)
     code_id = code_id_of(app, person.token)

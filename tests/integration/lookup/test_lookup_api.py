@@ -109,6 +109,7 @@ def test_the_id_ending_alone_no_longer_opens_the_results(app: Flask, client: Fla
 
 
 def test_a_wrong_id_number_is_not_found(app: Flask, client: FlaskClient) -> None:
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # the raise site's English sentence
     person = make_person(app)
 
     response = look_up(client, person.token, person.wrong_id_number)
@@ -120,6 +121,7 @@ def test_a_wrong_id_number_is_not_found(app: Flask, client: FlaskClient) -> None
 def test_a_wrong_id_number_an_unknown_a_reissued_and_a_forged_code_get_the_same_answer(
     app: Flask, client: FlaskClient
 ) -> None:
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # the raise site's English sentence
     person = make_person(app)
     moved_on = make_person(app, "李秀英")
     stale_token = moved_on.token
@@ -142,6 +144,7 @@ def test_a_wrong_id_number_an_unknown_a_reissued_and_a_forged_code_get_the_same_
 
 
 def test_an_expired_code_is_refused_with_a_clear_message(app: Flask, client: FlaskClient) -> None:
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # the raise site's English sentence
     person = make_person(app, expires_at=datetime.now(UTC) - timedelta(days=1))
 
     response = look_up(client, person.token, person.id_number)
@@ -221,3 +224,25 @@ def test_bad_bodies_are_refused_before_anything_is_looked_up(
     assert response.status_code == status, response.get_json()
     expected = {415: "unsupported_media_type", 400: "malformed_json", 422: "validation_failed"}
     assert response.get_json()["code"] == expected[status]
+
+
+def test_the_guidance_is_in_the_language_the_browser_asks_for(
+    app: Flask, client: FlaskClient, desk: Desk
+) -> None:
+    person = make_person(app)
+    make_tube(app, desk, [person.resident], scanned_at=ago(hours=49))
+
+    def asked(language: str | None) -> tuple[str, dict[str, object]]:
+        headers = {"Accept-Language": language} if language else {}
+        response = client.post(
+            LOOKUP, json={"code": person.token, "id_number": person.id_number}, headers=headers
+        )
+        assert response.status_code == 200, response.get_json()
+        return response.headers["Content-Language"], response.get_json()["latest"]
+
+    (zh_tag, zh), (en_tag, en) = asked(None), asked("en-GB,en;q=0.8")
+
+    assert (zh_tag, en_tag) == ("zh-CN", "en")
+    assert zh["guidance_code"] == en["guidance_code"] == "overdue"
+    assert "小时" in str(zh["guidance"])
+    assert "hours after sampling" in str(en["guidance"])

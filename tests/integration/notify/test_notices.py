@@ -370,12 +370,17 @@ def test_the_notice_template_is_accepted_beside_the_result_one(
 
     assert accept(wechat, WECHAT_TEMPLATE, WECHAT_NOTICE, ALIPAY_NOTICE) == {
         "subscriptions": [
-            {"template_id": WECHAT_NOTICE, "remaining": 1},
-            {"template_id": WECHAT_TEMPLATE, "remaining": 1},
+            {"template_id": WECHAT_TEMPLATE, "kind": "result", "remaining": 1},
+            {"template_id": WECHAT_NOTICE, "kind": "notice", "remaining": 1},
         ],
+        "counted": sorted([WECHAT_NOTICE, WECHAT_TEMPLATE]),
         "ignored": [ALIPAY_NOTICE],
     }
     assert accept(alipay, WECHAT_NOTICE, ALIPAY_NOTICE) == {
-        "subscriptions": [{"template_id": ALIPAY_NOTICE, "remaining": 1}],
+        "subscriptions": [
+            {"template_id": ALIPAY_TEMPLATE, "kind": "result", "remaining": 0},
+            {"template_id": ALIPAY_NOTICE, "kind": "notice", "remaining": 1},
+        ],
+        "counted": [ALIPAY_NOTICE],
         "ignored": [WECHAT_NOTICE],
     }

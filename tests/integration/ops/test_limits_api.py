@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask.testing import FlaskClient
@@ -45,7 +46,7 @@ def test_get_shows_the_start_up_settings_until_an_operator_saves(
 
     assert shown.status_code == 200
     body = shown.get_json()
-    assert (body["version"], body["updated_by"]) == (0, "")
+    assert (body["version"], body["updated_by"], body["updated_at"]) == (0, "", None)
     assert (body["limits"]["user_rate"], body["limits"]["user_burst"]) == (7.0, 30.0)
     assert body["limits"]["channel_rates"]["wechat"] == 100.0
     assert body["modes"] == {"read_only": False, "cache_only": False, "waiting_room_rate": 0.0}
@@ -68,7 +69,10 @@ def test_a_change_is_saved_as_a_new_version_named_after_the_operator(
     shown = ops_client.get(LIMITS, headers=operator_auth).get_json()
 
     assert (saved["version"], saved["updated_by"]) == (1, "alice")
-    assert saved["updated_at"] > time.time() - 60
+    # RFC 3339 in UTC, as every timestamp the API shows (the shared document keeps Unix time).
+    assert saved["updated_at"].endswith("Z")
+    saved_at = datetime.fromisoformat(saved["updated_at"])
+    assert datetime.now(UTC) - timedelta(minutes=1) < saved_at <= datetime.now(UTC)
     assert shown == saved
     assert shown["limits"]["global_rate"] == 500.0
     assert shown["limits"]["class_rates"] == {"sheddable": 50.0}

@@ -135,7 +135,9 @@ def test_without_redis_uploads_fail_closed(lab: Lab, crypto: PersonalDataCrypto)
     down = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
     with pytest.raises(ServiceUnavailable) as refused:
         run(signed(), OneLab(lab), crypto, down)
-    assert "Retry-After" in refused.value.headers
+    # Answered with the overload contract (Retry-After, alternatives): miniapp_api/errors.py
+    assert refused.value.code == "lab_auth_unavailable"
+    assert refused.value.base_seconds > 0
 
 
 @pytest.mark.parametrize(
