@@ -114,6 +114,10 @@ def test_an_operator_switches_read_only_on_and_a_bad_value_is_explained(
     assert by_testid(driver, "ops-error").text == ""
     assert by_testid(driver, "ops-version").text == "1"
     assert by_testid(driver, "ops-updated-by").text == "alice"
+    # updated_at is RFC 3339 now (it was epoch seconds): a date the page can read.
+    updated_at = driver.execute_script("return document.getElementById('updated-at').textContent")
+    assert updated_at.startswith("at "), updated_at
+    assert "Invalid" not in updated_at
     assert by_testid(driver, "ops-current-read_only").get_attribute("data-value") == "true"
     stored = json.loads(redis_client.get("overload:{ctl}:doc") or "{}")
     assert stored["modes"]["read_only"] is True
