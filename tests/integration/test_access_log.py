@@ -4,22 +4,17 @@ unless ``[LOGGING] PROBES`` asks for them."""
 
 from __future__ import annotations
 
-import io
-import json
-import logging
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 import redis
 from flask import Flask
 
-from miniapp_api.logging import build_handler
 from miniapp_api.wiring import wiring_of
 from tests.integration.ops.conftest import give_internal_bind
 from tests.support.apps import MakeApp
+from tests.support.logs import Lines, access_lines_written
 
-Lines = Callable[[], list[dict[str, Any]]]
 BALANCER = {"REMOTE_ADDR": "10.0.0.2"}
 FORWARDED = {"X-Forwarded-For": "203.0.113.7"}
 
@@ -27,12 +22,8 @@ FORWARDED = {"X-Forwarded-For": "203.0.113.7"}
 @pytest.fixture
 def access_lines() -> Iterator[Lines]:
     """The access lines written while the test runs, as the production handler writes them."""
-    written = io.StringIO()
-    handler = build_handler(written)
-    logger = logging.getLogger("miniapp_api.access")
-    logger.addHandler(handler)
-    yield lambda: [json.loads(line) for line in written.getvalue().splitlines()]
-    logger.removeHandler(handler)
+    with access_lines_written() as lines:
+        yield lines
 
 
 def test_behind_a_trusted_proxy_the_client_is_the_forwarded_address(

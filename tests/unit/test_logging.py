@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from miniapp_api.logging import JsonFormatter, build_handler, log_access, redact
+from tests.support.logs import access_lines_written
 
 
 def test_id_numbers_and_phones_are_masked() -> None:
@@ -94,12 +95,8 @@ def test_one_formatter_formats_each_second_anew() -> None:
 @pytest.fixture
 def access_lines() -> Iterator[Callable[[], list[dict[str, Any]]]]:
     """The access lines written while the test runs, as the production handler writes them."""
-    written = io.StringIO()
-    handler = build_handler(written)
-    logger = logging.getLogger("miniapp_api.access")
-    logger.addHandler(handler)
-    yield lambda: [json.loads(line) for line in written.getvalue().splitlines()]
-    logger.removeHandler(handler)
+    with access_lines_written() as lines:
+        yield lines
 
 
 def test_an_access_line_carries_client_method_path_status_duration_and_request_id(
