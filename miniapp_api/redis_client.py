@@ -21,6 +21,7 @@ the pool; the admission gate then decides locally for a moment (``admission/gate
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -116,7 +117,8 @@ class ThreadConnections:
     own (gthread's threads live as long as the worker) and writes its commands on it in one
     packet. As the pool does, a connection with data waiting or closed by the server (a Redis
     restart) is reconnected before it is used; any failure mid-call closes it, so no reply is
-    ever read by the wrong request. Only for a single server: a cluster routes per slot.
+    ever read by the wrong request. A thread's connection is closed when the thread ends
+    (:class:`_Owned`). Only for a single server: a cluster routes per slot.
     """
 
     def __init__(self, client: redis.Redis) -> None:
@@ -160,9 +162,10 @@ class ThreadConnections:
         return replies
 
     def _ready(self) -> Any:
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = self._local.connection = self._make()
+        owned = getattr(self._local, "owned", None)
+        if owned is None:
+            owned = self._local.owned = _Owned(self._make())
+        connection = owned.connection
         try:
             connection.connect()  # once; a no-op while connected
             if connection.can_read():  # a reply nobody read, or the server closed it
@@ -171,3 +174,23 @@ class ThreadConnections:
             connection.disconnect()
             connection.connect()
         return connection
+
+
+class _Owned:
+    """A thread's connection, closed as soon as the thread ends and its locals are dropped.
+
+    A server that runs each request on a new thread (werkzeug's, under ``make run`` and the
+    browser tests) would otherwise leave each request's socket open until the cyclic garbage
+    collector happens by (redis-py's connection sits in reference cycles), which warns of an
+    unclosed socket and holds a Redis client slot meanwhile. This holder is in no cycle: the
+    thread's end frees it at once.
+    """
+
+    __slots__ = ("connection",)
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.connection.disconnect()

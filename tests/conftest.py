@@ -214,6 +214,7 @@ def session_app(
 
     yield app
     app.extensions["miniapp"].db.dispose()
+    app.extensions["miniapp"].redis.close()
 
 
 def secret_lines(pem: str) -> list[str]:

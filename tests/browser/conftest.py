@@ -74,6 +74,7 @@ def browser_app(
     app = create_app(overrides)
     yield app
     app.extensions["miniapp"].db.dispose()
+    app.extensions["miniapp"].redis.close()  # else a socket left to the collector warns
 
 
 @pytest.fixture(scope="session")

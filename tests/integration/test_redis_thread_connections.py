@@ -3,6 +3,7 @@ survive a Redis restart without an error, and never hand a late reply to the nex
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Iterator
 
@@ -88,3 +89,28 @@ def test_only_a_plain_client_of_one_server_takes_this_path() -> None:
     assert ThreadConnections.usable_for(redis.Redis())
     assert not ThreadConnections.usable_for(fakeredis.FakeRedis())
     assert not ThreadConnections.usable_for(object())
+
+
+def test_a_thread_that_ends_closes_its_connection(server: RedisServer) -> None:
+    """A server running each request on a new thread (werkzeug's) leaves no socket behind: the
+    connection closes when its thread ends, not when the garbage collector comes by."""
+    client = client_of(server)
+    direct = ThreadConnections(client)
+    ids: list[int] = []
+
+    def ask() -> None:
+        ids.append(direct.execute([("CLIENT", "ID")])[0])
+
+    gc.disable()  # what closes it must not be the collector
+    try:
+        for _ in range(5):
+            thread = threading.Thread(target=ask)
+            thread.start()
+            thread.join()
+        listed = client.client_list()
+    finally:
+        gc.enable()
+
+    assert len(set(ids)) == 5, "one connection per thread"
+    still_open = {int(c["id"]) for c in listed} & set(ids)
+    assert still_open == set()
