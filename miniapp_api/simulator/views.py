@@ -9,7 +9,6 @@ from flask.typing import ResponseReturnValue
 
 from miniapp_api.errors import NotFound
 from miniapp_api.legal.labels import AUDIENCE
-from miniapp_api.notify.service import notice_template_ids, template_ids
 from miniapp_api.review.accounts import DEMO_PASSWORD, DEMO_REVIEWER
 from miniapp_api.review.views import EXTENSION_KEY as REVIEWERS_KEY
 from miniapp_api.settings import templates_dir
@@ -41,8 +40,6 @@ def page() -> ResponseReturnValue:
         emulator_url=settings.simulator_emulator_url,
         wechat_enabled=settings.wechat is not None,
         alipay_enabled=settings.alipay is not None,
-        templates={p.value: tid for p, tid in template_ids(settings.notify).items()},
-        notice_templates={p.value: tid for p, tid in notice_template_ids(settings.notify).items()},
         demo=asdict(demo) if isinstance(demo, DemoOperators) else None,
         review=_demo_reviewer(),
         audience=AUDIENCE,

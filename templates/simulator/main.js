@@ -102,6 +102,9 @@ const phones = { wechat: createPhone("wechat"), alipay: createPhone("alipay") };
 for (const p of Object.values(phones)) p.onSelfChange = () => sameSubject(phones);
 createStaffPanel(phones, createLabPanel());
 setUpFaults();
-for (const p of Object.values(phones)) p.start();
+// Each phone reads its app config at launch, as each mini-program does.
+const started = Object.values(phones).map((p) => p.start());
 pollMessages(phones);
+// Ready (tests wait for it) once both phones know their templates, or that they cannot.
+await Promise.all(started);
 document.body.dataset.ready = "true";

@@ -19,7 +19,8 @@ const ID_TYPE_LABEL = Object.fromEntries(ID_TYPES.map(([v, zh, en]) => [v, `${zh
 
 // One entry per platform: how the phone gets a login code, a phone proof and a real-name proof
 // from the emulator (what wx.login / my.getAuthCode, getPhoneNumber and the real-name pages do),
-// how our API wants them, and how the emulator names the recipient of a message it received.
+// how our API wants them, what the subscribe prompt returns when the user accepts every template
+// offered, and how the emulator names the recipient of a message it received.
 const PLATFORMS = {
   wechat: {
     subjectField: "openid",
@@ -30,6 +31,8 @@ const PLATFORMS = {
     // The user agrees on the city service's real-name page; its extraData.code is the proof.
     realNameProof: async (subject) =>
       ({ code: (await emulator("/_emulator/wechat/real-name-code", { openid: subject })).code }),
+    // wx.requestSubscribeMessage({ tmplIds }) success: errMsg and one answer per template id.
+    acceptAll: (ids) => ({ errMsg: "requestSubscribeMessage:ok", ...answers(ids, "accept") }),
     recipient: (message) => message.touser || message.recipient,
   },
   alipay: {
@@ -47,9 +50,26 @@ const PLATFORMS = {
       }
       return { certify_id: started.certify_id };
     },
+    // my.requestSubscribeMessage({ entityIds }) success, at a first prompt ("always keep" not
+    // ticked): the lists of `result` say what this prompt subscribed, plus one answer per id.
+    acceptAll: (ids) => ({
+      behavior: "subscribe", keep: false, refuse: false, show: true,
+      result: {
+        subscribeEntityIds: ids, subscribedEntityIds: ids, unsubscribedEntityIds: [],
+        currentSubscribedEntityIds: ids,
+      },
+      ...answers(ids, "accept"),
+    }),
     recipient: (message) => message.to,
   },
 };
+
+function answers(ids, answer) {
+  return Object.fromEntries(ids.map((id) => [id, answer]));
+}
+
+// Public, no login: what the mini-program reads at launch (appconfig/schemas.py, AppConfigOut).
+const APP_CONFIG_PATH = "/api/v1/app/config";
 
 export function createPhone(platform) {
   const spec = PLATFORMS[platform];
@@ -57,7 +77,10 @@ export function createPhone(platform) {
   const $ = (id) => root.querySelector(`[data-testid="${platform}-${id}"]`);
   const subjectKey = `simulator.${platform}.${spec.subjectField}`;
   const tokenKey = `simulator.${platform}.token`;
-  const templateId = CONFIG.templates[platform] || null;
+  // This platform's subscribe-message templates from the app config ({id, kind, fields, page});
+  // null until it is read, and while it cannot be (configError says why).
+  let templates = null;
+  let configError = null;
   const phone = { platform, selfId: null, code: null, onSelfChange: () => {} };
   const log = [];
   let me = null;
@@ -73,10 +96,10 @@ export function createPhone(platform) {
     $("log").replaceChildren(...log.map((e) => h("li", { class: e.fail ? "fail" : "" }, e.text)));
   }
 
-  async function call(method, path, body) {
+  async function call(method, path, body, { auth = true } = {}) {
     const headers = {};
     if (body !== undefined) headers["Content-Type"] = "application/json";
-    if (token()) headers.Authorization = `Bearer ${token()}`;
+    if (auth && token()) headers.Authorization = `Bearer ${token()}`;
     let response;
     try {
       response = await send(path, {
@@ -100,8 +123,8 @@ export function createPhone(platform) {
     return response;
   }
 
-  async function api(method, path, body) {
-    return readJson(await call(method, path, body));
+  async function api(method, path, body, options) {
+    return readJson(await call(method, path, body, options));
   }
 
   function showError(err) { renderError($("error"), err, `${platform}-error-code`); }
@@ -137,7 +160,12 @@ export function createPhone(platform) {
     }
     for (const pane of root.querySelectorAll("[data-pane]")) pane.hidden = pane.dataset.pane !== name;
     root.dataset.tab = name;
-    if (name === "messages") { pushesSeen = Number($("push-list").dataset.count || 0); badge(); }
+    if (name === "messages") {
+      pushesSeen = Number($("push-list").dataset.count || 0);
+      badge();
+      // The page asks again on show when the launch could not read the config.
+      if (configError) run(loadConfig);
+    }
     // Opening a tab loads it, as the mini-program's page would on show.
     if (!token()) return;
     if (name === "code" && !phone.code && holder()) run(showCode);
@@ -475,18 +503,68 @@ export function createPhone(platform) {
     $("results").dataset.loaded = "true";
   }
 
-  // --- Messages: subscribe, and what the platform delivered ----------------------------------
+  // --- Messages: the templates, subscribe, and what the platform delivered --------------------
+
+  /** Read this platform's templates from GET /api/v1/app/config, as the mini-program does at
+   * launch; a failure is shown where the templates would be, and subscribing waits for them. */
+  async function loadConfig() {
+    try {
+      const found = await api("GET", APP_CONFIG_PATH, undefined, { auth: false });
+      if (!found || typeof found !== "object" || !(platform in found)) {
+        throw new CallFailed("bad_config", "配置格式不对 / not an app config", 0);
+      }
+      templates = found[platform] ? found[platform].templates : [];
+      configError = null;
+    } catch (err) {
+      templates = null;
+      configError = err;
+    }
+    renderTemplates();
+  }
+
+  function resultTemplate() {
+    return (templates || []).find((t) => t.kind === "result") || null;
+  }
+
+  function renderTemplates() {
+    const box = $("templates");
+    // The result template is what the button subscribes to; without it there is nothing to ask.
+    $("subscribe").disabled = !resultTemplate();
+    box.dataset.result = resultTemplate() ? resultTemplate().id : "";
+    if (configError) {
+      box.dataset.state = "error";
+      box.replaceChildren(...bilingual("读取配置失败，打开本页时重试",
+        `cannot read ${APP_CONFIG_PATH} (${configError.code || "error"}${configError.status
+          ? `, HTTP ${configError.status}` : ""}); opening this tab tries again`));
+    } else if (!templates.length) {
+      box.dataset.state = "none";
+      box.replaceChildren(...bilingual("未配置", "not configured: nothing is pushed here"));
+    } else {
+      box.dataset.state = "ok";
+      box.replaceChildren(...templates.flatMap((t, i) => [i ? " · " : "",
+        h("span", { class: "mono", "data-kind": t.kind }, t.id),
+        " ", h("span", { class: "tag" }, t.kind === "result" ? "结果 result" : "家人通知 notice")]));
+    }
+  }
 
   async function subscribe() {
-    // What wx.requestSubscribeMessage / my.requestSubscribeMessage report after "accept".
-    // The notice template (family links) is accepted in the same dialog, when there is one.
-    const accepted = [templateId, CONFIG.noticeTemplates[platform]].filter(Boolean);
-    const answer = await api("POST", "/api/v1/me/subscriptions", { accepted });
-    const held = answer.subscriptions.find((s) => s.template_id === templateId);
+    // One prompt for every template of the config (results and family notices); the user
+    // accepts them all, and the platform's result object is reported as it is.
+    const ids = (templates || []).map((t) => t.id);
+    if (!resultTemplate()) {
+      throw new CallFailed("no_template", "没有可订阅的模板 / no template to subscribe to", 0);
+    }
+    const answer = await api("POST", "/api/v1/me/subscriptions", spec.acceptAll(ids));
+    const held = answer.subscriptions.find((s) => s.kind === "result");
     const remaining = held ? held.remaining : 0;
-    $("subscription").dataset.remaining = String(remaining);
-    $("subscription").replaceChildren(...bilingual(
-      `已订阅：还可接收 ${remaining} 条结果通知`, `subscribed: ${remaining} message(s) allowed`));
+    const box = $("subscription");
+    box.dataset.remaining = String(remaining);
+    // Ids the API does not send here (a stale config, another platform's): nothing is dropped
+    // silently, so neither is it here.
+    box.dataset.ignored = answer.ignored.join(" ");
+    box.replaceChildren(...bilingual(
+      `已订阅：还可接收 ${remaining} 条结果通知`, `subscribed: ${remaining} message(s) allowed`),
+    ...(answer.ignored.length ? [h("br"), `ignored: ${answer.ignored.join(", ")}`] : []));
     showNotice("已订阅结果通知", "Subscribed to result messages");
   }
 
@@ -538,17 +616,20 @@ export function createPhone(platform) {
     tab.addEventListener("click", () => openTab(tab.dataset.tab));
   }
   $("code-holder").addEventListener("change", () => { if (token()) run(showCode); });
-  if (!templateId) $("subscribe").disabled = true;
 
+  /** Start as the mini-program launches; the promise settles once its config is read (or
+   * could not be). */
   phone.start = () => {
     showSubject();
     setLoggedIn(false);
     renderPushes([]);
     openTab("me");
+    const configured = loadConfig();
     if (CONFIG.enabled[platform] && token()) {
       setLoggedIn(true);
       run(refresh);
     }
+    return configured;
   };
   return phone;
 }
