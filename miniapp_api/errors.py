@@ -18,7 +18,9 @@ handlers registered here answer every one:
 Every message comes from the catalogue (``miniapp_api/messages``) in the caller's language:
 Simplified Chinese unless ``Accept-Language`` prefers English (``Content-Language`` says which).
 The sentence a raise site gives is the English answer for codes the catalogue marks
-``specific`` (it names a limit, a platform, a reason), else only a fallback.
+``specific`` (it names a limit, a platform, a reason), else only a fallback. A raise site that
+gives a :class:`~miniapp_api.messages.Text` (both languages) is answered with it whatever the
+catalogue says: it knows more than the code does (the H5 lookup's "no match" names both inputs).
 """
 
 from __future__ import annotations
@@ -39,7 +41,14 @@ from channels.base import (
     RateLimited,
     SubscriptionRefused,
 )
-from miniapp_api.messages import CATALOGUE, CONTENT_LANGUAGE, DetailKind, Language, negotiate
+from miniapp_api.messages import (
+    CATALOGUE,
+    CONTENT_LANGUAGE,
+    DetailKind,
+    Language,
+    Text,
+    negotiate,
+)
 from miniapp_api.overload.rejection import Rejected, Rejection, channel_of
 from miniapp_api.overload.renderer import RejectionRenderer
 from miniapp_api.redis_client import REDIS_DOWN
@@ -56,13 +65,13 @@ class ApiError(Exception):
 
     def __init__(
         self,
-        message: str,
+        message: str | Text,
         *,
         code: str | None = None,
         detail: Any = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message.en if isinstance(message, Text) else message)
         self.message = message
         self.detail = detail
         self.headers = headers or {}
@@ -127,8 +136,11 @@ def language() -> Language:
     return negotiate(request.headers.get("Accept-Language"))
 
 
-def message_for(code: str, language: Language, said: str | None = None) -> str:
-    """``code``'s message in ``language``; ``said`` is the raise site's English sentence."""
+def message_for(code: str, language: Language, said: str | Text | None = None) -> str:
+    """``code``'s message in ``language``; ``said`` is the raise site's sentence (English, or
+    both languages)."""
+    if isinstance(said, Text):
+        return said.in_(language)
     found = CATALOGUE.get(code)
     if found is None:  # tests/unit/test_messages.py keeps this from happening
         return said or code
@@ -140,7 +152,7 @@ def message_for(code: str, language: Language, said: str | None = None) -> str:
 def error_response(
     status: int,
     code: str,
-    said: str | None = None,
+    said: str | Text | None = None,
     detail: Any = None,
     headers: dict[str, str] | None = None,
 ) -> Response:

@@ -216,6 +216,14 @@ def _error_statuses(op: Operation, *, has_path_parameters: bool) -> set[int]:
     return statuses
 
 
+def answerable_codes(op: Operation, *, has_path_parameters: bool = False) -> list[str]:
+    """Every error code the document lists for ``op``, in catalogue order (what a client of
+    the route must be ready to show)."""
+    statuses = _error_statuses(op, has_path_parameters=has_path_parameters)
+    found = {code for status in statuses for code in codes_of(status, op)}
+    return [code for code in CATALOGUE if code in found]
+
+
 def codes_of(status: int, op: Operation) -> list[str]:
     """The codes ``op`` may answer with ``status``: the catalogue's, narrowed to the route's
     own list if it has one (never below what any route may answer)."""

@@ -34,6 +34,7 @@ from miniapp_api.errors import ApiError, NotFound
 from miniapp_api.lookup import limits
 from miniapp_api.lookup.schemas import LookupIn, LookupOut
 from miniapp_api.messages.language import DEFAULT, Language
+from miniapp_api.messages.lookup import NO_MATCH
 from miniapp_api.overload.rejection import Rejected, Rejection
 from miniapp_api.readmodel import ResultReadModel
 from miniapp_api.residents.models import Resident
@@ -45,10 +46,6 @@ from miniapp_api.settings import CodeSettings, ResultSettings
 log = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 5
-NO_MATCH = (
-    "No results match this registration code and ID number. Check both and try again; "
-    "after a code is re-issued only the newest one works."
-)
 LOCKED = (
     "Too many wrong ID numbers were tried with this registration code, so it no longer works "
     "on this page. The WeChat or Alipay mini-program shows your results; a new code from it "

@@ -6,15 +6,18 @@ from __future__ import annotations
 import base64
 import hashlib
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 from flask import Blueprint, Response, render_template, request, send_from_directory
 from flask.typing import ResponseReturnValue
 
-from miniapp_api.api import TrafficClass, operation, parse_body
+from miniapp_api.api import TrafficClass, operation, operation_of, parse_body
 from miniapp_api.lookup import service
+from miniapp_api.lookup.page import page_text_json
 from miniapp_api.lookup.schemas import LookupIn, LookupOut
 from miniapp_api.messages import CONTENT_LANGUAGE, language_of
+from miniapp_api.openapi import answerable_codes
 from miniapp_api.wiring import wiring
 
 bp = Blueprint("lookup", __name__)
@@ -42,7 +45,9 @@ def page() -> ResponseReturnValue:
     # images are the picked screenshot, read in the browser and never uploaded.
     script = render_template("lookup/lookup.js")
     style = render_template("lookup/lookup.css")
-    html = render_template("lookup/index.html")
+    # Its words in both languages, as data (a JSON block, never run): see lookup/page.py.
+    words = page_text_json(_lookup_codes(), wiring().settings.results.overdue_hours)
+    html = render_template("lookup/index.html", words=words)
     response = Response(html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = (
         "default-src 'none'; "
@@ -78,6 +83,8 @@ def jsqr() -> ResponseReturnValue:
     body=LookupIn,
     response=LookupOut,
     errors=(400, 404, 410, 415, 423, 429, 503),
+    # Besides what any route may answer (the overload contract, the body's parse errors).
+    codes=("bad_request", "not_found", "code_expired", "lookup_locked"),
 )
 def post_lookup() -> ResponseReturnValue:
     attempt = parse_body(LookupIn)
@@ -102,6 +109,14 @@ def post_lookup() -> ResponseReturnValue:
         "Vary": "Accept-Language",
     }
     return found.model_dump(mode="json"), 200, headers
+
+
+@cache
+def _lookup_codes() -> tuple[str, ...]:
+    """The error codes ``POST /api/v1/lookup`` may answer, as the OpenAPI document lists them."""
+    found = operation_of(post_lookup)
+    assert found is not None
+    return tuple(answerable_codes(found))
 
 
 def _sha256(text: str) -> str:

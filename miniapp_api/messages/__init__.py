@@ -31,6 +31,7 @@ from miniapp_api.messages.language import (
     DEFAULT,
     LANGUAGES,
     Language,
+    Text,
     language_of,
     negotiate,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "GUIDANCE_CODES",
     "LANGUAGES",
     "SCAN_MESSAGES",
+    "Text",
     "DetailKind",
     "Entry",
     "GuidanceCode",

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-from miniapp_api.messages.language import Language
-from miniapp_api.messages.rejections import Text
+from miniapp_api.messages.language import Language, Text
 
 GuidanceCode = Literal["positive", "retest_required", "invalid", "overdue"]
 GUIDANCE_CODES: tuple[GuidanceCode, ...] = get_args(GuidanceCode)

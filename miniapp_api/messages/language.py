@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
@@ -14,6 +15,17 @@ DEFAULT: Language = "zh"
 # The tag sent in Content-Language for each.
 CONTENT_LANGUAGE: dict[Language, str] = {"zh": "zh-CN", "en": "en"}
 _MAX_HEADER = 256  # longer headers are not parsed (nobody sends more than a few tags)
+
+
+@dataclass(frozen=True)
+class Text:
+    """One sentence in both languages."""
+
+    zh: str
+    en: str
+
+    def in_(self, language: Language) -> str:
+        return self.zh if language == "zh" else self.en
 
 
 @lru_cache(maxsize=512)

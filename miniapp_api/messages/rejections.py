@@ -6,19 +6,7 @@ Kept short: a rejection body stays under 1 KB with all four alternatives in Chin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from miniapp_api.messages.language import Language
-
-
-@dataclass(frozen=True)
-class Text:
-    zh: str
-    en: str
-
-    def in_(self, language: Language) -> str:
-        return self.zh if language == "zh" else self.en
-
+from miniapp_api.messages.language import Language, Text
 
 _BUSY = Text("服务当前非常繁忙。", "The service is very busy right now.")
 _PARTLY = Text("服务暂时部分不可用。", "The service is partly unavailable right now.")

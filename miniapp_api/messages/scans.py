@@ -9,8 +9,7 @@ the status, the staff member reads the message. Placeholders: ``{tube_no}``; ``{
 
 from __future__ import annotations
 
-from miniapp_api.messages.language import Language
-from miniapp_api.messages.rejections import Text
+from miniapp_api.messages.language import Language, Text
 
 SCAN_MESSAGES: dict[str, Text] = {
     "bound": Text("已绑定到试管 {tube_no}。", "Bound to tube {tube_no}."),

@@ -2,6 +2,9 @@
 // The H5 lookup page: reads the registration code from a screenshot or the camera (or pasted
 // text), posts it with the full ID number as JSON, shows the result or what to do.
 // Everything from the server or an image is put in with textContent, never as HTML.
+// Every message is shown in Chinese with its English beneath, from one answer: the page looks
+// the answer's keys (error code, guidance_code, alternative kind) up in WORDS, which the
+// server renders into the page from its message catalogue (miniapp_api/lookup/page.py).
 (() => {
   const STATES = {
     negative: ["阴性", "Negative"],
@@ -10,18 +13,7 @@
     retest_required: ["需单管复检", "Single-tube re-test"],
     invalid: ["样本无效", "Invalid sample"],
   };
-  const ERRORS = {
-    not_found: "未找到匹配的结果。请核对登记码和证件号码；登记码重新生成后，只有最新的可用。",
-    code_expired: "登记码已过期。请在微信或支付宝小程序中获取新的登记码，您的结果不会丢失。",
-    lookup_locked: "此登记码输错证件号码的次数过多，已不能在本页查询。请在微信或支付宝小程序中查看结果；在小程序中重新生成登记码后，本页可再次使用。",
-    rate_limited: "尝试次数过多，请稍后再试。",
-    validation_failed: "请检查输入：登记码为二维码中的完整文字，证件号码须完整填写（身份证为18位）。",
-    malformed_json: "请求格式有误，请刷新页面后重试。",
-    unsupported_media_type: "请求格式有误，请刷新页面后重试。",
-    temporarily_unavailable: "服务暂时部分不可用，请稍后再试。",
-    overloaded: "服务当前繁忙，请稍后再试。",
-    results_unavailable: "暂时无法显示结果。结果出来后会推送给您，请稍后再试。",
-  };
+  const WORDS = JSON.parse(document.getElementById("words").textContent);
   const TIME = new Intl.DateTimeFormat("zh-CN", {
     timeZone: "Asia/Shanghai",
     year: "numeric",
@@ -49,6 +41,22 @@
     return node;
   };
   const when = (iso) => (iso ? TIME.format(new Date(iso)) : "—");
+
+  // Chinese, then English beneath; either may be missing.
+  function both(tag, words, className) {
+    const node = el(tag, words.zh, className);
+    if (words.en) node.append(el("span", words.en, "en"));
+    return node;
+  }
+
+  // What to do about a result (positive, re-test, invalid, overdue), by its guidance_code; the
+  // answer's own guidance if the page does not know the code.
+  function guidanceOf(r) {
+    const words = WORDS.guidance[r.guidance_code];
+    const fill = (text) => text.split("{site}").join(r.site);
+    if (words) return both("p", { zh: fill(words.zh), en: fill(words.en) }, "guidance");
+    return r.guidance ? el("p", r.guidance, "guidance") : null;
+  }
 
   function badge(state) {
     const [zh, en] = STATES[state] || [state, state];
@@ -87,10 +95,8 @@
         facts.append(el("dt", `${zh} ${en}`), el("dd", value));
       }
       latest.append(facts);
-      if (r.overdue) {
-        latest.append(el("p", "采样已超过48小时仍无结果。 Still no result over 48 hours after sampling.", "overdue"));
-      }
-      if (r.guidance) latest.append(el("p", r.guidance, "guidance"));
+      const guidance = guidanceOf(r);
+      if (guidance) latest.append(guidance);
     } else {
       latest.dataset.state = "none";
       latest.append(el("p", "暂无采样记录。"), el("p", "No sampling on record yet.", "en"));
@@ -131,32 +137,35 @@
     timer = setInterval(tick, 1000);
   }
 
-  function showError(code, zh, en, retryAfter, alternatives) {
+  // What works instead (the overload contract's alternatives), each in both languages.
+  function alternativeItem(a) {
+    const key = a.kind === "other_platform" ? `other_platform.${a.platform}.${a.status}` : a.kind;
+    const item = both("li", WORDS.alternatives[key] || { zh: a.message });
+    item.dataset.kind = a.kind;
+    return item;
+  }
+
+  function showError(code, words, retryAfter, alternatives) {
     errorBox.dataset.code = code;
-    $("error-zh").textContent = zh;
-    $("error-en").textContent = en;
+    $("error-zh").textContent = words.zh;
+    $("error-en").textContent = words.en || "";
     errorBox.hidden = false;
     if (retryAfter > 0) countdown(retryAfter);
     if (alternatives.length > 0) {
-      $("alternatives-list").replaceChildren(
-        ...alternatives.map((a) => {
-          const item = el("li", a.message);
-          item.dataset.kind = a.kind;
-          return item;
-        }),
-      );
+      $("alternatives-list").replaceChildren(...alternatives.map(alternativeItem));
       $("alternatives").hidden = false;
     }
   }
 
   function showFailure(response, body) {
-    const code = (body && body.code) || "error";
+    const code = body && typeof body.code === "string" ? body.code : "error";
     const detail = body && body.detail && typeof body.detail === "object" ? body.detail : {};
     const retryAfter = parseInt(response.headers.get("Retry-After") || detail.retry_after || "0", 10);
+    // A code the page does not know: the answer's own (Chinese) message and a general English line.
+    const unknown = { zh: (body && body.message) || WORDS.errors.error.zh, en: WORDS.errors.error.en };
     showError(
       code,
-      ERRORS[code] || "出错了，请稍后再试。",
-      (body && body.message) || `HTTP ${response.status}`,
+      WORDS.errors[code] || unknown,
       Number.isFinite(retryAfter) ? retryAfter : 0,
       Array.isArray(detail.alternatives) ? detail.alternatives : [],
     );
@@ -175,9 +184,9 @@
     try {
       const response = await fetch(form.action, {
         method: "POST",
-        // The page writes each error in Chinese itself (ERRORS, by code) and the server's
-        // message as its English line, so it asks for English whatever the browser prefers.
-        headers: { "Content-Type": "application/json", "Accept-Language": "en" },
+        // The page shows WORDS by the answer's keys; Chinese, its first language, is what an
+        // answer with a key it does not know should speak, whatever the browser prefers.
+        headers: { "Content-Type": "application/json", "Accept-Language": "zh-CN" },
         body: JSON.stringify(payload),
         credentials: "omit",
         cache: "no-store",
@@ -186,7 +195,7 @@
       if (response.ok && body) showResult(body);
       else showFailure(response, body);
     } catch (error) {
-      showError("network", "网络连接失败，请稍后再试。", "Could not reach the service; try again shortly.", 0, []);
+      showError("network", WORDS.errors.network, 0, []);
     } finally {
       form.dataset.busy = "false";
       if (timer === null) submit.disabled = false;

@@ -35,6 +35,7 @@ from tests.browser.conftest import (
 from tests.support.clients import LabClient, result
 from tests.support.factories import (
     Person,
+    ago,
     make_desk,
     make_lab,
     make_person,
@@ -157,6 +158,58 @@ def test_too_many_attempts_show_when_to_try_again_and_what_works_now(
     ]
     assert kinds[0] == "saved_code"
     assert "push" in kinds
+    # Each in Chinese with its English beneath, from the one answer.
+    saved_code = alternatives.find_element("css selector", "li[data-kind=saved_code]")
+    assert "离线" in saved_code.text
+    assert "works offline" in saved_code.find_element("css selector", ".en").text
+    other = alternatives.find_element("css selector", "li[data-kind=other_platform]")
+    assert "小程序" in other.text
+    assert "mini-program" in other.find_element("css selector", ".en").text
+
+
+@pytest.mark.browser
+@pytest.mark.postgres
+def test_what_to_do_about_a_positive_result_is_said_in_both_languages(
+    driver: WebDriver, live_app: str, browser_app: Flask
+) -> None:
+    person = make_person(browser_app, "王芳")
+    lab = make_lab(browser_app)
+    # A tube of one: positive is the person's own result (a pooled tube asks for a re-test).
+    tube = make_tube(browser_app, make_desk(browser_app, lab), [person.resident], capacity=1)
+    uploaded = LabClient(browser_app.test_client(), lab).upload([result(tube, "positive")])
+    assert uploaded.status_code == 200, uploaded.get_json()
+    open_lookup(driver, live_app)
+
+    look_up(driver, person.token, person.id_number)
+
+    latest = by_testid(driver, "lookup-latest")
+    assert latest.get_attribute("data-state") == "positive"
+    guidance = latest.find_element("css selector", ".guidance")
+    assert "请留在原地" in guidance.text
+    assert "Stay where you are" in guidance.find_element("css selector", ".en").text
+
+
+@pytest.mark.browser
+@pytest.mark.postgres
+def test_an_overdue_result_names_the_hours_and_the_site_in_both_languages(
+    driver: WebDriver, live_app: str, browser_app: Flask
+) -> None:
+    hours = wiring_of(browser_app).settings.results.overdue_hours
+    person = make_person(browser_app, "张伟")
+    desk = make_desk(browser_app, make_lab(browser_app))
+    make_tube(browser_app, desk, [person.resident], scanned_at=ago(hours=hours + 3))
+    open_lookup(driver, live_app)
+
+    look_up(driver, person.token, person.id_number)
+
+    latest = by_testid(driver, "lookup-latest")
+    assert latest.get_attribute("data-state") == "pending"
+    guidance = latest.find_element("css selector", ".guidance")
+    english = guidance.find_element("css selector", ".en").text
+    assert f"超过 {hours} 小时仍无结果" in guidance.text
+    assert f"more than {hours} hours after sampling" in english
+    assert f"({desk.site_name})" in english, "the site where the sample was taken"
+    assert "{site}" not in guidance.text
 
 
 @pytest.mark.browser

@@ -14,11 +14,11 @@ from miniapp_api.messages import (
     GUIDANCE,
     GUIDANCE_CODES,
     SCAN_MESSAGES,
+    Text,
     guidance_code,
     guidance_text,
     scan_message,
 )
-from miniapp_api.messages.rejections import Text
 from miniapp_api.readmodel import ResultEntry
 from miniapp_api.results.schemas import PersonState
 from miniapp_api.results.service import result_out

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from miniapp_api.errors import HTTP_CODES
-from miniapp_api.messages import CATALOGUE, DetailKind, negotiate
-from miniapp_api.messages.rejections import REASONS, Text
+from miniapp_api.messages import CATALOGUE, DetailKind, Text, negotiate
+from miniapp_api.messages.rejections import REASONS
 from miniapp_api.overload.rejection import CODES as REJECTION_CODES
 from miniapp_api.overload.rejection import Rejection
 

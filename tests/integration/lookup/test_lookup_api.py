@@ -9,7 +9,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from miniapp_api.lookup.service import NO_MATCH
+from miniapp_api.messages import CONTENT_LANGUAGE, Language
+from miniapp_api.messages.lookup import NO_MATCH
 from tests.integration.lookup.conftest import LOOKUP, id_ending_in_x, look_up, reissue, tampered
 from tests.support import sensitive
 from tests.support.clients import LabClient, result
@@ -108,14 +109,23 @@ def test_the_id_ending_alone_no_longer_opens_the_results(app: Flask, client: Fla
     assert look_up(client, person.token, person.id_number).status_code == 200
 
 
-def test_a_wrong_id_number_is_not_found(app: Flask, client: FlaskClient) -> None:
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # the raise site's English sentence
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_a_wrong_id_number_is_not_found_with_what_to_check(
+    app: Flask, client: FlaskClient, language: Language
+) -> None:
+    """The raise site's sentence in both languages, not the catalogue's bare "not found"."""
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
     person = make_person(app)
 
     response = look_up(client, person.token, person.wrong_id_number)
 
     assert response.status_code == 404
-    assert response.get_json() == {"code": "not_found", "message": NO_MATCH, "detail": None}
+    assert response.get_json() == {
+        "code": "not_found",
+        "message": NO_MATCH.in_(language),
+        "detail": None,
+    }
+    assert response.headers["Content-Language"] == CONTENT_LANGUAGE[language]
 
 
 def test_a_wrong_id_number_an_unknown_a_reissued_and_a_forged_code_get_the_same_answer(
@@ -138,7 +148,7 @@ def test_a_wrong_id_number_an_unknown_a_reissued_and_a_forged_code_get_the_same_
     bodies = {what: (r.status_code, r.get_data()) for what, r in answers.items()}
     expected = (404, answers["wrong ID number"].get_data())
     assert bodies == dict.fromkeys(answers, expected)
-    assert json.loads(expected[1]) == {"code": "not_found", "message": NO_MATCH, "detail": None}
+    assert json.loads(expected[1]) == {"code": "not_found", "message": NO_MATCH.en, "detail": None}
     # The new code works, so the old one was refused for being re-issued, not by chance.
     assert look_up(client, moved_on.token, moved_on.id_number).status_code == 200
 

@@ -9,9 +9,16 @@ import json
 import re
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+
+from miniapp_api.lookup.page import page_text, page_text_json
+from miniapp_api.messages import GUIDANCE_CODES, Text
+from miniapp_api.messages.lookup import PAGE_ERRORS
+from miniapp_api.overload.rejection import alternatives
 
 # The SHA-256 of the vendored jsQR.js as npm publishes it in jsqr 1.4.0 (dist/jsQR.js): what
 # `make vendor` prints. Change it only together with package.json and package-lock.json.
@@ -19,6 +26,7 @@ JSQR_VERSION = "1.4.0"
 JSQR_SHA256 = "bc40c8a15196236b2314db0856f72ca0b49980cd5413b8c852a7349f5fee0859"
 VENDORED = resources.files("miniapp_api") / "static" / "vendor"
 REPOSITORY = Path(__file__).resolve().parents[3]
+HAS_CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def sha256_source(text: str) -> str:
@@ -98,3 +106,95 @@ def test_the_page_is_documented_as_critical_and_without_login(
     assert api["security"] == []
     assert {"404", "410", "422", "423", "429"} <= set(api["responses"])
     assert paths["/lookup/jsQR.js"]["get"]["x-traffic-class"] == "critical"
+
+
+def words_of(html: str) -> dict[str, Any]:
+    """The page's words (``<script type="application/json" id="words">``)."""
+    found = re.search(r'<script type="application/json" id="words">(.*?)</script>', html, re.DOTALL)
+    assert found is not None
+    words: dict[str, Any] = json.loads(found.group(1))
+    return words
+
+
+def documented_codes(document: dict[str, Any], path: str, method: str) -> set[str]:
+    """Every error code the OpenAPI document lists for one operation (the ``enum`` of each
+    response's ``code``, shared responses resolved)."""
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                _, kind, name = node["$ref"].rsplit("/", 2)
+                walk(document["components"][kind][name])
+            code = node.get("properties", {}).get("code", {})
+            found.update(code.get("enum", []))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    responses = document["paths"][path][method]["responses"]
+    walk({status: r for status, r in responses.items() if not status.startswith("2")})
+    return found
+
+
+def test_the_page_carries_every_error_the_lookup_may_answer_in_both_languages(
+    client: FlaskClient,
+) -> None:
+    """The page shows each answer Chinese first with English beneath, by its code: every code
+    the OpenAPI document lists for the lookup is in its words, in both."""
+    words = words_of(client.get("/lookup").get_data(as_text=True))
+    documented = documented_codes(client.get("/openapi.json").get_json(), "/api/v1/lookup", "post")
+
+    assert {"not_found", "code_expired", "lookup_locked", "rate_limited"} <= documented
+    assert "resident_not_found" not in documented, "the route's own codes, not every route's"
+    assert documented <= set(words["errors"])
+    for code, both in words["errors"].items():
+        assert HAS_CJK.search(both["zh"]), code
+        assert both["en"], code
+        assert not HAS_CJK.search(both["en"]), code
+    assert "证件号码" in words["errors"]["not_found"]["zh"], "the lookup's own, not 'not found'"
+    assert {"network", "error"} <= set(words["errors"]), "failures before any answer"
+
+
+def test_the_page_carries_every_guidance_and_alternative_in_both_languages(
+    app: Flask, client: FlaskClient
+) -> None:
+    words = words_of(client.get("/lookup").get_data(as_text=True))
+    hours = app.extensions["miniapp"].settings.results.overdue_hours
+
+    assert set(words["guidance"]) == set(GUIDANCE_CODES)
+    overdue = words["guidance"]["overdue"]
+    assert f"{hours} 小时" in overdue["zh"]
+    assert f"{hours} hours" in overdue["en"]
+    assert "{site}" in overdue["zh"], "the page fills in the site of each result"
+    # Every alternative the overload contract offers on the H5 path, whatever the platforms'
+    # state, has its words.
+    for status in ("ok", "busy", "down"):
+        offered = alternatives("h5", ("wechat", "alipay"), {"wechat": status}, "/lookup")
+        for found in offered:
+            key = found["kind"]
+            if key == "other_platform":
+                key = f"other_platform.{found['platform']}.{found['status']}"
+            assert key in words["alternatives"], key
+            assert HAS_CJK.search(words["alternatives"][key]["zh"]), key
+            assert words["alternatives"][key]["en"], key
+
+
+def test_the_words_cannot_break_out_of_their_block(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A message holding ``</script>`` stays data: the block is JSON with ``<`` escaped."""
+    monkeypatch.setitem(PAGE_ERRORS, "error", Text("</script><script>alert(1)", "</script>"))
+    page_text.cache_clear()
+    page_text_json.cache_clear()
+    try:
+        html = client.get("/lookup").get_data(as_text=True)
+    finally:
+        page_text.cache_clear()
+        page_text_json.cache_clear()
+
+    assert "<script>alert(1)" not in html
+    assert words_of(html)["errors"]["error"]["zh"] == "</script><script>alert(1)"
+    assert "未找到" in html, "Chinese as UTF-8, not \\uXXXX"
