@@ -229,7 +229,9 @@ class RetentionSettings:
     beside it; and how the worker schedules that purge."""
 
     # After the test: tube results, their amendments, the person results of the tube and
-    # those people's samplings (a sampling without its result would read as "pending").
+    # those people's samplings (a sampling without its result would read as "pending"). Also,
+    # after the scan: staff scan receipts (what a re-sent scan is answered: a masked name and
+    # the ID's last four), kept as long as the results they led to.
     results_days: int = 180
     # After the scan: samplings that never got a result (a lost or untested tube).
     samplings_days: int = 180
@@ -237,6 +239,9 @@ class RetentionSettings:
     expired_codes_days: int = 30  # after expiry or revocation: registration codes
     outbox_days: int = 7  # after queueing, once sent or given up: push outbox rows
     notices_days: int = 90  # after the notice, once pushed (or not to be): family-link notices
+    # After the request: labs' idempotency records (Idempotency-Key, body hash, the answer);
+    # a lab retries within minutes, so a month is generous. Nothing personal: only growth.
+    lab_requests_days: int = 30
     batch_size: int = 5000  # rows per transaction: short locks, resumable
     # After each batch, wait this many times as long as the batch took: the purge leaves
     # most of the database to the service (1.0: half the time; 0: purge flat out).

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from miniapp_api.db import Base, utcnow
@@ -16,7 +16,10 @@ class LabRequest(Base):
     """An ``Idempotency-Key`` seen from a lab: the body's hash and the answer given."""
 
     __tablename__ = "lab_requests"
-    __table_args__ = (UniqueConstraint("lab_id", "idempotency_key"),)
+    __table_args__ = (
+        UniqueConstraint("lab_id", "idempotency_key"),
+        Index("ix_lab_requests_created_at", "created_at"),  # retention (0014)
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lab_id: Mapped[int] = mapped_column(ForeignKey("labs.id"))

@@ -20,6 +20,7 @@ from miniapp_api.audit.purge import purge_batch as purge_audit_batch
 from miniapp_api.codes.models import RegistrationCode
 from miniapp_api.db import as_utc
 from miniapp_api.dialects import insert_for, one_of
+from miniapp_api.lab.models import LabRequest
 from miniapp_api.readmodel import ResultReadModel
 from miniapp_api.residents.models import Notice, Resident
 from miniapp_api.results.models import (
@@ -30,7 +31,7 @@ from miniapp_api.results.models import (
     TubeResultAmendment,
 )
 from miniapp_api.retention.models import RetentionProgress
-from miniapp_api.sampling.models import Sampling, Tube
+from miniapp_api.sampling.models import Sampling, ScanReceipt, Tube
 
 # The walk over samplings (retention_progress): every sampling before where it stopped, in
 # (scanned_at, id) order, was looked at and either purged or found to have a result (it then
@@ -195,6 +196,21 @@ def notices(session: Session, *, before: datetime, limit: int) -> Step:
     ``GET /me`` shows them until then."""
     where = (Notice.created_at < before) & Notice.push_status.not_in(NOTICE_STILL_PUSHING)
     return _delete_oldest(session, Notice, where, Notice.created_at, limit)
+
+
+def scan_receipts(session: Session, *, before: datetime, limit: int) -> Step:
+    """Staff scan receipts made before ``before`` (``ix_scan_receipts_created_at``). A receipt
+    only answers a re-sent scan item, which comes within the scan window, so none is needed by
+    then."""
+    where = ScanReceipt.created_at < before
+    return _delete_oldest(session, ScanReceipt, where, ScanReceipt.created_at, limit)
+
+
+def lab_requests(session: Session, *, before: datetime, limit: int) -> Step:
+    """Labs' idempotency records made before ``before`` (``ix_lab_requests_created_at``),
+    whatever their state: a request still ``in_flight`` after a month was cut off long ago."""
+    where = LabRequest.created_at < before
+    return _delete_oldest(session, LabRequest, where, LabRequest.created_at, limit)
 
 
 def audit(session: Session, *, before: datetime, limit: int, now: datetime) -> Step:

@@ -8,6 +8,9 @@ The kinds, in this order (a later one never needs an earlier one's rows):
 * ``codes``: registration codes expired, or revoked, more than EXPIRED_CODES_DAYS ago;
 * ``outbox``: push outbox rows delivered (or given up) and queued more than OUTBOX_DAYS ago;
 * ``notices``: family-link notices pushed (or not to be) and made more than NOTICES_DAYS ago;
+* ``receipts``: staff scan receipts made more than RESULTS_DAYS ago (they hold a masked name
+  and an ID number's last four, so they go with the results);
+* ``lab_requests``: labs' idempotency records made more than LAB_REQUESTS_DAYS ago;
 * ``audit``: audit events older than AUDIT_DAYS, whole chain prefixes, with their anchors.
 
 Every batch is one transaction of at most about BATCH_SIZE rows of its leading table, chosen by
@@ -40,6 +43,7 @@ from miniapp_api.audit.models import AuditEvent
 from miniapp_api.codes.models import RegistrationCode
 from miniapp_api.db import Database
 from miniapp_api.dialects import is_postgresql
+from miniapp_api.lab.models import LabRequest
 from miniapp_api.readmodel import ResultReadModel
 from miniapp_api.residents.models import Notice
 from miniapp_api.results.models import (
@@ -51,7 +55,7 @@ from miniapp_api.results.models import (
 )
 from miniapp_api.retention import batches
 from miniapp_api.retention.batches import Step
-from miniapp_api.sampling.models import Sampling
+from miniapp_api.sampling.models import Sampling, ScanReceipt
 from miniapp_api.settings import RetentionSettings
 
 log = logging.getLogger(__name__)
@@ -74,6 +78,8 @@ class Kind(StrEnum):
     CODES = "codes"
     OUTBOX = "outbox"
     NOTICES = "notices"
+    RECEIPTS = "receipts"
+    LAB_REQUESTS = "lab_requests"
     AUDIT = "audit"
 
 
@@ -95,6 +101,8 @@ class Purge:
             Kind.CODES: s.expired_codes_days,
             Kind.OUTBOX: s.outbox_days,
             Kind.NOTICES: s.notices_days,
+            Kind.RECEIPTS: s.results_days,
+            Kind.LAB_REQUESTS: s.lab_requests_days,
             Kind.AUDIT: s.audit_days,
         }[kind]
         if days < 1:
@@ -118,6 +126,10 @@ class Purge:
                 return [partial(batches.outbox, before=b, limit=n)]
             case Kind.NOTICES:
                 return [partial(batches.notices, before=b, limit=n)]
+            case Kind.RECEIPTS:
+                return [partial(batches.scan_receipts, before=b, limit=n)]
+            case Kind.LAB_REQUESTS:
+                return [partial(batches.lab_requests, before=b, limit=n)]
             case Kind.AUDIT:
                 return [partial(batches.audit, before=b, limit=n, now=self.now)]
 
@@ -276,5 +288,11 @@ def _count_queries(job: Purge, kind: Kind) -> Mapping[str, Select[int]]:
         case Kind.NOTICES:
             over = Notice.push_status.not_in(batches.NOTICE_STILL_PUSHING)
             return {"notices": count.select_from(Notice).where(Notice.created_at < before, over)}
+        case Kind.RECEIPTS:
+            old = ScanReceipt.created_at < before
+            return {"scan_receipts": count.select_from(ScanReceipt).where(old)}
+        case Kind.LAB_REQUESTS:
+            old = LabRequest.created_at < before
+            return {"lab_requests": count.select_from(LabRequest).where(old)}
         case Kind.AUDIT:
             return {"audit_events": count.select_from(AuditEvent).where(AuditEvent.at < before)}

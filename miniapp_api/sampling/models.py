@@ -132,7 +132,10 @@ class ScanReceipt(Base):
     """The answer given to one scan item, so a re-sent ``client_id`` gets the same answer."""
 
     __tablename__ = "scan_receipts"
-    __table_args__ = (UniqueConstraint("staff_id", "client_id"),)
+    __table_args__ = (
+        UniqueConstraint("staff_id", "client_id"),
+        Index("ix_scan_receipts_created_at", "created_at"),  # retention (0014)
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))

@@ -29,6 +29,7 @@ PERIODS = RetentionSettings(
     expired_codes_days=10,
     outbox_days=7,
     notices_days=15,
+    lab_requests_days=5,
     batch_size=100,
     pause_factor=0.0,  # one test checks the pause
 )

@@ -1,5 +1,6 @@
-"""Registration codes, outbox rows and notices past their periods go; younger ones, and those
-still in use (a live code, a push not yet over), stay. On PostgreSQL and SQLite."""
+"""Registration codes, outbox rows, notices, scan receipts and labs' idempotency records past
+their periods go; younger ones, and those still in use (a live code, a push not yet over), stay.
+On PostgreSQL and SQLite."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ from sqlalchemy import select
 
 from miniapp_api.codes.models import RegistrationCode
 from miniapp_api.db import utcnow
+from miniapp_api.lab.models import LabRequest
 from miniapp_api.residents.models import Notice
 from miniapp_api.results.models import OutboxMessage
-from miniapp_api.retention.purge import Kind
+from miniapp_api.retention.purge import Kind, Purge, expired_counts
+from miniapp_api.sampling.models import ScanReceipt
+from miniapp_api.wiring import wiring_of
 from tests.integration.retention.conftest import World
 from tests.support.factories import committed, make_account, make_residents
 
@@ -108,3 +112,66 @@ def test_notices_go_once_pushed_and_past_their_period(world: World) -> None:
     with committed(world.app) as session:
         left = sorted(n.name_masked.rsplit("-", 1)[0] for n in session.scalars(select(Notice)))
     assert left == ["pending-16", "sent-14"]
+
+
+def dry_run(world: World, kind: Kind) -> dict[str, int]:
+    """What ``miniapp retention purge --dry-run`` counts for ``kind``."""
+    job = Purge(wiring_of(world.app).db, world.readmodel(), world.settings, utcnow())
+    return dict(expired_counts(job, (kind,))[kind])
+
+
+def test_scan_receipts_go_with_the_results_period(world: World) -> None:
+    """A receipt holds a masked name and an ID number's last four: kept as long as results
+    (RESULTS_DAYS = 30 here), then purged."""
+    ages = {"old-1": 31, "old-2": 45, "recent": 29, "today": 0}
+    with committed(world.app) as session:
+        for client_id, age in ages.items():
+            session.add(
+                ScanReceipt(
+                    staff_id=world.desk.staff_id,
+                    client_id=client_id,
+                    status="sampled",
+                    answer={"name_masked": "王*", "id_last4": "123X"},
+                    created_at=days_ago(age),
+                )
+            )
+    assert dry_run(world, Kind.RECEIPTS) == {"scan_receipts": 2}
+
+    report = world.purge(kinds=(Kind.RECEIPTS,))
+
+    with committed(world.app) as session:
+        left = set(session.scalars(select(ScanReceipt.client_id)))
+    assert left == {"recent", "today"}
+    assert dict(report.deleted[Kind.RECEIPTS]) == {"scan_receipts": 2}
+    assert dry_run(world, Kind.RECEIPTS) == {"scan_receipts": 0}
+
+
+def test_labs_idempotency_records_go_after_their_period_whatever_their_state(
+    world: World,
+) -> None:
+    requests = {  # (key, state, days ago): goes, with LAB_REQUESTS_DAYS = 5
+        ("done-old", "done", 6): True,
+        ("cut-off", "in_flight", 6): True,  # its request died long ago
+        ("done-recent", "done", 4): False,
+        ("in-flight-now", "in_flight", 0): False,
+    }
+    with committed(world.app) as session:
+        for key, state, age in requests:
+            session.add(
+                LabRequest(
+                    lab_id=world.desk.lab.id,
+                    idempotency_key=key,
+                    body_sha256=secrets.token_hex(32),
+                    status=state,
+                    response_status=200 if state == "done" else None,
+                    created_at=days_ago(age),
+                )
+            )
+    assert dry_run(world, Kind.LAB_REQUESTS) == {"lab_requests": 2}
+
+    report = world.purge(kinds=(Kind.LAB_REQUESTS,))
+
+    with committed(world.app) as session:
+        left = set(session.scalars(select(LabRequest.idempotency_key)))
+    assert left == {key for (key, _, _), goes in requests.items() if not goes}
+    assert dict(report.deleted[Kind.LAB_REQUESTS]) == {"lab_requests": 2}
