@@ -36,6 +36,9 @@ def create_app(
     from miniapp_api.wiring import EXTENSION_KEY, build_wiring
 
     app = Flask(__name__, template_folder=str(templates_dir()))
+    # Chinese as UTF-8 in every JSON answer (names, sites, guidance), as the error bodies
+    # already were: half the bytes of \uXXXX, and what a person reading a body expects.
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
     load_config(app.config, overrides)
     settings = validate(app.config)
     # Werkzeug refuses a larger body before reading it (413, errors.py); batch routes raise it.

@@ -89,3 +89,27 @@ def test_timestamps_are_utc_rfc3339_and_ids_are_prefixed(
     assert {key for _, key, _ in ids} == ID_KEYS
     assert [i for i in ids if not PUBLIC_ID.fullmatch(i[2])] == []
     assert answers["code"]["code_id"].startswith("c_")
+
+
+def test_chinese_is_sent_as_utf8_never_as_escapes(app: Flask, emulator: RunningEmulator) -> None:
+    """Names, sites and guidance are UTF-8 in every JSON answer (as error bodies are): half the
+    bytes of ``\\uXXXX``, and legible to whoever reads a body."""
+    user = MiniProgramUser(app.test_client(), EmulatorPhone(emulator.base_url), "wechat")
+    assert user.register("张三丰", cn_id()).status_code == 200
+    me = user.me()
+    person = me["self"]
+    lab = make_lab(app)
+    tube = make_tube(app, make_desk(app, lab), residents(app, [person["id"]]), capacity=1)
+    assert LabClient(app.test_client(), lab).upload([result(tube, "positive")]).status_code == 200
+    bodies = {
+        "me": user.client.get("/api/v1/me", headers=user.auth),
+        "results": user.client.get("/api/v1/results", headers=user.auth),
+        "code": user.client.get(f"/api/v1/residents/{person['id']}/code", headers=user.auth),
+    }
+
+    for name, response in bodies.items():
+        assert response.status_code == 200, name
+        raw = response.get_data()
+        assert "张*丰".encode() in raw, name
+        assert b"\\u" not in raw, name
+    assert "请留在原地".encode() in bodies["results"].get_data(), "the guidance, in Chinese"
