@@ -24,6 +24,7 @@ ASSETS = {
     "common.js": "text/javascript",
     "screens.js": "text/javascript",
     "phone.js": "text/javascript",
+    "subscriptions.js": "text/javascript",
     "links.js": "text/javascript",
     "operators.js": "text/javascript",
     "main.js": "text/javascript",

@@ -8,6 +8,7 @@ import {
   NOTICES_SHOWN, button, holderCard, noticeItem, orEmpty, requestCard, sentCard,
 } from "./links.js";
 import { codeCard, noCode, pushCard, resultsList } from "./screens.js";
+import { createSubscriptions } from "./subscriptions.js";
 
 export const ID_TYPES = [
   ["cn_id", "居民身份证", "Mainland ID card"],
@@ -19,8 +20,7 @@ const ID_TYPE_LABEL = Object.fromEntries(ID_TYPES.map(([v, zh, en]) => [v, `${zh
 
 // One entry per platform: how the phone gets a login code, a phone proof and a real-name proof
 // from the emulator (what wx.login / my.getAuthCode, getPhoneNumber and the real-name pages do),
-// how our API wants them, what the subscribe prompt returns when the user accepts every template
-// offered, and how the emulator names the recipient of a message it received.
+// how our API wants them, and how the emulator names the recipient of a message it received.
 const PLATFORMS = {
   wechat: {
     subjectField: "openid",
@@ -31,8 +31,6 @@ const PLATFORMS = {
     // The user agrees on the city service's real-name page; its extraData.code is the proof.
     realNameProof: async (subject) =>
       ({ code: (await emulator("/_emulator/wechat/real-name-code", { openid: subject })).code }),
-    // wx.requestSubscribeMessage({ tmplIds }) success: errMsg and one answer per template id.
-    acceptAll: (ids) => ({ errMsg: "requestSubscribeMessage:ok", ...answers(ids, "accept") }),
     recipient: (message) => message.touser || message.recipient,
   },
   alipay: {
@@ -50,26 +48,9 @@ const PLATFORMS = {
       }
       return { certify_id: started.certify_id };
     },
-    // my.requestSubscribeMessage({ entityIds }) success, at a first prompt ("always keep" not
-    // ticked): the lists of `result` say what this prompt subscribed, plus one answer per id.
-    acceptAll: (ids) => ({
-      behavior: "subscribe", keep: false, refuse: false, show: true,
-      result: {
-        subscribeEntityIds: ids, subscribedEntityIds: ids, unsubscribedEntityIds: [],
-        currentSubscribedEntityIds: ids,
-      },
-      ...answers(ids, "accept"),
-    }),
     recipient: (message) => message.to,
   },
 };
-
-function answers(ids, answer) {
-  return Object.fromEntries(ids.map((id) => [id, answer]));
-}
-
-// Public, no login: what the mini-program reads at launch (appconfig/schemas.py, AppConfigOut).
-const APP_CONFIG_PATH = "/api/v1/app/config";
 
 export function createPhone(platform) {
   const spec = PLATFORMS[platform];
@@ -77,10 +58,6 @@ export function createPhone(platform) {
   const $ = (id) => root.querySelector(`[data-testid="${platform}-${id}"]`);
   const subjectKey = `simulator.${platform}.${spec.subjectField}`;
   const tokenKey = `simulator.${platform}.token`;
-  // This platform's subscribe-message templates from the app config ({id, kind, fields, page});
-  // null until it is read, and while it cannot be (configError says why).
-  let templates = null;
-  let configError = null;
   const phone = { platform, selfId: null, code: null, onSelfChange: () => {} };
   const log = [];
   let me = null;
@@ -164,7 +141,7 @@ export function createPhone(platform) {
       pushesSeen = Number($("push-list").dataset.count || 0);
       badge();
       // The page asks again on show when the launch could not read the config.
-      if (configError) run(loadConfig);
+      if (subscriptions.failed()) run(subscriptions.load);
     }
     // Opening a tab loads it, as the mini-program's page would on show.
     if (!token()) return;
@@ -503,70 +480,9 @@ export function createPhone(platform) {
     $("results").dataset.loaded = "true";
   }
 
-  // --- Messages: the templates, subscribe, and what the platform delivered --------------------
+  // --- Messages: subscribe (subscriptions.js), and what the platform delivered ---------------
 
-  /** Read this platform's templates from GET /api/v1/app/config, as the mini-program does at
-   * launch; a failure is shown where the templates would be, and subscribing waits for them. */
-  async function loadConfig() {
-    try {
-      const found = await api("GET", APP_CONFIG_PATH, undefined, { auth: false });
-      if (!found || typeof found !== "object" || !(platform in found)) {
-        throw new CallFailed("bad_config", "配置格式不对 / not an app config", 0);
-      }
-      templates = found[platform] ? found[platform].templates : [];
-      configError = null;
-    } catch (err) {
-      templates = null;
-      configError = err;
-    }
-    renderTemplates();
-  }
-
-  function resultTemplate() {
-    return (templates || []).find((t) => t.kind === "result") || null;
-  }
-
-  function renderTemplates() {
-    const box = $("templates");
-    // The result template is what the button subscribes to; without it there is nothing to ask.
-    $("subscribe").disabled = !resultTemplate();
-    box.dataset.result = resultTemplate() ? resultTemplate().id : "";
-    if (configError) {
-      box.dataset.state = "error";
-      box.replaceChildren(...bilingual("读取配置失败，打开本页时重试",
-        `cannot read ${APP_CONFIG_PATH} (${configError.code || "error"}${configError.status
-          ? `, HTTP ${configError.status}` : ""}); opening this tab tries again`));
-    } else if (!templates.length) {
-      box.dataset.state = "none";
-      box.replaceChildren(...bilingual("未配置", "not configured: nothing is pushed here"));
-    } else {
-      box.dataset.state = "ok";
-      box.replaceChildren(...templates.flatMap((t, i) => [i ? " · " : "",
-        h("span", { class: "mono", "data-kind": t.kind }, t.id),
-        " ", h("span", { class: "tag" }, t.kind === "result" ? "结果 result" : "家人通知 notice")]));
-    }
-  }
-
-  async function subscribe() {
-    // One prompt for every template of the config (results and family notices); the user
-    // accepts them all, and the platform's result object is reported as it is.
-    const ids = (templates || []).map((t) => t.id);
-    if (!resultTemplate()) {
-      throw new CallFailed("no_template", "没有可订阅的模板 / no template to subscribe to", 0);
-    }
-    const answer = await api("POST", "/api/v1/me/subscriptions", spec.acceptAll(ids));
-    const held = answer.subscriptions.find((s) => s.kind === "result");
-    const remaining = held ? held.remaining : 0;
-    const box = $("subscription");
-    box.dataset.remaining = String(remaining);
-    // Ids the API does not send here (a stale config, another platform's): nothing is dropped
-    // silently, so neither is it here.
-    box.dataset.ignored = answer.ignored.join(" ");
-    box.replaceChildren(...bilingual(
-      `已订阅：还可接收 ${remaining} 条结果通知`, `subscribed: ${remaining} message(s) allowed`),
-    ...(answer.ignored.length ? [h("br"), `ignored: ${answer.ignored.join(", ")}`] : []));
-    showNotice("已订阅结果通知", "Subscribed to result messages");
-  }
+  const subscriptions = createSubscriptions(platform, { $, api, showNotice });
 
   function renderPushes(mine) {
     const list = $("push-list");
@@ -606,7 +522,7 @@ export function createPhone(platform) {
     "verify-declare": verifyAndDeclare, "set-real-name": setRealName,
     "clear-real-name": clearRealName, "refresh-me": refresh,
     "add-dependent": addDependent, "show-code": showCode, "reissue-code": reissueCode,
-    "refresh-results": loadResults, subscribe,
+    "refresh-results": loadResults, subscribe: subscriptions.subscribe,
   };
   for (const [name, action] of Object.entries(actions)) {
     // The reviewer's button exists only where review mode has the demo reviewer.
@@ -624,7 +540,7 @@ export function createPhone(platform) {
     setLoggedIn(false);
     renderPushes([]);
     openTab("me");
-    const configured = loadConfig();
+    const configured = subscriptions.load();
     if (CONFIG.enabled[platform] && token()) {
       setLoggedIn(true);
       run(refresh);
