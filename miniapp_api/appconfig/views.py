@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from typing import cast
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 from flask.typing import ResponseReturnValue
 
 from channels.base import Platform
@@ -28,6 +28,7 @@ bp = Blueprint("appconfig", __name__, url_prefix="/api/v1/app")
 # The same for everyone and nothing personal: shared caches may keep it a while (as
 # /api/v1/legal); a new template id or document version reaches the phones within that.
 CACHE_CONTROL = "public, max-age=300"
+ANSWER_KEY = "appconfig.answer"  # app.extensions: the built answer (_answer)
 
 
 @bp.get("/config")
@@ -41,11 +42,21 @@ CACHE_CONTROL = "public, max-age=300"
     response=AppConfigOut,
 )
 def get_config() -> ResponseReturnValue:
-    body = app_config(wiring()).model_dump_json().encode()
+    body, etag = _answer()
     response = Response(body, mimetype="application/json")
     response.headers["Cache-Control"] = CACHE_CONTROL
-    response.set_etag(hashlib.sha256(body).hexdigest())
+    response.set_etag(etag)
     return response.make_conditional(request)
+
+
+def _answer() -> tuple[bytes, str]:
+    """The body and its ETag, built at the app's first request: every mini-program launch asks,
+    and nothing in it changes while the app runs (settings, document versions)."""
+    found = current_app.extensions.get(ANSWER_KEY)
+    if found is None:
+        body = app_config(wiring()).model_dump_json().encode()
+        found = current_app.extensions[ANSWER_KEY] = (body, hashlib.sha256(body).hexdigest())
+    return cast(tuple[bytes, str], found)
 
 
 def app_config(wire: Wiring) -> AppConfigOut:

@@ -33,6 +33,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -66,6 +67,7 @@ class LinkedCode:
     code_id: str
 
 
+@lru_cache(maxsize=16)
 def link_key(private_key: bytes) -> bytes:
     """The links' MAC key, derived from a code signing key so it is useless for anything else."""
     return hmac.new(private_key, b"miniapp code image link v1", hashlib.sha256).digest()

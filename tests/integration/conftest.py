@@ -104,3 +104,10 @@ def make_app(
         app_overrides(platform_keys, emulator.base_url, postgres_url, REDIS_URL)
     ) as make:
         yield make
+
+
+@pytest.fixture(params=["gate", "flask"])
+def served(request: pytest.FixtureRequest, make_app: MakeApp) -> Flask:
+    """The app with admission on (the gate answers kept screens) or off (Flask does): for
+    tests that hold both paths to the same answer."""
+    return make_app() if request.param == "gate" else make_app(ENABLED=False)

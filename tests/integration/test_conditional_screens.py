@@ -18,7 +18,6 @@ from flask.testing import FlaskClient
 from miniapp_api.accountview import view_key
 from miniapp_api.residents.models import Relation
 from miniapp_api.wiring import wiring_of
-from tests.support.apps import MakeApp
 from tests.support.clients import LabClient, result
 from tests.support.factories import (
     bearer,
@@ -30,12 +29,6 @@ from tests.support.factories import (
 )
 
 SCREENS = ("results", "code", "code.png", "code.svg")
-
-
-@pytest.fixture(params=["gate", "flask"])
-def served(request: pytest.FixtureRequest, make_app: MakeApp) -> Flask:
-    """The app with admission on (the gate answers kept screens) or off (Flask does)."""
-    return make_app() if request.param == "gate" else make_app(ENABLED=False)
 
 
 def url_of(screen: str, resident_id: str) -> str:

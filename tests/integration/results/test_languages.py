@@ -16,7 +16,6 @@ from miniapp_api.accountview import view_key
 from miniapp_api.messages import GUIDANCE
 from miniapp_api.residents.models import Relation, Resident
 from miniapp_api.wiring import wiring_of
-from tests.support.apps import MakeApp
 from tests.support.clients import LabClient, result
 from tests.support.factories import (
     Desk,
@@ -30,12 +29,6 @@ from tests.support.factories import (
 )
 
 EN = {"Accept-Language": "en-US,en;q=0.9,zh;q=0.5"}
-
-
-@pytest.fixture(params=["gate", "flask"])
-def served(request: pytest.FixtureRequest, make_app: MakeApp) -> Flask:
-    """The app with admission on (the gate answers kept screens) or off (Flask does)."""
-    return make_app() if request.param == "gate" else make_app(ENABLED=False)
 
 
 def gate_is_on(app: Flask) -> bool:
